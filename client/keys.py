@@ -1,0 +1,315 @@
+"""Ed25519 keys (RFC 8032), did:key identifiers, and key files.
+
+A private key is the 32-byte RFC 8032 seed (RFC 8032 §5.1.5 expands it into
+the scalar and prefix); a public key is the 32-byte encoded point.  Signatures
+are the 64-byte RFC 8032 §5.1.6 output.  Ed25519 is deterministic, so the same
+seed and message always give the same signature.
+
+Verification is on the hot path (a node checks thousands of event signatures
+and cosignatures a second), so the parsed key objects of the ``cryptography``
+package are kept in small LRU caches keyed by the raw key bytes.
+
+did:key (W3C CCG did:key method, Ed25519 only) is
+``"did:key:z" + base58btc(0xed 0x01 || public key)``: ``z`` is the multibase
+prefix of base58btc and ``0xed 0x01`` is the unsigned-varint multicodec code
+0xed (ed25519-pub).  :func:`public_key_from_did` accepts exactly that one
+string form.
+
+Key files hold the seed as unencrypted PKCS#8 PEM (RFC 8410 §7,
+``-----BEGIN PRIVATE KEY-----``), readable by ``openssl pkey``.  They are
+created with mode 0600 and refused when group or others may read them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import secrets
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import base58
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from client.errors import InvalidEncoding, KeyFileError, SignatureError, UsageError
+
+SEED_SIZE = 32
+PUBLIC_KEY_SIZE = 32
+SIGNATURE_SIZE = 64
+
+DID_KEY_PREFIX = "did:key:z"
+"""did:key method prefix followed by the multibase code of base58btc."""
+
+ED25519_MULTICODEC = b"\xed\x01"
+"""Unsigned-varint encoding of multicodec 0xed (ed25519-pub)."""
+
+MAX_DID_LENGTH = 64
+"""Longer than any Ed25519 did:key (56 characters); checked before decoding."""
+
+MAX_KEY_FILE_SIZE = 16 * 1024
+"""A PKCS#8 Ed25519 PEM is 119 bytes; anything near this cap is not a key file."""
+
+_BASE58_ALPHABET = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+
+
+# --- raw Ed25519 -------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key_object(public_key: bytes) -> Ed25519PublicKey:
+    # Cached because constructing the object costs about as much as a hash of
+    # the message, and the same few hundred issuer and validator keys recur.
+    # Exceptions are not cached, so a bad key is re-checked each time.
+    return Ed25519PublicKey.from_public_bytes(public_key)
+
+
+@functools.lru_cache(maxsize=64)
+def _private_key_object(seed: bytes) -> Ed25519PrivateKey:
+    # A node signs with one or two keys all its life; the cache saves the
+    # seed expansion (a SHA-512 and a scalar multiplication) on every vote.
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def _check_seed(seed: bytes) -> None:
+    if not isinstance(seed, bytes) or len(seed) != SEED_SIZE:
+        size = len(seed) if isinstance(seed, (bytes, bytearray)) else type(seed).__name__
+        raise UsageError(f"an Ed25519 private key is a {SEED_SIZE}-byte seed, got {size}")
+
+
+def generate_seed() -> bytes:
+    """Return a fresh private key: 32 bytes from the operating system's CSPRNG."""
+    return secrets.token_bytes(SEED_SIZE)
+
+
+def public_key(seed: bytes) -> bytes:
+    """Return the 32-byte public key of ``seed`` (RFC 8032 §5.1.5)."""
+    _check_seed(seed)
+    return _private_key_object(seed).public_key().public_bytes_raw()
+
+
+def sign(seed: bytes, message: bytes) -> bytes:
+    """Sign ``message`` with the key whose seed is ``seed`` (RFC 8032 §5.1.6).
+
+    Precondition: ``message`` is the complete, domain-separated byte string the
+    protocol defines; this function adds no context of its own.
+    """
+    _check_seed(seed)
+    if not isinstance(message, bytes):
+        raise UsageError(f"message must be bytes, got {type(message).__name__}")
+    return _private_key_object(seed).sign(message)
+
+
+def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> None:
+    """Check an Ed25519 signature (RFC 8032 §5.1.7); raise :class:`SignatureError` if bad.
+
+    Lengths are checked before any curve arithmetic, so malformed input costs
+    nothing.  A public key that does not decode to a curve point is reported
+    the same way as a wrong signature: either way the data is not authentic.
+    """
+    if not isinstance(public_key, bytes) or len(public_key) != PUBLIC_KEY_SIZE:
+        raise SignatureError(f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes")
+    if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
+        size = len(signature) if isinstance(signature, (bytes, bytearray)) else "not bytes"
+        raise SignatureError(f"an Ed25519 signature is {SIGNATURE_SIZE} bytes, got {size}")
+    try:
+        _public_key_object(public_key).verify(signature, message)
+    except InvalidSignature:
+        raise SignatureError(
+            f"Ed25519 signature does not verify under key {public_key.hex()}"
+        ) from None
+    except ValueError as exc:
+        raise SignatureError(f"{public_key.hex()} is not a valid Ed25519 public key") from exc
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """An Ed25519 seed with its public key.  The seed never appears in ``repr``.
+
+    Build it with :meth:`generate` or :meth:`from_seed`; direct construction
+    checks that the two halves belong together.
+    """
+
+    seed: bytes = field(repr=False)
+    public_key: bytes
+
+    def __post_init__(self) -> None:
+        _check_seed(self.seed)
+        if public_key(self.seed) != self.public_key:
+            raise UsageError("KeyPair: public_key is not the public key of seed")
+
+    @classmethod
+    def generate(cls) -> KeyPair:
+        return cls.from_seed(generate_seed())
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> KeyPair:
+        return cls(seed, public_key(seed))
+
+    @property
+    def did(self) -> str:
+        """The did:key identifier of the public key."""
+        return did_key(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return sign(self.seed, message)
+
+    def __repr__(self) -> str:
+        return f"KeyPair(did={self.did!r})"
+
+
+# --- did:key -----------------------------------------------------------------
+
+
+def did_key(public_key: bytes) -> str:
+    """Return the did:key of an Ed25519 public key (did:key method, Ed25519 section)."""
+    if not isinstance(public_key, bytes) or len(public_key) != PUBLIC_KEY_SIZE:
+        raise UsageError(f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes")
+    return DID_KEY_PREFIX + base58.b58encode(ED25519_MULTICODEC + public_key).decode("ascii")
+
+
+def public_key_from_did(did: str) -> bytes:
+    """Return the Ed25519 public key named by ``did``.
+
+    Accepts only ``did:key:z<base58btc(0xed 0x01 || 32-byte key)>`` in its
+    canonical form: no DID URL parts (``#fragment``, ``?query``, ``/path``),
+    no whitespace, no other multibase or multicodec, no alternative base58
+    spelling (the decoded bytes are re-encoded and compared).
+    """
+    if not isinstance(did, str):
+        raise InvalidEncoding(f"a did:key must be a string, got {type(did).__name__}")
+    if len(did) > MAX_DID_LENGTH:
+        raise InvalidEncoding(f"{did[:MAX_DID_LENGTH]!r}... is too long for an Ed25519 did:key")
+    if not did.startswith(DID_KEY_PREFIX):
+        if did.startswith("did:key:"):
+            raise InvalidEncoding(
+                f"{did!r}: only multibase base58btc ('z') did:key identifiers are supported"
+            )
+        raise InvalidEncoding(f"{did!r} is not a did:key (it must start with {DID_KEY_PREFIX!r})")
+    encoded = did[len(DID_KEY_PREFIX) :]
+    if "#" in encoded:
+        raise InvalidEncoding(f"{did!r}: a DID URL fragment ('#...') is not a did:key; drop it")
+    bad = sorted(set(encoded) - _BASE58_ALPHABET)
+    if bad:
+        raise InvalidEncoding(f"{did!r}: characters {''.join(bad)!r} are not base58btc")
+    raw = base58.b58decode(encoded)
+    if base58.b58encode(raw).decode("ascii") != encoded:
+        raise InvalidEncoding(f"{did!r}: base58btc is not in canonical form")
+    if raw[:2] != ED25519_MULTICODEC:
+        raise InvalidEncoding(
+            f"{did!r}: multicodec prefix {raw[:2].hex()} is not Ed25519 (ed01); "
+            "only Ed25519 did:key identifiers are supported"
+        )
+    if len(raw) != len(ED25519_MULTICODEC) + PUBLIC_KEY_SIZE:
+        raise InvalidEncoding(
+            f"{did!r}: Ed25519 key is {len(raw) - len(ED25519_MULTICODEC)} bytes, "
+            f"expected {PUBLIC_KEY_SIZE}"
+        )
+    return raw[len(ED25519_MULTICODEC) :]
+
+
+# --- key files -----------------------------------------------------------------
+
+
+def write_key_file(path: str | os.PathLike[str], seed: bytes) -> None:
+    """Write ``seed`` as an unencrypted PKCS#8 PEM file with mode 0600.
+
+    Never overwrites: an existing ``path`` raises :class:`KeyFileError`.  The
+    file appears complete or not at all: the PEM goes to a temporary file in
+    the same directory (created ``O_EXCL`` with mode 0600), is flushed to disk,
+    and is then hard-linked to ``path``, which fails if ``path`` exists.
+    """
+    _check_seed(seed)
+    target = Path(path)
+    pem = _private_key_object(seed).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise KeyFileError(f"cannot create key file in {target.parent}: {exc.strerror}") from exc
+    try:
+        try:
+            # The umask can only clear bits; make the mode exactly 0600 anyway.
+            os.fchmod(fd, 0o600)
+            os.write(fd, pem)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, target)
+        except FileExistsError:
+            raise KeyFileError(f"key file {target} already exists; not overwriting it") from None
+        except OSError as exc:
+            raise KeyFileError(f"cannot create key file {target}: {exc.strerror}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the new directory entry durable; best effort, as some filesystems
+    # do not allow opening a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_key_file(path: str | os.PathLike[str]) -> KeyPair:
+    """Load a key file written by :func:`write_key_file` or ``openssl genpkey -algorithm ed25519``.
+
+    Raises :class:`KeyFileError`, naming ``path``, if the file is missing, not
+    a regular file, readable or writable by group or others, larger than
+    :data:`MAX_KEY_FILE_SIZE`, encrypted, malformed, or not an Ed25519 key.
+    """
+    target = Path(path)
+    try:
+        fd = os.open(target, os.O_RDONLY)
+    except FileNotFoundError:
+        raise KeyFileError(f"key file {target} does not exist") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot open key file {target}: {exc.strerror}") from exc
+    try:
+        # fstat the open descriptor, not the path, so the checked file is the read one.
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyFileError(f"key file {target} is not a regular file")
+        if info.st_mode & 0o077:
+            raise KeyFileError(
+                f"key file {target} has mode {stat.S_IMODE(info.st_mode):04o}, which lets "
+                f"group or others access it; run: chmod 600 {target}"
+            )
+        data = os.read(fd, MAX_KEY_FILE_SIZE + 1)
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {target}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > MAX_KEY_FILE_SIZE:
+        raise KeyFileError(f"key file {target} is larger than {MAX_KEY_FILE_SIZE} bytes")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError as exc:
+        raise KeyFileError(
+            f"key file {target} is encrypted; vcledger key files are unencrypted PKCS#8"
+        ) from exc
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyFileError(f"key file {target} is not a PEM private key: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"key file {target} holds a {type(key).__name__}, not an Ed25519 key")
+    return KeyPair.from_seed(key.private_bytes_raw())
