@@ -9,12 +9,12 @@ JSON strictly first, because ``json.loads`` silently accepts things RFC 8785
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import rfc8785
 
+from client import strictjson
 from client.errors import InvalidEncoding
 from client.hashes import Hash, sha256
 
@@ -28,19 +28,6 @@ class CredentialError(InvalidEncoding):
     """A credential file is not JSON that RFC 8785 can canonicalise."""
 
     code = "bad_credential"
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise CredentialError(f"duplicate member name {key!r} (RFC 8785 / I-JSON forbid it)")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise CredentialError(f"{name} is not a JSON number (RFC 8785 cannot canonicalise it)")
 
 
 def _parse_float(text: str) -> float:
@@ -67,30 +54,18 @@ def parse_credential(credential_json: bytes) -> dict[str, Any]:
     duplicate member names, NaN or Infinity, numbers outside double range,
     nesting too deep to process, and anything over :data:`MAX_CREDENTIAL_SIZE`.
     """
-    if len(credential_json) > MAX_CREDENTIAL_SIZE:
-        raise CredentialError(
-            f"credential is {len(credential_json)} bytes; the limit is {MAX_CREDENTIAL_SIZE}"
-        )
-    if credential_json.startswith(b"\xef\xbb\xbf"):
-        raise CredentialError("credential starts with a UTF-8 byte order mark; remove it")
     try:
-        text = credential_json.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CredentialError(f"credential is not valid UTF-8 (byte {exc.start})") from exc
-    try:
-        value = json.loads(
-            text,
-            object_pairs_hook=_reject_duplicate_keys,
-            parse_constant=_reject_constant,
+        value = strictjson.loads(
+            credential_json,
+            what="credential",
+            max_size=MAX_CREDENTIAL_SIZE,
             parse_float=_parse_float,
             parse_int=_parse_int,
         )
-    except json.JSONDecodeError as exc:
-        raise CredentialError(
-            f"credential is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
-    except RecursionError as exc:
-        raise CredentialError("credential nests too deeply to canonicalise") from exc
+    except CredentialError:
+        raise
+    except InvalidEncoding as exc:
+        raise CredentialError(exc.diagnostics()) from exc
     if not isinstance(value, dict):
         raise CredentialError("a credential must be a JSON object at the top level")
     return value

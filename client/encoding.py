@@ -67,7 +67,6 @@ def unpack(data: bytes, *, max_size: int, what: str) -> Any:
             strict_map_key=True,
             max_map_len=0,
             max_ext_len=0,
-            max_buffer_size=max_size,
         )
     except msgpack.ExtraData as exc:
         raise InvalidEncoding(f"{what} has trailing bytes after the value") from exc

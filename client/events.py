@@ -1,0 +1,417 @@
+"""Ledger events: what issuers and governance sign, and what the log stores.
+
+Every event is one canonical msgpack array (see :mod:`client.encoding`)::
+
+    [1, kind, created, payload, signer, signature]
+
+* ``1`` — the event format version;
+* ``kind`` — one of :class:`EventKind` (``"credential.issue"`` …);
+* ``created`` — the signer's claimed creation time, POSIX seconds.  It makes
+  two otherwise identical intentions (rotate A→B, later B→A, later A→B again)
+  distinct events, and gives verifiers the signer's own date;
+* ``payload`` — an array whose fields depend on ``kind`` (the payload classes below);
+* ``signer`` — the 32-byte Ed25519 public key that signed;
+* ``signature`` — 64 bytes, Ed25519 over :func:`signing_bytes`.
+
+The signature covers the network's origin as well as every field, so an event
+signed for one network is invalid on every other, and a signature can never be
+moved to another kind or payload.  The log leaf is exactly these bytes; the
+event hash is their RFC 9162 leaf hash, so it is also the Merkle leaf hash.
+
+Decoding checks structure and canonical form only; the signature is checked by
+:meth:`SignedEvent.verify_signature`, and who may sign what is a ledger rule
+(the node's ``rules`` module and the offline verifier).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any, ClassVar, TypeAlias
+
+from client import encoding
+from client.batch import MAX_BATCH_SIZE
+from client.encoding import (
+    expect_array,
+    expect_bytes,
+    expect_hash,
+    expect_str,
+    expect_uint,
+)
+from client.errors import InvalidEncoding, SignatureError
+from client.hashes import Hash
+from client.keys import (
+    MAX_DID_LENGTH,
+    PUBLIC_KEY_SIZE,
+    SIGNATURE_SIZE,
+    KeyPair,
+    public_key_from_did,
+    verify_signature,
+)
+from client.merkle import leaf_hash
+
+EVENT_VERSION = 1
+MAX_EVENT_SIZE = 4096
+"""Largest encoded event in bytes; a credential.revoke with a 64-hash batch path fits."""
+
+MAX_NAME_LENGTH = 200
+MAX_BATCH_PATH = 64
+MAX_TIMESTAMP = 2**63 - 1
+
+SIGNING_DOMAIN = "vcledger/event/v1"
+
+BATCH_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+"""Issuer-chosen batch identifiers: URL- and shell-safe, 1..128 characters."""
+
+
+class EventKind(StrEnum):
+    ISSUER_REGISTER = "issuer.register"
+    ISSUER_ROTATE = "issuer.rotate"
+    ISSUER_RETIRE = "issuer.retire"
+    CREDENTIAL_ISSUE = "credential.issue"
+    BATCH_ANCHOR = "batch.anchor"
+    CREDENTIAL_REVOKE = "credential.revoke"
+    BATCH_REVOKE = "batch.revoke"
+
+
+class RevocationReason(IntEnum):
+    """Why a credential or batch was revoked; the code is what the ledger stores."""
+
+    UNSPECIFIED = 0
+    KEY_COMPROMISE = 1
+    ISSUED_IN_ERROR = 2
+    SUPERSEDED = 3
+    FRAUD = 4
+    WITHDRAWN = 5
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> RevocationReason:
+        """Accept a reason by name (``superseded``) or by code (``3``)."""
+        cleaned = text.strip().lower().replace("-", "_")
+        if cleaned.isdigit():
+            try:
+                return cls(int(cleaned))
+            except ValueError:
+                pass
+        else:
+            for reason in cls:
+                if reason.label == cleaned:
+                    return reason
+        choices = ", ".join(f"{r.label} ({r.value})" for r in cls)
+        raise InvalidEncoding(f"unknown revocation reason {text!r}; use one of: {choices}")
+
+
+def _did(value: Any, what: str) -> str:
+    did = expect_str(value, what, max_len=MAX_DID_LENGTH)
+    public_key_from_did(did)  # the issuer id must be a well-formed Ed25519 did:key
+    return did
+
+
+def _batch_id(value: Any, what: str) -> str:
+    batch_id = expect_str(value, what, max_len=128)
+    if not BATCH_ID_PATTERN.fullmatch(batch_id):
+        raise InvalidEncoding(
+            f"{what}: {batch_id!r} is not a batch id (1..128 of A-Z a-z 0-9 . _ : -, "
+            "starting with a letter or digit)"
+        )
+    return batch_id
+
+
+def _reason(value: Any, what: str) -> RevocationReason:
+    code = expect_uint(value, what, maximum=255)
+    try:
+        return RevocationReason(code)
+    except ValueError as exc:
+        raise InvalidEncoding(f"{what}: unknown revocation reason code {code}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerRegister:
+    """Admit an issuer.  Signed by a governance key named in the genesis file."""
+
+    kind: ClassVar[EventKind] = EventKind.ISSUER_REGISTER
+    issuer: str
+    name: str
+    public_key: bytes
+
+    def fields(self) -> list[Any]:
+        return [self.issuer, self.name, self.public_key]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> IssuerRegister:
+        issuer, name, public_key = expect_array(fields, "issuer.register payload", 3)
+        return cls(
+            _did(issuer, "issuer"),
+            expect_str(name, "issuer name", max_len=MAX_NAME_LENGTH),
+            expect_bytes(public_key, "issuer public key", size=PUBLIC_KEY_SIZE),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerRotate:
+    """Replace the issuer's signing key.  Signed by the current key."""
+
+    kind: ClassVar[EventKind] = EventKind.ISSUER_ROTATE
+    issuer: str
+    new_public_key: bytes
+
+    def fields(self) -> list[Any]:
+        return [self.issuer, self.new_public_key]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> IssuerRotate:
+        issuer, new_key = expect_array(fields, "issuer.rotate payload", 2)
+        return cls(
+            _did(issuer, "issuer"),
+            expect_bytes(new_key, "new public key", size=PUBLIC_KEY_SIZE),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerRetire:
+    """No more issuance by this issuer; its history stays.  Signed by the current
+    issuer key or by a governance key (to stop a compromised issuer)."""
+
+    kind: ClassVar[EventKind] = EventKind.ISSUER_RETIRE
+    issuer: str
+
+    def fields(self) -> list[Any]:
+        return [self.issuer]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> IssuerRetire:
+        (issuer,) = expect_array(fields, "issuer.retire payload", 1)
+        return cls(_did(issuer, "issuer"))
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialIssue:
+    """One credential digest, signed by its issuer's current key."""
+
+    kind: ClassVar[EventKind] = EventKind.CREDENTIAL_ISSUE
+    issuer: str
+    digest: Hash
+
+    def fields(self) -> list[Any]:
+        return [self.issuer, self.digest]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> CredentialIssue:
+        issuer, digest = expect_array(fields, "credential.issue payload", 2)
+        return cls(_did(issuer, "issuer"), expect_hash(digest, "credential digest"))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchAnchor:
+    """The RFC 9162 root of a batch of credential digests (see :mod:`client.batch`)."""
+
+    kind: ClassVar[EventKind] = EventKind.BATCH_ANCHOR
+    issuer: str
+    batch_id: str
+    root: Hash
+    size: int
+
+    def fields(self) -> list[Any]:
+        return [self.issuer, self.batch_id, self.root, self.size]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> BatchAnchor:
+        issuer, batch_id, root, size = expect_array(fields, "batch.anchor payload", 4)
+        return cls(
+            _did(issuer, "issuer"),
+            _batch_id(batch_id, "batch id"),
+            expect_hash(root, "batch root"),
+            expect_uint(size, "batch size", minimum=1, maximum=MAX_BATCH_SIZE),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMembership:
+    """Where a revoked credential sits inside an anchored batch: its receipt."""
+
+    batch_id: str
+    index: int
+    audit_path: tuple[Hash, ...]
+
+    def fields(self) -> list[Any]:
+        return [self.batch_id, self.index, list(self.audit_path)]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> BatchMembership:
+        batch_id, index, path = expect_array(fields, "batch membership", 3)
+        hashes = expect_array(path, "batch audit path", max_len=MAX_BATCH_PATH)
+        return cls(
+            _batch_id(batch_id, "batch id"),
+            expect_uint(index, "batch index", maximum=MAX_BATCH_SIZE - 1),
+            tuple(expect_hash(h, "batch audit path hash") for h in hashes),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRevoke:
+    """Revoke one credential.  For a credential anchored in a batch, ``batch``
+    carries its receipt so the ledger can check the credential was really anchored."""
+
+    kind: ClassVar[EventKind] = EventKind.CREDENTIAL_REVOKE
+    issuer: str
+    digest: Hash
+    reason: RevocationReason
+    batch: BatchMembership | None = None
+
+    def fields(self) -> list[Any]:
+        batch = None if self.batch is None else self.batch.fields()
+        return [self.issuer, self.digest, int(self.reason), batch]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> CredentialRevoke:
+        issuer, digest, reason, batch = expect_array(fields, "credential.revoke payload", 4)
+        return cls(
+            _did(issuer, "issuer"),
+            expect_hash(digest, "credential digest"),
+            _reason(reason, "revocation reason"),
+            None if batch is None else BatchMembership.from_fields(batch),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRevoke:
+    """Revoke every credential of an anchored batch at once."""
+
+    kind: ClassVar[EventKind] = EventKind.BATCH_REVOKE
+    issuer: str
+    batch_id: str
+    reason: RevocationReason
+
+    def fields(self) -> list[Any]:
+        return [self.issuer, self.batch_id, int(self.reason)]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> BatchRevoke:
+        issuer, batch_id, reason = expect_array(fields, "batch.revoke payload", 3)
+        return cls(
+            _did(issuer, "issuer"),
+            _batch_id(batch_id, "batch id"),
+            _reason(reason, "revocation reason"),
+        )
+
+
+Payload: TypeAlias = (
+    IssuerRegister
+    | IssuerRotate
+    | IssuerRetire
+    | CredentialIssue
+    | BatchAnchor
+    | CredentialRevoke
+    | BatchRevoke
+)
+
+PAYLOAD_TYPES: dict[str, type[Payload]] = {
+    cls.kind.value: cls
+    for cls in (
+        IssuerRegister,
+        IssuerRotate,
+        IssuerRetire,
+        CredentialIssue,
+        BatchAnchor,
+        CredentialRevoke,
+        BatchRevoke,
+    )
+}
+
+
+def signing_bytes(origin: str, payload: Payload, created: int, signer: bytes) -> bytes:
+    """The exact bytes an event's Ed25519 signature covers.
+
+    A canonical msgpack array whose first element is the domain string
+    ``"vcledger/event/v1"`` — no other signed structure of the protocol starts
+    with it — followed by the network origin and every field of the event.
+    """
+    return encoding.pack([SIGNING_DOMAIN, origin, payload.kind.value, created,
+                          payload.fields(), signer])
+
+
+@dataclass(frozen=True, slots=True)
+class SignedEvent:
+    """A decoded event.  ``encoded`` is the canonical bytes it came from (the log leaf)."""
+
+    payload: Payload
+    created: int
+    signer: bytes
+    signature: bytes
+    encoded: bytes = field(repr=False)
+    hash: Hash = field(repr=False)
+
+    @property
+    def kind(self) -> EventKind:
+        return self.payload.kind
+
+    @property
+    def issuer(self) -> str:
+        return self.payload.issuer
+
+    def verify_signature(self, origin: str) -> None:
+        """Check the Ed25519 signature for the network named ``origin``.
+
+        Only says the holder of ``signer`` signed this event; whether that key
+        may sign it is a ledger rule.
+        """
+        message = signing_bytes(origin, self.payload, self.created, self.signer)
+        try:
+            verify_signature(self.signer, self.signature, message)
+        except SignatureError as exc:
+            raise SignatureError(
+                f"{self.kind.value} event {self.hash.hex()}: signature does not verify for "
+                f"network {origin!r} (wrong network, wrong key, or altered event)"
+            ) from exc
+
+
+def encode_event(payload: Payload, created: int, signer: bytes, signature: bytes) -> bytes:
+    return encoding.pack([EVENT_VERSION, payload.kind.value, created, payload.fields(),
+                          signer, signature])
+
+
+def sign_event(payload: Payload, *, origin: str, key: KeyPair, created: int) -> SignedEvent:
+    """Sign ``payload`` for network ``origin`` with ``key``; ``created`` is POSIX seconds."""
+    if not 0 <= created <= MAX_TIMESTAMP:
+        raise InvalidEncoding(f"created time {created} is out of range")
+    signature = key.sign(signing_bytes(origin, payload, created, key.public_key))
+    encoded = encode_event(payload, created, key.public_key, signature)
+    if len(encoded) > MAX_EVENT_SIZE:
+        raise InvalidEncoding(f"event is {len(encoded)} bytes; the limit is {MAX_EVENT_SIZE}")
+    return SignedEvent(payload, created, key.public_key, signature, encoded, leaf_hash(encoded))
+
+
+def decode_event(data: bytes) -> SignedEvent:
+    """Decode an untrusted event: size cap, canonical form, version, kind, every field.
+
+    Does not check the signature (see :meth:`SignedEvent.verify_signature`).
+    """
+    return event_from_fields(encoding.unpack(data, max_size=MAX_EVENT_SIZE, what="event"), data)
+
+
+def event_from_fields(value: Any, data: bytes) -> SignedEvent:
+    """Build a :class:`SignedEvent` from already unpacked canonical ``data``."""
+    fields = expect_array(value, "event")
+    if not fields or fields[0] != EVENT_VERSION:
+        version = fields[0] if fields else None
+        raise InvalidEncoding(
+            f"event: unknown format version {version!r}; expected {EVENT_VERSION}"
+        )
+    _, kind, created, payload, signer, signature = expect_array(fields, "event", 6)
+    kind_name = expect_str(kind, "event kind", max_len=32)
+    payload_type = PAYLOAD_TYPES.get(kind_name)
+    if payload_type is None:
+        raise InvalidEncoding(f"event: unknown kind {kind_name!r}")
+    return SignedEvent(
+        payload_type.from_fields(payload),
+        expect_uint(created, "created time", maximum=MAX_TIMESTAMP),
+        expect_bytes(signer, "signer public key", size=PUBLIC_KEY_SIZE),
+        expect_bytes(signature, "signature", size=SIGNATURE_SIZE),
+        data,
+        leaf_hash(data),
+    )

@@ -1,0 +1,220 @@
+"""Status keys and status records: what the status map (a sparse Merkle tree) holds.
+
+Every value in the map is one canonical msgpack record, found under a 256-bit
+key derived from the issuer's id and the credential or batch id.  Because the
+issuer's DID is part of every key, an issuer's events can only ever touch its
+own namespace: no issuer can revoke another issuer's credential.
+
+A *position* is where something happened in the ledger: ``(log index, block height)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from client import encoding
+from client.batch import MAX_BATCH_SIZE
+from client.encoding import (
+    expect_array,
+    expect_bytes,
+    expect_hash,
+    expect_str,
+    expect_uint,
+)
+from client.errors import InvalidEncoding
+from client.events import MAX_NAME_LENGTH, RevocationReason
+from client.hashes import Hash, sha256
+from client.keys import MAX_DID_LENGTH, PUBLIC_KEY_SIZE
+
+RECORD_VERSION = 1
+MAX_RECORD_SIZE = 4096
+MAX_ISSUER_KEYS = 32
+"""Rotations an issuer may make; after that it registers a new DID (keeps records bounded)."""
+
+
+def issuer_status_key(issuer: str) -> Hash:
+    return sha256(encoding.pack(["vcledger/status/issuer", issuer]))
+
+
+def credential_status_key(issuer: str, digest: bytes) -> Hash:
+    return sha256(encoding.pack(["vcledger/status/credential", issuer, digest]))
+
+
+def batch_status_key(issuer: str, batch_id: str) -> Hash:
+    return sha256(encoding.pack(["vcledger/status/batch", issuer, batch_id]))
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where an event sits: its log index and the height of its block."""
+
+    index: int
+    height: int
+
+    def fields(self) -> list[Any]:
+        return [self.index, self.height]
+
+    @classmethod
+    def from_fields(cls, value: Any, what: str) -> Position:
+        index, height = expect_array(value, what, 2)
+        return cls(expect_uint(index, f"{what} index"), expect_uint(height, f"{what} height"))
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    position: Position
+    reason: RevocationReason
+
+    def fields(self) -> list[Any]:
+        return [*self.position.fields(), int(self.reason)]
+
+    @classmethod
+    def from_fields(cls, value: Any, what: str) -> Revocation:
+        index, height, reason = expect_array(value, what, 3)
+        code = expect_uint(reason, f"{what} reason", maximum=255)
+        try:
+            parsed = RevocationReason(code)
+        except ValueError as exc:
+            raise InvalidEncoding(f"{what}: unknown reason code {code}") from exc
+        return cls(Position.from_fields([index, height], what), parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPeriod:
+    """An issuer key and the log indices ``[valid_from, valid_until)`` of events it may sign.
+
+    A key installed by the event at index *i* (register or rotate) is valid from
+    *i* + 1; a rotation at index *j* ends the old key at *j* + 1 (the rotation
+    itself is the old key's last signature).  ``valid_until`` is None for the
+    current key.
+    """
+
+    public_key: bytes
+    valid_from: int
+    valid_until: int | None
+
+    def covers(self, index: int) -> bool:
+        return self.valid_from <= index and (self.valid_until is None or index < self.valid_until)
+
+    def fields(self) -> list[Any]:
+        return [self.public_key, self.valid_from, self.valid_until]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerRecord:
+    issuer: str
+    name: str
+    keys: tuple[KeyPeriod, ...]
+    registered: Position
+    retired: Position | None
+
+    @property
+    def current_key(self) -> bytes:
+        return self.keys[-1].public_key
+
+    def key_valid_at(self, public_key: bytes, index: int) -> bool:
+        """Was ``public_key`` this issuer's signing key for an event at ``index``?"""
+        return any(p.public_key == public_key and p.covers(index) for p in self.keys)
+
+    def encode(self) -> bytes:
+        return encoding.pack([
+            RECORD_VERSION, "issuer", self.issuer, self.name,
+            [k.fields() for k in self.keys], self.registered.fields(),
+            None if self.retired is None else self.retired.fields(),
+        ])
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRecord:
+    """Status of one credential digest of one issuer.
+
+    ``issued`` is set for a credential issued on its own (credential.issue);
+    ``batch`` names the batch and leaf index for an anchored credential that was
+    revoked individually (anchored credentials have no record until then).
+    """
+
+    issued: Position | None
+    batch: tuple[str, int] | None
+    revoked: Revocation | None
+
+    def encode(self) -> bytes:
+        return encoding.pack([
+            RECORD_VERSION, "credential",
+            None if self.issued is None else self.issued.fields(),
+            None if self.batch is None else list(self.batch),
+            None if self.revoked is None else self.revoked.fields(),
+        ])
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    root: Hash
+    size: int
+    anchored: Position
+    revoked: Revocation | None
+
+    def encode(self) -> bytes:
+        return encoding.pack([
+            RECORD_VERSION, "batch", self.root, self.size, self.anchored.fields(),
+            None if self.revoked is None else self.revoked.fields(),
+        ])
+
+
+StatusRecord: TypeAlias = IssuerRecord | CredentialRecord | BatchRecord
+
+
+def _optional(value: Any, parse: Any, what: str) -> Any:
+    return None if value is None else parse(value, what)
+
+
+def _key_period(value: Any) -> KeyPeriod:
+    key, valid_from, valid_until = expect_array(value, "issuer key period", 3)
+    return KeyPeriod(
+        expect_bytes(key, "issuer key", size=PUBLIC_KEY_SIZE),
+        expect_uint(valid_from, "key valid_from"),
+        None if valid_until is None else expect_uint(valid_until, "key valid_until"),
+    )
+
+
+def decode_record(data: bytes) -> StatusRecord:
+    """Decode an untrusted status record (from a node's proof or the database)."""
+    fields = expect_array(encoding.unpack(data, max_size=MAX_RECORD_SIZE, what="status record"),
+                          "status record")
+    if len(fields) < 2 or fields[0] != RECORD_VERSION:
+        raise InvalidEncoding("status record: unknown format version")
+    kind = fields[1]
+    if kind == "issuer":
+        _, _, issuer, name, keys, registered, retired = expect_array(fields, "issuer record", 7)
+        periods = tuple(_key_period(k) for k in
+                        expect_array(keys, "issuer keys", max_len=MAX_ISSUER_KEYS))
+        if not periods:
+            raise InvalidEncoding("issuer record lists no keys")
+        return IssuerRecord(
+            expect_str(issuer, "issuer", max_len=MAX_DID_LENGTH),
+            expect_str(name, "issuer name", max_len=MAX_NAME_LENGTH),
+            periods,
+            Position.from_fields(registered, "registered"),
+            _optional(retired, Position.from_fields, "retired"),
+        )
+    if kind == "credential":
+        _, _, issued, batch, revoked = expect_array(fields, "credential record", 5)
+        batch_ref = None
+        if batch is not None:
+            batch_id, leaf = expect_array(batch, "credential batch", 2)
+            batch_ref = (expect_str(batch_id, "batch id", max_len=128),
+                         expect_uint(leaf, "batch index", maximum=MAX_BATCH_SIZE - 1))
+        return CredentialRecord(
+            _optional(issued, Position.from_fields, "issued"),
+            batch_ref,
+            _optional(revoked, Revocation.from_fields, "revoked"),
+        )
+    if kind == "batch":
+        _, _, root, size, anchored, revoked = expect_array(fields, "batch record", 6)
+        return BatchRecord(
+            expect_hash(root, "batch root"),
+            expect_uint(size, "batch size", minimum=1, maximum=MAX_BATCH_SIZE),
+            Position.from_fields(anchored, "anchored"),
+            _optional(revoked, Revocation.from_fields, "revoked"),
+        )
+    raise InvalidEncoding(f"status record: unknown kind {kind!r}")

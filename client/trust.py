@@ -1,0 +1,118 @@
+"""The trust file: everything an offline verifier trusts, and nothing else.
+
+``trust.json`` names the network (the checkpoint origin), its validators'
+C2SP verifier keys (signature type 0x04, cosignature/v1) and how many distinct
+validators must cosign a checkpoint before a verifier believes it::
+
+    {"origin": "vcledger.example/net", "threshold": 3,
+     "validators": [{"name": "node0", "verifier_key": "node0+1a2b3c4d+BH..."}]}
+
+Verifiers receive it out of band; ``vcledger-node init`` and the local network
+write it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from client import strictjson
+from client.errors import LedgerError, UsageError
+from client.note import SIG_COSIGNATURE_V1, Verifier, parse_verifier_key
+
+MAX_TRUST_FILE_SIZE = 1024 * 1024
+MAX_VALIDATORS = 100
+
+
+class TrustFileError(UsageError):
+    """The trust file cannot be used: unreadable, malformed or inconsistent."""
+
+    code = "bad_trust_file"
+
+
+class TrustedValidator(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    verifier_key: Annotated[str, Field(min_length=1, max_length=400)]
+
+    @model_validator(mode="after")
+    def _key_matches_name(self) -> TrustedValidator:
+        try:
+            verifier = parse_verifier_key(self.verifier_key)
+        except LedgerError as exc:
+            raise ValueError(exc.diagnostics()) from exc
+        if verifier.name != self.name:
+            raise ValueError(f"verifier key is for {verifier.name!r}, not {self.name!r}")
+        if verifier.sig_type != SIG_COSIGNATURE_V1:
+            raise ValueError("verifier key must be of type 0x04 (cosignature/v1)")
+        return self
+
+    def verifier(self) -> Verifier:
+        return parse_verifier_key(self.verifier_key)
+
+
+class Trust(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    origin: Annotated[str, Field(min_length=1, max_length=200)]
+    threshold: Annotated[int, Field(ge=1)]
+    validators: Annotated[list[TrustedValidator], Field(min_length=1, max_length=MAX_VALIDATORS)]
+
+    @field_validator("validators")
+    @classmethod
+    def _distinct(cls, validators: list[TrustedValidator]) -> list[TrustedValidator]:
+        names = [v.name for v in validators]
+        keys = [v.verifier().public_key for v in validators]
+        if len(set(names)) != len(names) or len(set(keys)) != len(keys):
+            raise ValueError("validator names and keys must be distinct")
+        return validators
+
+    @model_validator(mode="after")
+    def _reachable_threshold(self) -> Trust:
+        if self.threshold > len(self.validators):
+            raise ValueError(
+                f"threshold {self.threshold} exceeds the {len(self.validators)} validators listed"
+            )
+        return self
+
+    def verifiers(self) -> list[Verifier]:
+        return [v.verifier() for v in self.validators]
+
+
+def parse_trust(text: str | bytes, source: str = "trust file") -> Trust:
+    """Parse and check trust JSON; errors name the bad field."""
+    try:
+        document = strictjson.loads(text, what=source, max_size=MAX_TRUST_FILE_SIZE)
+        return Trust.model_validate(document)
+    except ValidationError as exc:
+        raise TrustFileError(f"{source}: {describe_validation_error(exc)}") from exc
+    except LedgerError as exc:
+        raise TrustFileError(f"{source}: {exc.diagnostics()}") from exc
+
+
+def load_trust(path: str | Path) -> Trust:
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TRUST_FILE_SIZE + 1)
+    except OSError as exc:
+        raise TrustFileError(f"cannot read trust file {path}: {exc.strerror}") from exc
+    return parse_trust(data, str(path))
+
+
+def format_trust(trust: Trust) -> str:
+    return json.dumps(trust.model_dump(), indent=2) + "\n"
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, each naming the field path, for humans."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{location}: {message}")
+    return "; ".join(problems)
