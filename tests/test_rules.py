@@ -1,0 +1,311 @@
+"""Ledger rules, driven through an in-memory state: every rule accepts and rejects."""
+
+from __future__ import annotations
+
+import pytest
+from protocol_fixtures import (
+    BATCH,
+    BATCH_DIGESTS,
+    CREATED,
+    GOVERNANCE,
+    ISSUER,
+    ISSUER_NEXT,
+    ORIGIN,
+    OTHER_ISSUER,
+    fixed_digest,
+    fixed_key,
+)
+
+from client.events import (
+    BatchAnchor,
+    BatchMembership,
+    BatchRevoke,
+    CredentialIssue,
+    CredentialRevoke,
+    IssuerRegister,
+    IssuerRetire,
+    IssuerRotate,
+    Payload,
+    RevocationReason,
+    SignedEvent,
+    sign_event,
+)
+from client.hashes import Hash
+from client.keys import KeyPair
+from client.status import (
+    BatchRecord,
+    CredentialRecord,
+    IssuerRecord,
+    Position,
+    batch_status_key,
+    credential_status_key,
+    decode_record,
+    issuer_status_key,
+)
+from node.errors import DuplicateEvent, RuleViolation
+from node.rules import LedgerContext, execute_events
+
+CONTEXT = LedgerContext(ORIGIN, frozenset({GOVERNANCE.public_key}), max_clock_skew_ms=60_000)
+BLOCK_TIME_MS = (CREATED + 100) * 1000
+
+
+class Ledger:
+    """A toy committed state: each `submit` is one block holding one event."""
+
+    def __init__(self) -> None:
+        self.records: dict[Hash, bytes] = {}
+        self.events: set[Hash] = set()
+        self.size = 0
+        self.height = 0
+        self.counter = 0
+
+    def get_record(self, status_key: Hash) -> bytes | None:
+        return self.records.get(status_key)
+
+    def has_event(self, event_hash: Hash) -> bool:
+        return event_hash in self.events
+
+    def sign(self, payload: Payload, key: KeyPair, origin: str = ORIGIN) -> SignedEvent:
+        self.counter += 1
+        return sign_event(payload, origin=origin, key=key, created=CREATED + self.counter)
+
+    def apply(self, event: SignedEvent) -> None:
+        result = execute_events(CONTEXT, self, [event], first_index=self.size,
+                                height=self.height + 1, block_time_ms=BLOCK_TIME_MS,
+                                drop_invalid=False)
+        self.height += 1
+        self.records.update(result.updates)
+        self.events.add(event.hash)
+        self.size += 2  # the event and its block header
+
+    def submit(self, payload: Payload, key: KeyPair) -> SignedEvent:
+        event = self.sign(payload, key)
+        self.apply(event)
+        return event
+
+    def rejects(self, payload: Payload, key: KeyPair, rule: str) -> RuleViolation:
+        with pytest.raises(RuleViolation) as caught:
+            self.submit(payload, key)
+        assert caught.value.code == rule, caught.value.diagnostics()
+        return caught.value
+
+    def record(self, key: Hash) -> object:
+        data = self.records.get(key)
+        return None if data is None else decode_record(data)
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    ledger = Ledger()
+    ledger.submit(IssuerRegister(ISSUER.did, "Example University", ISSUER.public_key), GOVERNANCE)
+    return ledger
+
+
+def test_register_needs_a_governance_key() -> None:
+    ledger = Ledger()
+    ledger.rejects(IssuerRegister(ISSUER.did, "Self", ISSUER.public_key), ISSUER, "not_governance")
+    ledger.submit(IssuerRegister(ISSUER.did, "Uni", ISSUER.public_key), GOVERNANCE)
+    record = ledger.record(issuer_status_key(ISSUER.did))
+    assert isinstance(record, IssuerRecord)
+    assert record.current_key == ISSUER.public_key and record.registered == Position(0, 1)
+    assert record.keys[0].valid_from == 1
+
+
+def test_register_twice_or_with_a_foreign_key_is_rejected(ledger: Ledger) -> None:
+    ledger.rejects(IssuerRegister(ISSUER.did, "Again", ISSUER.public_key), GOVERNANCE,
+                   "issuer_exists")
+    ledger.rejects(IssuerRegister(OTHER_ISSUER.did, "X", ISSUER.public_key), GOVERNANCE,
+                   "key_mismatch")
+
+
+def test_issue_then_revoke_keeps_history(ledger: Ledger) -> None:
+    digest = fixed_digest("d1")
+    ledger.submit(CredentialIssue(ISSUER.did, digest), ISSUER)
+    ledger.submit(CredentialRevoke(ISSUER.did, digest, RevocationReason.SUPERSEDED), ISSUER)
+    record = ledger.record(credential_status_key(ISSUER.did, digest))
+    assert isinstance(record, CredentialRecord)
+    assert record.issued == Position(2, 2)
+    assert record.revoked is not None
+    assert record.revoked.position == Position(4, 3)
+    assert record.revoked.reason is RevocationReason.SUPERSEDED
+
+
+def test_issue_once_per_issuer(ledger: Ledger) -> None:
+    digest = fixed_digest("d1")
+    ledger.submit(CredentialIssue(ISSUER.did, digest), ISSUER)
+    ledger.rejects(CredentialIssue(ISSUER.did, digest), ISSUER, "already_issued")
+
+
+def test_unregistered_issuer_cannot_issue(ledger: Ledger) -> None:
+    ledger.rejects(CredentialIssue(OTHER_ISSUER.did, fixed_digest("x")), OTHER_ISSUER,
+                   "unknown_issuer")
+
+
+def test_nobody_can_issue_or_revoke_in_another_issuers_namespace(ledger: Ledger) -> None:
+    ledger.submit(IssuerRegister(OTHER_ISSUER.did, "Other", OTHER_ISSUER.public_key), GOVERNANCE)
+    digest = fixed_digest("d1")
+    ledger.submit(CredentialIssue(ISSUER.did, digest), ISSUER)
+    # The other issuer signs an event naming ISSUER's DID: its key is not ISSUER's key.
+    ledger.rejects(CredentialRevoke(ISSUER.did, digest, RevocationReason.FRAUD), OTHER_ISSUER,
+                   "wrong_key")
+    ledger.rejects(CredentialIssue(ISSUER.did, fixed_digest("d2")), OTHER_ISSUER, "wrong_key")
+    # Naming its own DID, it only reaches its own (empty) namespace.
+    ledger.rejects(CredentialRevoke(OTHER_ISSUER.did, digest, RevocationReason.FRAUD),
+                   OTHER_ISSUER, "unknown_credential")
+
+
+def test_revoking_twice_or_the_unknown_is_rejected(ledger: Ledger) -> None:
+    digest = fixed_digest("d1")
+    ledger.rejects(CredentialRevoke(ISSUER.did, digest, RevocationReason.FRAUD), ISSUER,
+                   "unknown_credential")
+    ledger.submit(CredentialIssue(ISSUER.did, digest), ISSUER)
+    ledger.submit(CredentialRevoke(ISSUER.did, digest, RevocationReason.FRAUD), ISSUER)
+    violation = ledger.rejects(CredentialRevoke(ISSUER.did, digest, RevocationReason.FRAUD),
+                               ISSUER, "already_revoked")
+    assert "log index" in violation.diagnostics()
+
+
+def test_rotation_retires_the_old_key(ledger: Ledger) -> None:
+    ledger.submit(CredentialIssue(ISSUER.did, fixed_digest("before")), ISSUER)
+    rotation = ledger.submit(IssuerRotate(ISSUER.did, ISSUER_NEXT.public_key), ISSUER)
+    ledger.rejects(CredentialIssue(ISSUER.did, fixed_digest("old key")), ISSUER, "wrong_key")
+    ledger.submit(CredentialIssue(ISSUER.did, fixed_digest("new key")), ISSUER_NEXT)
+    record = ledger.record(issuer_status_key(ISSUER.did))
+    assert isinstance(record, IssuerRecord)
+    rotation_index = 4
+    assert record.key_valid_at(ISSUER.public_key, rotation_index)
+    assert not record.key_valid_at(ISSUER.public_key, rotation_index + 1)
+    assert record.key_valid_at(ISSUER_NEXT.public_key, rotation_index + 1)
+    assert rotation.kind.value == "issuer.rotate"
+    # the revocation of an old credential needs the current key as well
+    ledger.rejects(CredentialRevoke(ISSUER.did, fixed_digest("before"), RevocationReason.FRAUD),
+                   ISSUER, "wrong_key")
+    ledger.submit(CredentialRevoke(ISSUER.did, fixed_digest("before"), RevocationReason.FRAUD),
+                  ISSUER_NEXT)
+
+
+def test_rotation_rules(ledger: Ledger) -> None:
+    ledger.rejects(IssuerRotate(ISSUER.did, ISSUER.public_key), ISSUER, "key_reused")
+    ledger.rejects(IssuerRotate(ISSUER.did, ISSUER_NEXT.public_key), ISSUER_NEXT, "wrong_key")
+    ledger.submit(IssuerRotate(ISSUER.did, ISSUER_NEXT.public_key), ISSUER)
+    ledger.rejects(IssuerRotate(ISSUER.did, ISSUER.public_key), ISSUER_NEXT, "key_reused")
+
+
+def test_rotation_count_is_bounded(ledger: Ledger) -> None:
+    from client.status import MAX_ISSUER_KEYS
+
+    current = ISSUER
+    for i in range(MAX_ISSUER_KEYS - 1):
+        following = fixed_key(f"rotation {i}")
+        ledger.submit(IssuerRotate(ISSUER.did, following.public_key), current)
+        current = following
+    ledger.rejects(IssuerRotate(ISSUER.did, fixed_key("one too many").public_key), current,
+                   "too_many_rotations")
+
+
+def test_retired_issuer_issues_nothing_but_may_still_revoke(ledger: Ledger) -> None:
+    digest = fixed_digest("d1")
+    ledger.submit(CredentialIssue(ISSUER.did, digest), ISSUER)
+    ledger.submit(BatchAnchor(ISSUER.did, "b1", BATCH.root, BATCH.size), ISSUER)
+    ledger.submit(IssuerRetire(ISSUER.did), ISSUER)
+    ledger.rejects(CredentialIssue(ISSUER.did, fixed_digest("d2")), ISSUER, "issuer_retired")
+    ledger.rejects(BatchAnchor(ISSUER.did, "b2", BATCH.root, BATCH.size), ISSUER,
+                   "issuer_retired")
+    ledger.rejects(IssuerRotate(ISSUER.did, ISSUER_NEXT.public_key), ISSUER, "issuer_retired")
+    ledger.rejects(IssuerRetire(ISSUER.did), ISSUER, "issuer_retired")
+    ledger.submit(CredentialRevoke(ISSUER.did, digest, RevocationReason.WITHDRAWN), ISSUER)
+    ledger.submit(BatchRevoke(ISSUER.did, "b1", RevocationReason.WITHDRAWN), ISSUER)
+
+
+def test_governance_can_retire_an_issuer_but_others_cannot(ledger: Ledger) -> None:
+    ledger.rejects(IssuerRetire(ISSUER.did), OTHER_ISSUER, "wrong_key")
+    ledger.submit(IssuerRetire(ISSUER.did), GOVERNANCE)
+
+
+def test_batch_anchor_and_member_revocation(ledger: Ledger) -> None:
+    ledger.submit(BatchAnchor(ISSUER.did, "b1", BATCH.root, BATCH.size), ISSUER)
+    ledger.rejects(BatchAnchor(ISSUER.did, "b1", BATCH.root, BATCH.size), ISSUER, "batch_exists")
+    receipt = BATCH.receipt(2)
+    member = BatchMembership("b1", 2, receipt.audit_path)
+    ledger.rejects(CredentialRevoke(ISSUER.did, BATCH_DIGESTS[3], RevocationReason.FRAUD, member),
+                   ISSUER, "not_in_batch")
+    ledger.rejects(CredentialRevoke(ISSUER.did, BATCH_DIGESTS[2], RevocationReason.FRAUD,
+                                    BatchMembership("b1", 7, receipt.audit_path)),
+                   ISSUER, "not_in_batch")
+    ledger.rejects(CredentialRevoke(ISSUER.did, BATCH_DIGESTS[2], RevocationReason.FRAUD,
+                                    BatchMembership("nope", 2, receipt.audit_path)),
+                   ISSUER, "unknown_batch")
+    ledger.submit(CredentialRevoke(ISSUER.did, BATCH_DIGESTS[2], RevocationReason.FRAUD, member),
+                  ISSUER)
+    record = ledger.record(credential_status_key(ISSUER.did, BATCH_DIGESTS[2]))
+    assert isinstance(record, CredentialRecord)
+    assert record.batch == ("b1", 2) and record.issued is None and record.revoked is not None
+    ledger.rejects(CredentialRevoke(ISSUER.did, BATCH_DIGESTS[2], RevocationReason.FRAUD, member),
+                   ISSUER, "already_revoked")
+
+
+def test_batch_revocation(ledger: Ledger) -> None:
+    ledger.rejects(BatchRevoke(ISSUER.did, "b1", RevocationReason.FRAUD), ISSUER, "unknown_batch")
+    ledger.submit(BatchAnchor(ISSUER.did, "b1", BATCH.root, BATCH.size), ISSUER)
+    ledger.submit(BatchRevoke(ISSUER.did, "b1", RevocationReason.ISSUED_IN_ERROR), ISSUER)
+    record = ledger.record(batch_status_key(ISSUER.did, "b1"))
+    assert isinstance(record, BatchRecord) and record.revoked is not None
+    ledger.rejects(BatchRevoke(ISSUER.did, "b1", RevocationReason.FRAUD), ISSUER,
+                   "already_revoked")
+    member = BatchMembership("b1", 0, BATCH.receipt(0).audit_path)
+    ledger.rejects(CredentialRevoke(ISSUER.did, BATCH_DIGESTS[0], RevocationReason.FRAUD, member),
+                   ISSUER, "already_revoked")
+
+
+def test_replay_is_rejected(ledger: Ledger) -> None:
+    event = ledger.submit(CredentialIssue(ISSUER.did, fixed_digest("d1")), ISSUER)
+    with pytest.raises(DuplicateEvent):
+        ledger.apply(event)
+
+
+def test_replay_inside_one_block_is_rejected(ledger: Ledger) -> None:
+    event = ledger.sign(CredentialIssue(ISSUER.did, fixed_digest("d1")), ISSUER)
+    result = execute_events(CONTEXT, ledger, [event, event], first_index=2, height=2,
+                            block_time_ms=BLOCK_TIME_MS, drop_invalid=True)
+    assert result.accepted == [event]
+    assert isinstance(result.rejected[0][1], DuplicateEvent)
+
+
+def test_events_for_another_network_are_rejected(ledger: Ledger) -> None:
+    event = ledger.sign(CredentialIssue(ISSUER.did, fixed_digest("d1")), ISSUER,
+                        origin="another.example/net")
+    with pytest.raises(RuleViolation) as caught:
+        ledger.apply(event)
+    assert caught.value.code == "bad_signature"
+
+
+def test_event_far_in_the_future_is_rejected(ledger: Ledger) -> None:
+    event = sign_event(CredentialIssue(ISSUER.did, fixed_digest("d1")), origin=ORIGIN, key=ISSUER,
+                       created=BLOCK_TIME_MS // 1000 + 3600)
+    with pytest.raises(RuleViolation) as caught:
+        ledger.apply(event)
+    assert caught.value.code == "created_in_future"
+
+
+def test_events_in_one_block_see_each_other(ledger: Ledger) -> None:
+    digest = fixed_digest("d1")
+    issue = ledger.sign(CredentialIssue(ISSUER.did, digest), ISSUER)
+    revoke = ledger.sign(CredentialRevoke(ISSUER.did, digest, RevocationReason.FRAUD), ISSUER)
+    again = ledger.sign(CredentialRevoke(ISSUER.did, digest, RevocationReason.FRAUD), ISSUER)
+    result = execute_events(CONTEXT, ledger, [issue, revoke, again], first_index=2, height=2,
+                            block_time_ms=BLOCK_TIME_MS, drop_invalid=True)
+    assert result.accepted == [issue, revoke]
+    assert [v.code for _, v in result.rejected] == ["already_revoked"]
+    record = decode_record(result.updates[credential_status_key(ISSUER.did, digest)])
+    assert isinstance(record, CredentialRecord)
+    assert record.issued == Position(2, 2) and record.revoked is not None
+    assert record.revoked.position == Position(3, 2)
+    with pytest.raises(RuleViolation):
+        execute_events(CONTEXT, ledger, [issue, revoke, again], first_index=2, height=2,
+                       block_time_ms=BLOCK_TIME_MS, drop_invalid=False)
+
+
+def test_a_rejected_event_changes_nothing(ledger: Ledger) -> None:
+    before = dict(ledger.records)
+    ledger.rejects(CredentialIssue(ISSUER.did, fixed_digest("x")), ISSUER_NEXT, "wrong_key")
+    assert ledger.records == before
