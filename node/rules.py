@@ -276,8 +276,8 @@ def _rule_for(
         batch = _batch(state, payload.issuer, membership.batch_id)
         if batch.revoked is not None:
             raise RuleViolation("already_revoked",
-                                f"batch {membership.batch_id!r} was revoked as a whole at log index "
-                                f"{batch.revoked.position.index}")
+                                f"batch {membership.batch_id!r} was revoked as a whole at log "
+                                f"index {batch.revoked.position.index}")
         if membership.index >= batch.size:
             raise RuleViolation("not_in_batch", f"batch {membership.batch_id!r} has {batch.size} "
                                 f"credentials; index {membership.index} is outside it")
@@ -327,7 +327,7 @@ def execute_events(
     drop_invalid: bool,
     signatures_checked: frozenset[Hash] | set[Hash] = frozenset(),
 ) -> ExecutedEvents:
-    """Run ``events`` in order as the body of block ``height`` starting at log index ``first_index``.
+    """Run ``events`` in order as block ``height``'s body, starting at log index ``first_index``.
 
     A proposer passes ``drop_invalid=True``: events that no longer pass (the
     state moved since they were admitted to the mempool) are left out and
