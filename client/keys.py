@@ -280,7 +280,8 @@ def read_key_file(path: str | os.PathLike[str]) -> KeyPair:
     """
     target = Path(path)
     try:
-        fd = os.open(target, os.O_RDONLY)
+        # O_NONBLOCK: a FIFO planted at the path must not hang us; fstat rejects it below.
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except FileNotFoundError:
         raise KeyFileError(f"key file {target} does not exist") from None
     except OSError as exc:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -109,7 +110,7 @@ def is_valid_name(name: str) -> bool:
         isinstance(name, str)
         and 0 < len(name.encode("utf-8", "surrogatepass")) <= MAX_NAME_SIZE
         and "+" not in name
-        and not any(ch in _UNICODE_SPACES for ch in name)
+        and _UNICODE_SPACES.isdisjoint(name)
         and not _CONTROL.search(name)
         and not _has_surrogates(name)
     )
@@ -190,6 +191,9 @@ def verifier_key(name: str, public_key: bytes, *, sig_type: int = SIG_ED25519) -
 def parse_verifier_key(text: str) -> Verifier:
     """Parse a verifier key as :func:`verifier_key` writes it.
 
+    Results are cached (the trusted keys of a network are few and are parsed
+    on every verification when given as strings).
+
     The name ends at the first ``+`` (names cannot contain one; base64 can).
     Rejects, with :class:`InvalidEncoding`: a bad name, a key ID that is not 8
     lowercase hex digits or does not match the key, non-canonical base64,
@@ -197,6 +201,11 @@ def parse_verifier_key(text: str) -> Verifier:
     """
     if not isinstance(text, str):
         raise InvalidEncoding(f"verifier key must be a string, got {type(text).__name__}")
+    return _parse_verifier_key(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_verifier_key(text: str) -> Verifier:
     if len(text) > MAX_VERIFIER_KEY_LENGTH:
         raise InvalidEncoding(f"verifier key is longer than {MAX_VERIFIER_KEY_LENGTH} characters")
     name, plus1, rest = text.partition("+")

@@ -292,6 +292,11 @@ def test_bad_key_files_are_refused_with_their_path(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError, match="not a regular file"):
         keys.read_key_file(directory)
 
+    fifo = tmp_path / "fifo.pem"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(KeyFileError, match="not a regular file"):  # and does not hang
+        keys.read_key_file(fifo)
+
     public_only = Ed25519PublicKey.from_public_bytes(keys.public_key(bytes(32))).public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
