@@ -37,6 +37,10 @@ __all__ = [
 MAX_BATCH_SIZE = 1_000_000
 """Most digests one batch may hold; receipts then have at most 20 hashes."""
 
+_BLOCK_LEVEL = 12
+_BLOCK_LEAVES = 1 << _BLOCK_LEVEL
+"""Leaves whose receipts :meth:`BatchTree.receipts` builds at once."""
+
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
@@ -52,6 +56,30 @@ class Receipt:
     batch_size: int
     audit_path: tuple[Hash, ...]
     batch_root: Hash
+
+
+_object_new = object.__new__
+_set_index = vars(Receipt)["index"].__set__
+_set_batch_size = vars(Receipt)["batch_size"].__set__
+_set_audit_path = vars(Receipt)["audit_path"].__set__
+_set_batch_root = vars(Receipt)["batch_root"].__set__
+
+
+def _new_receipt(index: int, batch_size: int, audit_path: tuple[Hash, ...],
+                 batch_root: Hash) -> Receipt:
+    """``Receipt(index, batch_size, audit_path, batch_root)``, about twice as fast.
+
+    A frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``; writing the slots directly skips that, which is
+    most of the cost of :meth:`BatchTree.receipts` on large batches.  The
+    result is an ordinary, still frozen, Receipt (tests compare the two).
+    """
+    receipt: Receipt = _object_new(Receipt)
+    _set_index(receipt, index)
+    _set_batch_size(receipt, batch_size)
+    _set_audit_path(receipt, audit_path)
+    _set_batch_root(receipt, batch_root)
+    return receipt
 
 
 class BatchTree:
@@ -85,27 +113,60 @@ class BatchTree:
         return self._receipt(index)
 
     def receipts(self) -> Iterator[Receipt]:
-        """The receipts of all digests, in batch order."""
-        receipt = self._receipt
-        for index in range(self.size):
-            yield receipt(index)
+        """The receipts of all digests, in batch order.
+
+        Neighbouring leaves share the upper part of their audit paths, so the
+        paths are built top-down as tuples, each node's path being its sibling
+        followed by its parent's path: one short tuple concatenation per node
+        instead of a walk up the tree per leaf.  This runs one aligned block of
+        :data:`_BLOCK_LEAVES` leaves at a time to bound memory on million-leaf
+        batches.
+        """
+        levels = self._levels
+        size = len(levels[0])
+        root = levels[-1][0]
+        block_level = min(_BLOCK_LEVEL, len(levels) - 1)
+        for block in range(len(levels[block_level])):
+            paths = [self._path_above(block_level, block)]
+            for level in range(block_level - 1, -1, -1):
+                row = levels[level]
+                lo = block << (block_level - level)
+                hi = min(lo + (1 << (block_level - level)), len(row))
+                base = lo >> 1
+                # Only the odd last node of a row lacks a sibling: it was
+                # carried up unchanged, so it shares its parent's path.
+                carried = hi == len(row) and hi & 1
+                end = hi - 1 if carried else hi
+                below = [(row[j ^ 1], *paths[(j >> 1) - base]) for j in range(lo, end)]
+                if carried:
+                    below.append(paths[((hi - 1) >> 1) - base])
+                paths = below
+            first = block << block_level
+            for offset, path in enumerate(paths):
+                yield _new_receipt(first + offset, size, path, root)
 
     def _check_index(self, index: int) -> None:
         if not 0 <= index < self.size:
             raise UsageError(f"no digest {index} in a batch of {self.size}")
 
-    def _receipt(self, index: int) -> Receipt:
-        # Reading the path off the stored levels: at each level the sibling of
-        # the node above the leaf, unless the node is an odd last one, which
-        # was carried up unchanged and so has no sibling in the RFC 9162 tree.
+    def _path_above(self, level: int, index: int) -> tuple[Hash, ...]:
+        """Audit path of node (level, index) up to the root, bottom-up.
+
+        At each level the sibling of the node on the way up, unless the node
+        is an odd last one, which was carried up unchanged and so has no
+        sibling in the RFC 9162 tree.
+        """
         path: list[Hash] = []
-        position = index
-        for row in self._levels[:-1]:
-            sibling = position ^ 1
+        for row in self._levels[level:-1]:
+            sibling = index ^ 1
             if sibling < len(row):
                 path.append(row[sibling])
-            position >>= 1
-        return Receipt(index, len(self._levels[0]), tuple(path), self._levels[-1][0])
+            index >>= 1
+        return tuple(path)
+
+    def _receipt(self, index: int) -> Receipt:
+        return Receipt(index, len(self._levels[0]), self._path_above(0, index),
+                       self._levels[-1][0])
 
 
 def build_batch(digests: Sequence[bytes]) -> BatchTree:
@@ -126,9 +187,11 @@ def build_batch(digests: Sequence[bytes]) -> BatchTree:
         raise UsageError("a batch needs at least one digest")
     if count > MAX_BATCH_SIZE:
         raise UsageError(f"a batch holds at most {MAX_BATCH_SIZE} digests, got {count}")
-    for position, digest in enumerate(digests):
-        if not isinstance(digest, bytes) or len(digest) != HASH_SIZE:
-            raise UsageError(f"digest {position} is not a {HASH_SIZE}-byte SHA-256 value")
+    # C-speed checks first; the slow loop only runs to name the bad digest.
+    if set(map(type, digests)) != {bytes} or set(map(len, digests)) != {HASH_SIZE}:
+        for position, digest in enumerate(digests):
+            if not isinstance(digest, bytes) or len(digest) != HASH_SIZE:
+                raise UsageError(f"digest {position} is not a {HASH_SIZE}-byte SHA-256 value")
     if len(set(digests)) != count:
         _raise_duplicate(digests)
 

@@ -175,6 +175,18 @@ def test_batch_tree_accessors() -> None:
     assert [tree.leaf_hash(i) for i in range(6)] == DIGEST_LEAF_HASHES[:6]
 
 
+def test_receipts_iterator_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # receipts() builds paths top-down one aligned block at a time; with
+    # 4-leaf blocks every small size crosses block edges and odd last nodes.
+    monkeypatch.setattr(batch, "_BLOCK_LEVEL", 2)
+    for size in range(1, 71):
+        tree = batch.build_batch(DIGESTS[:size])
+        assert list(tree.receipts()) == [tree.receipt(i) for i in range(size)], size
+    fast = next(batch.build_batch(DIGESTS[:9]).receipts())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.batch_size = 8  # type: ignore[misc]
+
+
 def test_hundred_thousand_digests() -> None:
     # Larger than the property test reaches; spot-check receipts across the batch.
     digests = _digests(100_003, b"big")
@@ -183,8 +195,13 @@ def test_hundred_thousand_digests() -> None:
     compact = merkle.CompactRange()
     compact.extend(leaves)
     assert tree.root == compact.root()
-    for index in (0, 1, 65_535, 65_536, 99_999, 100_000, 100_002):
-        receipt = tree.receipt(index)
+    receipts = list(tree.receipts())
+    assert len(receipts) == len(digests)
+    for index in (0, 1, 4095, 4096, 65_535, 65_536, 99_999, 100_000, 100_002):
+        receipt = receipts[index]
+        assert receipt == tree.receipt(index)
         ranges = merkle.inclusion_proof_ranges(index, len(digests))
         assert len(receipt.audit_path) == len(ranges)
         batch.verify_receipt(digests[index], receipt, tree.root, tree.size)
+    for index in range(0, len(digests), 97):
+        assert receipts[index] == tree.receipt(index)
