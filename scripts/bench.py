@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Run the benchmarks in scripts/benchmarks/ and print one table.
+
+Usage: scripts/bench [--only NAME]... [--quick] [--json OUT]
+
+Every benchmark measures our code and a baseline in the same run (best of k
+timings each) and reports the speedup baseline/ours against its target.  The
+exit code is 1 when a row misses its target, except with --quick, whose small
+sizes are for smoke tests and too noisy to judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import platform
+import sys
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import benchmarks  # noqa: E402  (needs the path above)
+from benchmarks import Row  # noqa: E402
+
+HEADERS = ("benchmark", "ours", "baseline", "speedup", "target", "result")
+
+
+def discover() -> dict[str, ModuleType]:
+    """Every module in scripts/benchmarks/, by its NAME."""
+    found: dict[str, ModuleType] = {}
+    for info in sorted(pkgutil.iter_modules(benchmarks.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"benchmarks.{info.name}")
+        name = getattr(module, "NAME", None)
+        assert isinstance(name, str) and callable(getattr(module, "run", None)), (
+            f"benchmarks/{info.name}.py must define NAME and run(quick)")
+        assert name not in found, f"two benchmarks are called {name}"
+        found[name] = module
+    return found
+
+
+def _seconds(value: float) -> str:
+    if value >= 1:
+        return f"{value:.2f} s"
+    return f"{value * 1000:.1f} ms"
+
+
+def format_table(rows: list[Row]) -> str:
+    lines = [HEADERS]
+    for row in rows:
+        speedup = row.speedup
+        baseline = "-" if row.baseline is None else _seconds(row.baseline)
+        lines.append((
+            row.benchmark,
+            _seconds(row.ours),
+            f"{row.baseline_name}: {baseline}",
+            "-" if speedup is None else f"{speedup:.2f}x",
+            "-" if row.target is None else f">= {row.target:g}x",
+            row.result,
+        ))
+    widths = [max(len(line[column]) for line in lines) for column in range(len(HEADERS))]
+    rendered = [
+        " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    ]
+    rendered.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(rendered)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only this benchmark (repeatable)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes for a smoke test; targets shown but not enforced")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+
+    available = discover()
+    selected = args.only or sorted(available)
+    unknown = [name for name in selected if name not in available]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; have {', '.join(sorted(available))}")
+
+    rows: list[Row] = []
+    for name in selected:
+        print(f"running {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr, flush=True)
+        rows.extend(available[name].run(args.quick))
+
+    print(format_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "quick": args.quick,
+            "rows": [row.as_json() for row in rows],
+        }, indent=1) + "\n")
+    failed = [row for row in rows if row.result == "FAIL"]
+    return 1 if failed and not args.quick else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Benchmarks run by scripts/bench.py: one module per benchmark.
+
+Each module defines ``NAME`` (what ``--only`` selects) and
+``run(quick: bool) -> list[Row]``.  ``quick`` asks for small sizes that finish
+in about a second (the smoke test uses it); the full run uses the sizes the
+targets are stated for.  A row compares our figure with a baseline measured
+in the same run, on the same machine, so the ratio means something even on a
+busy or slow host.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the benchmark table.
+
+    ``ours`` and ``baseline`` are seconds (best of k runs); ``speedup`` is
+    ``baseline / ours``, so above 1 means we are faster.  ``target`` is the
+    speedup a row must reach to pass; rows without one are informational.
+    ``baseline`` is None when the baseline could not run, with ``note``
+    saying why (e.g. a package that is not installed).
+    """
+
+    benchmark: str
+    ours: float
+    baseline_name: str
+    baseline: float | None
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def speedup(self) -> float | None:
+        if self.baseline is None:
+            return None
+        return self.baseline / self.ours
+
+    @property
+    def result(self) -> str:
+        """``pass``, ``FAIL``, ``info`` (no target) or the note (baseline missing)."""
+        speedup = self.speedup
+        if speedup is None:
+            return self.note or "n/a"
+        if self.target is None:
+            return "info"
+        return "pass" if speedup >= self.target else "FAIL"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "benchmark": self.benchmark,
+            "ours_seconds": self.ours,
+            "baseline_name": self.baseline_name,
+            "baseline_seconds": self.baseline,
+            "speedup": self.speedup,
+            "target_speedup": self.target,
+            "result": self.result,
+            "note": self.note,
+        }
+
+
+def best_of(k: int, function: Callable[[], object]) -> float:
+    """Shortest of ``k`` timed calls of ``function``, in seconds.
+
+    The minimum, not the mean: noise from other processes only ever adds
+    time, so the fastest run is the best estimate of the code's own cost.
+    """
+    assert k >= 1
+    best = float("inf")
+    for _ in range(k):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best

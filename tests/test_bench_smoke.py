@@ -1,0 +1,67 @@
+"""scripts/bench.py runs end to end on small sizes and prints its one table."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench.py"), *args],
+        capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
+    )
+
+
+def test_quick_batch_tree_prints_the_table(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = _bench("--quick", "--only", "batch_tree", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split(" | ")[0].strip() == "benchmark"
+    assert "speedup" in lines[0] and "target" in lines[0] and "result" in lines[0]
+
+    rows = json.loads(out.read_text())["rows"]
+    by_baseline = {row["baseline_name"]: row for row in rows}
+    # Ours against raw hashlib is always measured.
+    hashlib_row = by_baseline["raw hashlib, same hash count"]
+    assert hashlib_row["ours_seconds"] > 0 and hashlib_row["baseline_seconds"] > 0
+    assert hashlib_row["result"] == "info"
+    assert any("raw hashlib" in line for line in lines)
+    # merkletools is measured when installed (scripts/bench installs it) and
+    # otherwise marked, never silently dropped.
+    tools_row = by_baseline["merkletools"]
+    assert tools_row["target_speedup"] == 3.0
+    if tools_row["baseline_seconds"] is None:
+        assert tools_row["result"] == "not installed"
+    else:
+        assert tools_row["result"] in ("pass", "FAIL")
+    assert any("merkletools" in line and tools_row["result"] in line for line in lines)
+
+
+def test_unknown_benchmark_is_a_usage_error() -> None:
+    result = _bench("--quick", "--only", "no_such_benchmark")
+    assert result.returncode == 2
+    assert "unknown benchmark no_such_benchmark" in result.stderr
+    assert "batch_tree" in result.stderr
+
+
+def test_batch_tree_degrades_without_merkletools(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    # A None entry in sys.modules makes `import merkletools` fail as if absent.
+    monkeypatch.setitem(sys.modules, "merkletools", None)
+    batch_tree = importlib.import_module("benchmarks.batch_tree")
+
+    rows = batch_tree.run(quick=True)
+    tools_row = next(row for row in rows if row.baseline_name == "merkletools")
+    assert tools_row.baseline is None and tools_row.result == "not installed"
+    assert tools_row.ours > 0
+    hashlib_row = next(row for row in rows if row.baseline_name.startswith("raw hashlib"))
+    assert hashlib_row.speedup is not None and hashlib_row.speedup > 0
