@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -205,3 +207,27 @@ def test_hundred_thousand_digests() -> None:
         batch.verify_receipt(digests[index], receipt, tree.root, tree.size)
     for index in range(0, len(digests), 97):
         assert receipts[index] == tree.receipt(index)
+
+
+def test_batch_vectors() -> None:
+    vectors = json.loads((Path(__file__).parent / "vectors" / "merkle_batch.json").read_text())
+    size, root = vectors["batch_size"], bytes.fromhex(vectors["batch_root"])
+    digests = [bytes.fromhex(r["digest"]) for r in vectors["receipts"]]
+    assert size == len(digests) == 5
+    # Independent of client code: the RFC 9162 tree over five leaves is
+    # H(H(H(l0, l1), H(l2, l3)), l4) with l_i = SHA-256(0x00 || digest_i).
+    leaves = [hashlib.sha256(b"\x00" + d).digest() for d in digests]
+
+    def node(left: bytes, right: bytes) -> bytes:
+        return hashlib.sha256(b"\x01" + left + right).digest()
+
+    assert root == node(node(node(leaves[0], leaves[1]), node(leaves[2], leaves[3])), leaves[4])
+    tree = batch.build_batch(digests)
+    assert tree.root == root
+    for entry, leaf in zip(vectors["receipts"], leaves, strict=True):
+        assert bytes.fromhex(entry["leaf_hash"]) == leaf
+        receipt = batch.Receipt(entry["index"], size,
+                                tuple(Hash(bytes.fromhex(h)) for h in entry["audit_path"]),
+                                Hash(root))
+        assert receipt == tree.receipt(entry["index"])
+        batch.verify_receipt(bytes.fromhex(entry["digest"]), receipt, root, size)

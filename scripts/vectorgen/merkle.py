@@ -1,6 +1,8 @@
 """RFC 9162 inclusion and consistency proof vectors, each with mutated variants.
 
-Writes tests/vectors/merkle_inclusion.json and merkle_consistency.json.  The
+Writes tests/vectors/merkle_inclusion.json and merkle_consistency.json, and
+merkle_batch.json: an issuer batch (client.batch) of five credential digests
+with every receipt, where the leaf data is the 32-byte digest itself.  The
 leaves are the eight standard RFC 6962 test leaves of transparency-dev/merkle
 and certificate-transparency-go ("", 00, 10, 2021, ...), so the roots of sizes
 1..8 are the published ones, followed by leaves derived from a fixed seed.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-from client import merkle
+from client import batch, merkle
 from client.errors import VerificationError
 
 STANDARD_LEAVES = [
@@ -171,6 +173,28 @@ def _consistency_cases() -> list[dict[str, object]]:
     return cases
 
 
+def _batch_vectors() -> dict[str, object]:
+    digests = [hashlib.sha256(b"vcledger example credential %d" % i).digest() for i in range(5)]
+    tree = batch.build_batch(digests)
+    receipts = []
+    for digest, receipt in zip(digests, tree.receipts(), strict=True):
+        batch.verify_receipt(digest, receipt, tree.root, tree.size)
+        receipts.append({
+            "digest": digest.hex(),
+            "leaf_hash": tree.leaf_hash(receipt.index).hex(),
+            "index": receipt.index,
+            "audit_path": _hex(receipt.audit_path),
+        })
+    return {
+        "description": "An issuer batch: RFC 9162 tree whose leaf data are the 32-byte "
+                       "credential digests (leaf hash = H(0x00 || digest)); each receipt's "
+                       "audit path is the RFC 9162 inclusion proof of its digest",
+        "batch_size": tree.size,
+        "batch_root": tree.root.hex(),
+        "receipts": receipts,
+    }
+
+
 def generate() -> dict[str, object]:
     common = {
         "hash": "SHA-256; leaf hash = H(0x00 || leaf); node hash = H(0x01 || left || right)",
@@ -192,4 +216,5 @@ def generate() -> dict[str, object]:
             **common,
             "cases": _consistency_cases(),
         },
+        "merkle_batch.json": _batch_vectors(),
     }
