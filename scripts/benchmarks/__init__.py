@@ -62,6 +62,23 @@ class Row:
         }
 
 
+def best_of_interleaved(
+    k: int, ours: Callable[[], object], baseline: Callable[[], object]
+) -> tuple[float, float]:
+    """Best of ``k`` runs of each, alternating ours and the baseline.
+
+    Alternating means a burst of load from other processes (the machine is
+    shared) slows both sides rather than only whichever ran during it, so the
+    ratio stays honest.
+    """
+    assert k >= 1
+    best_ours = best_baseline = float("inf")
+    for _ in range(k):
+        best_ours = min(best_ours, best_of(1, ours))
+        best_baseline = min(best_baseline, best_of(1, baseline))
+    return best_ours, best_baseline
+
+
 def best_of(k: int, function: Callable[[], object]) -> float:
     """Shortest of ``k`` timed calls of ``function``, in seconds.
 

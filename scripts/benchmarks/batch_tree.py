@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import importlib
 import warnings
+from collections.abc import Callable
 from typing import Any
 
-from benchmarks import Row, best_of
+from benchmarks import Row, best_of, best_of_interleaved
 from client.batch import build_batch
 
 NAME = "batch_tree"
@@ -57,8 +58,7 @@ def run(quick: bool) -> list[Row]:
         for _receipt in tree.receipts():
             pass
 
-    ours_seconds = best_of(repeats, ours)
-    rows = [_against_merkletools(size, digests, ours_seconds, quick)]
+    rows = [_against_merkletools(size, digests, ours, repeats)]
 
     # Inputs of the real sizes: 33-byte leaf inputs, 65-byte node inputs.
     leaf_inputs = [b"\x00" + d for d in digests]
@@ -71,23 +71,24 @@ def run(quick: bool) -> list[Row]:
         for data in node_inputs:
             sha256(data).digest()
 
-    build_only = best_of(repeats, lambda: build_batch(digests))
+    build_only, hashing_only = best_of_interleaved(
+        repeats, lambda: build_batch(digests), raw_hashlib)
     rows.append(Row(
         benchmark=f"batch tree build, {size} digests ({2 * size - 1} SHA-256)",
         ours=build_only,
         baseline_name="raw hashlib, same hash count",
-        baseline=best_of(repeats, raw_hashlib),
+        baseline=hashing_only,
     ))
     return rows
 
 
-def _against_merkletools(size: int, digests: list[bytes], ours_seconds: float,
-                         quick: bool) -> Row:
+def _against_merkletools(size: int, digests: list[bytes], ours: Callable[[], None],
+                         repeats: int) -> Row:
     benchmark = f"batch tree + all receipts, {size} digests"
     module = _load_merkletools()
     if module is None:
-        return Row(benchmark, ours_seconds, "merkletools", None, TARGET_VS_MERKLETOOLS,
-                   note="not installed")
+        return Row(benchmark, best_of(repeats, ours), "merkletools", None,
+                   TARGET_VS_MERKLETOOLS, note="not installed")
     hex_digests = [d.hex() for d in digests]
 
     def theirs() -> None:
@@ -97,6 +98,5 @@ def _against_merkletools(size: int, digests: list[bytes], ours_seconds: float,
         for index in range(size):
             tools.get_proof(index)
 
-    # merkletools takes seconds per run at full size: fewer repeats suffice.
-    return Row(benchmark, ours_seconds, "merkletools", best_of(3, theirs),
-               TARGET_VS_MERKLETOOLS)
+    ours_seconds, theirs_seconds = best_of_interleaved(repeats, ours, theirs)
+    return Row(benchmark, ours_seconds, "merkletools", theirs_seconds, TARGET_VS_MERKLETOOLS)
