@@ -65,7 +65,7 @@ _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
 
 MAX_TREE_SIZE = 2**64 - 1
-"""Tree sizes are uint64 on the wire (C2SP tlog-checkpoint, RFC 9162 §4.1)."""
+"""Tree sizes are uint64, as RFC 9162 tree heads encode them (TreeHeadDataV2.tree_size)."""
 
 MAX_PROOF_HASHES = 64
 """No proof in a tree of at most 2**64 - 1 leaves needs more hashes than this."""
