@@ -28,8 +28,8 @@ def render(data: object) -> str:
 
 
 def generated_files() -> dict[str, str]:
-    import vectorgen
-
+    # Imported here: scripts/vectorgen is only importable after the sys.path setup above.
+    vectorgen = importlib.import_module("vectorgen")
     files: dict[str, str] = {}
     for module_info in sorted(pkgutil.iter_modules(vectorgen.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"vectorgen.{module_info.name}")
