@@ -16,6 +16,7 @@ the header commits to and what proofs come from.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from client.hashes import Hash
 from client.smt import EMPTY, SmtProof
@@ -80,7 +81,9 @@ class StatusMap:
         """The current (newest committed) value of ``status_key``: one ``V`` read."""
         return self._store.get_status(status_key)
 
-    def stage(self, updates: Mapping[bytes, bytes], batch: StoreBatch) -> Hash:
+    def stage(
+        self, updates: Mapping[Hash, bytes] | Mapping[bytes, bytes], batch: StoreBatch
+    ) -> Hash:
         """Put the new tree nodes and ``V`` values for ``updates`` into ``batch``.
 
         Returns the status root after the updates; :attr:`root` stays as it is
@@ -88,7 +91,9 @@ class StatusMap:
         key that is not 32 bytes or a value that is not bytes of at most 4 KiB
         (:func:`node.smt.apply_updates`), before anything is put.
         """
-        new_root, new_nodes = apply_updates(self.root, updates, self._nodes)
+        # Only read, so a mapping keyed by Hash (a bytes NewType) is a mapping keyed by bytes.
+        readable = cast(Mapping[bytes, bytes], updates)
+        new_root, new_nodes = apply_updates(self.root, readable, self._nodes)
         batch.put_nodes(new_nodes)
         batch.put_status(updates)
         self._staged = (new_root, new_nodes)

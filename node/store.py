@@ -125,8 +125,10 @@ class LruCache(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         data = self._data
+        if key in data:
+            data.move_to_end(key)  # values are immutable: the cached one is the same
+            return
         data[key] = value
-        data.move_to_end(key)
         if len(data) > self._capacity:
             data.popitem(last=False)
 

@@ -8,6 +8,7 @@ C2SP tlog-tiles definition, including the spec's own 70,000-leaf example.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -365,3 +366,28 @@ def test_scale_200k_leaves_in_blocks_of_1000(db_path: Path, store: Store) -> Non
         old = rng.randrange(1, size)
         merkle.verify_consistency(old, size, merkle.root_hash(leaf_hashes[:old]), root,
                                   log.consistency_proof(old, size))
+
+
+def test_worked_example_of_the_storage_draft(db_path: Path) -> None:
+    """The three-leaf example of docs/_drafts/storage.md, byte for byte, from hashlib."""
+    leaves = [b"event 0", b"event 1", b"header 1"]
+    store = Store.open(db_path, create=True)
+    append(store, PersistentLog(store), leaves)
+    store.close()
+    h = [hashlib.sha256(b"\x00" + leaf).digest() for leaf in leaves]
+    n01 = hashlib.sha256(b"\x01" + h[0] + h[1]).digest()
+    expected = {
+        b"Mformat": b"vcledger-store-1",
+        b"Mlog_size": bytes.fromhex("0000000000000003"),
+        tile_key(0, 0): h[0] + h[1] + h[2],
+        tile_key(1, 0): n01,
+        **{b"E" + i.to_bytes(8, "big"): leaf for i, leaf in enumerate(leaves)},
+    }
+    raw = raw_db(db_path)
+    try:
+        assert dict(raw.iterator()) == expected
+    finally:
+        raw.close()
+    assert h[0].hex() == "a344deda6399e079700f18caccc174ed11ef1b1d164271e3a95d82c734466977"
+    root = hashlib.sha256(b"\x01" + n01 + h[2]).hexdigest()
+    assert root == "41990c641e03d22623c09d3cbab3b037b5fb2524137cd5990c5e67bad7c69753"
