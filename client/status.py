@@ -218,3 +218,43 @@ def decode_record(data: bytes) -> StatusRecord:
             _optional(revoked, Revocation.from_fields, "revoked"),
         )
     raise InvalidEncoding(f"status record: unknown kind {kind!r}")
+
+
+def _position_json(position: Position | None) -> dict[str, int] | None:
+    return None if position is None else {"index": position.index, "height": position.height}
+
+
+def _revocation_json(revocation: Revocation | None) -> dict[str, object] | None:
+    if revocation is None:
+        return None
+    return {"index": revocation.position.index, "height": revocation.position.height,
+            "reason": revocation.reason.label, "reason_code": int(revocation.reason)}
+
+
+def record_json(record: StatusRecord) -> dict[str, object]:
+    """A status record as JSON for the API and the CLI (hashes and keys as lowercase hex)."""
+    if isinstance(record, IssuerRecord):
+        return {
+            "kind": "issuer",
+            "issuer": record.issuer,
+            "name": record.name,
+            "keys": [{"public_key": k.public_key.hex(), "valid_from": k.valid_from,
+                      "valid_until": k.valid_until} for k in record.keys],
+            "registered": _position_json(record.registered),
+            "retired": _position_json(record.retired),
+        }
+    if isinstance(record, CredentialRecord):
+        return {
+            "kind": "credential",
+            "issued": _position_json(record.issued),
+            "batch": None if record.batch is None else {"batch_id": record.batch[0],
+                                                        "index": record.batch[1]},
+            "revoked": _revocation_json(record.revoked),
+        }
+    return {
+        "kind": "batch",
+        "root": record.root.hex(),
+        "size": record.size,
+        "anchored": _position_json(record.anchored),
+        "revoked": _revocation_json(record.revoked),
+    }

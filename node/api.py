@@ -1,0 +1,426 @@
+"""The public HTTP API (aiohttp).  Thin handlers over :class:`NodeService`.
+
+Every error is JSON ``{"error": {"code", "message"}}`` with a 4xx status when
+the request was at fault; one middleware maps the exception tree to statuses,
+so no handler formats errors and no traceback ever reaches a client.  Hashes
+and keys are lowercase hex; binary leaves and events are base64 in JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from client import encoding
+from client.block import BlockHeader
+from client.errors import InvalidEncoding, LedgerError, UsageError
+from client.events import BATCH_ID_PATTERN
+from client.hashes import Hash, hash_from_hex
+from client.keys import public_key_from_did
+from client.status import (
+    batch_status_key,
+    credential_status_key,
+    decode_record,
+    issuer_status_key,
+    record_json,
+)
+from client.strictjson import loads as strict_json_loads
+from client.trust import describe_validation_error
+from node.errors import MempoolFull, NodeError
+from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
+
+log = logging.getLogger("vcledger.api")
+
+EVENT_CONTENT_TYPE = "application/vnd.vcledger.event"
+EVENTS_CONTENT_TYPE = "application/vnd.vcledger.events"
+MAX_BATCH_EVENTS = 10_000
+MAX_PROOF_SPAN = 2**63 - 1
+
+SERVICE_KEY: web.AppKey[NodeService] = web.AppKey("service", NodeService)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status,
+                             headers=headers)
+
+
+_HTTP_CODES = {
+    400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "timeout",
+    411: "length_required", 413: "payload_too_large", 415: "unsupported_media_type",
+    431: "headers_too_large",
+}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    service = request.app[SERVICE_KEY]
+    try:
+        limit = service.config.api.request_timeout_s + service.config.api.max_wait_s
+        async with asyncio.timeout(limit):
+            return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        message = exc.text if exc.text and not exc.text.startswith("<") else exc.reason
+        if exc.status == 404:
+            message = f"no such endpoint: {request.method} {request.path}"
+        elif exc.status == 405:
+            message = f"{request.method} is not allowed on {request.path}"
+        elif exc.status == 413:
+            message = (f"request body is larger than {service.config.api.max_body_bytes} bytes")
+        response = error_response(exc.status, code, message)
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except MempoolFull as exc:
+        return error_response(503, exc.code, exc.diagnostics(),
+                              headers={"Retry-After": str(exc.retry_after)})
+    except LedgerError as exc:
+        status = exc.http_status if 400 <= exc.http_status < 600 else 400
+        if status >= 500:
+            log.error("%s %s failed: %s", request.method, request.path, exc.diagnostics())
+            return error_response(status, exc.code, "the node cannot serve this request: "
+                                  + exc.diagnostics())
+        return error_response(status, exc.code, exc.diagnostics())
+    except TimeoutError:
+        return error_response(503, "timeout", "the request took too long; retry later")
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error; the node log has details")
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _int_param(request: web.Request, name: str, *, minimum: int = 0,
+               maximum: int = MAX_PROOF_SPAN, required: bool = True) -> int | None:
+    text = request.query.get(name)
+    if text is None:
+        if required:
+            raise UsageError(f"query parameter {name} is required")
+        return None
+    if not text.isdigit() or len(text) > 20:
+        raise UsageError(f"query parameter {name} must be a non-negative integer, got {text!r}")
+    value = int(text)
+    if not minimum <= value <= maximum:
+        raise UsageError(f"query parameter {name} must be in {minimum}..{maximum}")
+    return value
+
+
+def _path_int(request: web.Request, name: str) -> int:
+    text = request.match_info[name]
+    if not text.isdigit() or len(text) > 20:
+        raise UsageError(f"{name} must be a non-negative integer, got {text!r}")
+    return int(text)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _b64decode(text: str, what: str) -> bytes:
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidEncoding(f"{what} is not valid base64") from exc
+    if base64.b64encode(data).decode("ascii") != text:
+        raise InvalidEncoding(f"{what} is not canonical base64")
+    return data
+
+
+class EventBody(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    event: Annotated[str, Field(min_length=1, max_length=8192)]
+
+
+class EventsBody(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    events: Annotated[list[Annotated[str, Field(min_length=1, max_length=8192)]],
+                      Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
+
+
+def _parse_json_body(raw: bytes, model: type[BaseModel], limit: int) -> BaseModel:
+    document = strict_json_loads(raw, what="request body", max_size=limit)
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise UsageError(f"request body: {describe_validation_error(exc)}") from exc
+
+
+def _content_type(request: web.Request) -> str:
+    return request.content_type.lower()
+
+
+def _result_json(result: SubmitResult) -> dict[str, Any]:
+    if isinstance(result, Committed):
+        return {"event_hash": result.event_hash.hex(), "status": "committed",
+                "index": result.index, "height": result.height}
+    if isinstance(result, Pending):
+        return {"event_hash": result.event_hash.hex(), "status": "pending"}
+    return {"event_hash": None if result.event_hash is None else result.event_hash.hex(),
+            "status": "rejected",
+            "error": {"code": result.error.code, "message": result.error.diagnostics()}}
+
+
+def _wait_requested(request: web.Request) -> bool:
+    wait = request.query.get("wait")
+    if wait is None:
+        return False
+    if wait != "commit":
+        raise UsageError("the only supported value of wait is 'commit'")
+    return True
+
+
+def _wait_timeout(request: web.Request, service: NodeService) -> float:
+    timeout = request.query.get("timeout")
+    limit = service.config.api.max_wait_s
+    if timeout is None:
+        return limit
+    try:
+        value = float(timeout)
+    except ValueError as exc:
+        raise UsageError("timeout must be a number of seconds") from exc
+    if not 0 < value <= limit:
+        raise UsageError(f"timeout must be in (0, {limit}] seconds")
+    return value
+
+
+async def _settle(service: NodeService, result: SubmitResult, timeout: float) -> SubmitResult:
+    if not isinstance(result, Pending):
+        return result
+    outcome = await service.wait_for(result.event_hash, timeout)
+    return result if outcome is None else outcome
+
+
+# -- handlers --------------------------------------------------------------------------
+
+
+async def submit_event(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    wait = _wait_requested(request)
+    timeout = _wait_timeout(request, service)
+    content_type = _content_type(request)
+    raw = await request.read()
+    if content_type == EVENT_CONTENT_TYPE:
+        event_bytes = raw
+    elif content_type == "application/json":
+        body = _parse_json_body(raw, EventBody, service.config.api.max_body_bytes)
+        assert isinstance(body, EventBody)
+        event_bytes = _b64decode(body.event, "event")
+    else:
+        raise web.HTTPUnsupportedMediaType(
+            text=f"send the event as {EVENT_CONTENT_TYPE} or as JSON {{\"event\": base64}}")
+    (result,) = await service.submit([event_bytes])
+    if isinstance(result, Rejected):
+        raise result.error
+    if wait:
+        result = await _settle(service, result, timeout)
+        if isinstance(result, Rejected):
+            raise result.error
+    body_json = _result_json(result)
+    if isinstance(result, Pending) and wait:
+        body_json["message"] = (f"not committed within {timeout:g} s; poll "
+                                f"/v1/events/{result.event_hash.hex()}")
+    return web.json_response(body_json, status=202 if isinstance(result, Pending) else 200)
+
+
+async def submit_events(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    wait = _wait_requested(request)
+    timeout = _wait_timeout(request, service)
+    content_type = _content_type(request)
+    raw = await request.read()
+    if content_type == EVENTS_CONTENT_TYPE:
+        items = encoding.expect_array(
+            encoding.unpack(raw, max_size=service.config.api.max_body_bytes, what="event batch"),
+            "event batch", max_len=MAX_BATCH_EVENTS)
+        events = [encoding.expect_bytes(item, "event", max_size=8192) for item in items]
+    elif content_type == "application/json":
+        body = _parse_json_body(raw, EventsBody, service.config.api.max_body_bytes)
+        assert isinstance(body, EventsBody)
+        events = [_b64decode(text, f"events[{i}]") for i, text in enumerate(body.events)]
+    else:
+        raise web.HTTPUnsupportedMediaType(
+            text=f"send events as {EVENTS_CONTENT_TYPE} (a msgpack array of event byte strings) "
+                 "or as JSON {\"events\": [base64, ...]}")
+    if not events:
+        raise UsageError("the batch holds no events")
+    results = await service.submit(events)
+    if wait:
+        results = list(await asyncio.gather(*(_settle(service, r, timeout) for r in results)))
+    return web.json_response({"results": [_result_json(r) for r in results]})
+
+
+async def get_checkpoint(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    tree_size = _int_param(request, "tree_size", minimum=1, required=False)
+    note = service.checkpoints.note(tree_size)
+    if note is None:
+        raise NodeError("no cosigned checkpoint yet; the network has not committed a block")
+    return web.Response(text=note, content_type="text/plain", charset="utf-8",
+                        headers={"Cache-Control": "no-store"})
+
+
+async def get_entry(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    index = _path_int(request, "index")
+    return web.Response(body=service.ledger.leaf(index), content_type="application/octet-stream")
+
+
+async def get_event(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    event_hash = hash_from_hex(request.match_info["event_hash"], "event hash")
+    position = service.ledger.event_position(event_hash)
+    if position is not None:
+        leaf = service.ledger.leaf(position.index)
+        return web.json_response({"event_hash": event_hash.hex(), "status": "committed",
+                                  "index": position.index, "height": position.height,
+                                  "event": _b64(leaf)})
+    if event_hash in service.mempool:
+        return web.json_response({"event_hash": event_hash.hex(), "status": "pending"})
+    outcome = await service.wait_for(event_hash, 0.001)
+    if isinstance(outcome, Rejected):
+        return web.json_response(_result_json(outcome))
+    return error_response(404, "not_found", f"no event {event_hash.hex()} on this node")
+
+
+def _header_json(header: BlockHeader) -> dict[str, Any]:
+    return {
+        "height": header.height, "previous": header.previous.hex(), "time_ms": header.time_ms,
+        "proposer": header.proposer.hex(), "first_index": header.first_index,
+        "event_count": header.event_count, "status_root": header.status_root.hex(),
+        "validator_set_hash": header.validator_set_hash.hex(), "index": header.index,
+        "hash": header.hash.hex(), "encoded": _b64(header.encoded),
+    }
+
+
+async def get_block(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    ledger = service.ledger
+    if request.match_info["height"] == "latest":
+        height = ledger.head.height
+        if height == 0:
+            return error_response(404, "not_found", "no block has been committed yet")
+    else:
+        height = _path_int(request, "height")
+    header = ledger.header(height)
+    record = ledger.block_record(height)
+    return web.json_response({
+        "height": height,
+        "tree_size": header.tree_size,
+        "header": _header_json(header),
+        "event_hashes": [h.hex() for h in ledger.event_hashes(header)],
+        "certificate": None if record.certificate is None else _b64(record.certificate),
+    })
+
+
+async def get_inclusion_proof(request: web.Request) -> web.Response:
+    ledger = request.app[SERVICE_KEY].ledger
+    tree_size = _int_param(request, "tree_size", minimum=1)
+    index = _int_param(request, "index")
+    assert tree_size is not None and index is not None
+    if index >= tree_size:
+        raise UsageError(f"index {index} is not below tree_size {tree_size}")
+    proof = ledger.inclusion_proof(index, tree_size)
+    return web.json_response({"index": index, "tree_size": tree_size,
+                              "leaf_hash": ledger.log.node_hash(0, index).hex(),
+                              "proof": [h.hex() for h in proof]})
+
+
+async def get_consistency_proof(request: web.Request) -> web.Response:
+    ledger = request.app[SERVICE_KEY].ledger
+    tree_size = _int_param(request, "tree_size", minimum=1)
+    old_size = _int_param(request, "old_size")
+    assert tree_size is not None and old_size is not None
+    if old_size > tree_size:
+        raise UsageError(f"old_size {old_size} is larger than tree_size {tree_size}")
+    proof = ledger.consistency_proof(old_size, tree_size)
+    return web.json_response({"old_size": old_size, "tree_size": tree_size,
+                              "proof": [h.hex() for h in proof]})
+
+
+def _status_response(request: web.Request, status_key: Hash) -> web.Response:
+    ledger = request.app[SERVICE_KEY].ledger
+    tree_size = _int_param(request, "tree_size", minimum=1, required=False)
+    proven = ledger.status_proof(status_key, tree_size)
+    record = None if proven.value is None else record_json(decode_record(proven.value))
+    return web.json_response({
+        "status_key": status_key.hex(),
+        "tree_size": proven.header.tree_size,
+        "header": _b64(proven.header.encoded),
+        "status_root": proven.header.status_root.hex(),
+        "record": record,
+        "value": None if proven.value is None else _b64(proven.value),
+        "proof": proven.proof.encode().hex(),
+    })
+
+
+def _issuer_param(request: web.Request) -> str:
+    issuer = request.match_info["issuer"]
+    public_key_from_did(issuer)
+    return issuer
+
+
+async def get_credential_status(request: web.Request) -> web.Response:
+    issuer = _issuer_param(request)
+    digest = hash_from_hex(request.match_info["digest"], "credential digest")
+    return _status_response(request, credential_status_key(issuer, digest))
+
+
+async def get_batch_status(request: web.Request) -> web.Response:
+    issuer = _issuer_param(request)
+    batch_id = request.match_info["batch_id"]
+    if not BATCH_ID_PATTERN.fullmatch(batch_id):
+        raise UsageError(f"{batch_id!r} is not a batch id")
+    return _status_response(request, batch_status_key(issuer, batch_id))
+
+
+async def get_issuer(request: web.Request) -> web.Response:
+    return _status_response(request, issuer_status_key(_issuer_param(request)))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    head = service.ledger.head
+    return web.json_response({
+        "status": "ok", "origin": service.genesis.origin, "role": service.config.role,
+        "validator": service.validator_name, "height": head.height, "tree_size": head.tree_size,
+        "log_root": head.log_root.hex(), "mempool": len(service.mempool),
+    })
+
+
+async def metrics(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    return web.Response(body=service.metrics.render(),
+                        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def build_app(service: NodeService) -> web.Application:
+    app = web.Application(client_max_size=service.config.api.max_body_bytes,
+                          middlewares=[error_middleware])
+    app[SERVICE_KEY] = service
+    app.router.add_post("/v1/events", submit_event)
+    app.router.add_post("/v1/events/batch", submit_events)
+    app.router.add_get("/v1/checkpoint", get_checkpoint)
+    app.router.add_get("/v1/entries/{index}", get_entry)
+    app.router.add_get("/v1/events/{event_hash}", get_event)
+    app.router.add_get("/v1/blocks/{height}", get_block)
+    app.router.add_get("/v1/proof/inclusion", get_inclusion_proof)
+    app.router.add_get("/v1/proof/consistency", get_consistency_proof)
+    app.router.add_get("/v1/status/{issuer}/{digest}", get_credential_status)
+    app.router.add_get("/v1/batches/{issuer}/{batch_id}", get_batch_status)
+    app.router.add_get("/v1/issuers/{issuer}", get_issuer)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app

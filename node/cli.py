@@ -1,0 +1,105 @@
+"""``vcledger-node``: create a network (``init``) and run a node (``run``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from client.errors import LedgerError
+from client.keys import read_key_file
+from node.api import build_app
+from node.config import load_genesis, load_node_config, parse_listen
+from node.service import NodeService
+from node.setup import DEFAULT_ORIGIN, init_single_node
+
+log = logging.getLogger("vcledger.node")
+
+
+def _init(args: argparse.Namespace) -> int:
+    try:
+        parse_listen(args.listen)
+    except ValueError as exc:
+        raise LedgerError(str(exc)) from exc
+    directory = Path(args.dir)
+    genesis = init_single_node(directory, origin=args.origin, listen=args.listen)
+    print(f"created a one-validator network {genesis.origin!r} in {directory}")
+    print(f"  run it:          vcledger-node run --config {directory / 'node.toml'}")
+    print(f"  verifiers trust: {directory / 'trust.json'}")
+    print(f"  governance key:  {directory / 'governance.key'} (registers issuers)")
+    return 0
+
+
+async def _serve(config_path: Path) -> None:
+    config = load_node_config(config_path)
+    genesis = load_genesis(config.genesis)
+    key = read_key_file(config.key) if config.key is not None else None
+    service = NodeService(config, genesis, key)
+    runner: web.AppRunner | None = None
+    try:
+        producer = service.choose_producer()
+        runner = web.AppRunner(build_app(service), access_log=None,
+                               keepalive_timeout=15, max_line_size=8190, max_field_size=8190)
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.port, backlog=config.api.max_connections)
+        await site.start()
+        await service.start(producer)
+        log.info("node %s serving %s on http://%s:%d (height %d)",
+                 service.validator_name or "observer", genesis.origin, config.host, config.port,
+                 service.ledger.head.height)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping: finishing the block in flight and closing the database")
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await service.close()
+    log.info("stopped cleanly")
+
+
+def _run(args: argparse.Namespace) -> int:
+    asyncio.run(_serve(Path(args.config)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vcledger-node",
+                                     description="Run a vcledger ledger node.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create a one-validator network in a directory")
+    init.add_argument("--dir", required=True, help="directory to create the files in")
+    init.add_argument("--origin", default=DEFAULT_ORIGIN,
+                      help=f"network name / checkpoint origin (default {DEFAULT_ORIGIN})")
+    init.add_argument("--listen", default="127.0.0.1:7700", help="HOST:PORT to serve on")
+    init.set_defaults(func=_init)
+    run = sub.add_parser("run", help="run a node")
+    run.add_argument("--config", required=True, help="path of node.toml")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(args, "log_level", "INFO"), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except LedgerError as exc:
+        print(f"vcledger-node: error: {exc.diagnostics()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""The running node: the ledger, the mempool, submissions and their waiters.
+
+One asyncio task — the block producer — is the only writer of the ledger.
+Block production is a replaceable part (:class:`BlockProducer`): this module
+ships the single-validator producer; consensus plugs in the same way.  The
+HTTP API (:mod:`node.api`) and peers call :class:`NodeService` methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from client.errors import LedgerError
+from client.events import SignedEvent, decode_event
+from client.hashes import Hash
+from client.keys import KeyPair
+from node.checkpoints import Checkpoints
+from node.config import Genesis, NodeConfig
+from node.errors import ConfigError, MempoolFull, RuleViolation
+from node.ledger import Head, Ledger, PreparedBlock
+from node.mempool import Mempool
+from node.metrics import NodeMetrics
+from node.signatures import SignatureChecker
+from node.store import Store
+
+log = logging.getLogger("vcledger.node")
+
+MAX_REMEMBERED_REJECTIONS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    event_hash: Hash
+    index: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    event_hash: Hash | None
+    error: LedgerError
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    event_hash: Hash
+
+
+Outcome = Committed | Rejected
+SubmitResult = Committed | Rejected | Pending
+
+
+class BlockProducer(Protocol):
+    """Decides the next block and writes it through :meth:`NodeService.write_block`."""
+
+    async def run(self) -> None: ...
+
+    def events_arrived(self) -> None: ...
+
+
+class NodeService:
+    def __init__(
+        self,
+        config: NodeConfig,
+        genesis: Genesis,
+        key: KeyPair | None,
+        *,
+        clock: Callable[[], float] = time.time,
+        signature_workers: int | None = None,
+    ) -> None:
+        self.config = config
+        self.genesis = genesis
+        self.key = key
+        self.clock = clock
+        self.store = Store.open(config.data_dir, create=True)
+        try:
+            self.ledger = Ledger(self.store, genesis)
+        except BaseException:
+            self.store.close()
+            raise
+        self.checkpoints = Checkpoints(self.store, self.ledger, genesis)
+        self.mempool = Mempool(config.mempool.max_events)
+        self.metrics = NodeMetrics()
+        self.signatures = SignatureChecker(genesis.origin, workers=signature_workers)
+        self.validator_name = None if key is None else genesis.validator_name(key.public_key)
+        self._waiters: dict[Hash, list[asyncio.Future[Outcome]]] = {}
+        self._admitted_at: dict[Hash, float] = {}
+        self._rejections: OrderedDict[Hash, Rejected] = OrderedDict()
+        self._producer: BlockProducer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.block_committed = asyncio.Condition()
+        self._update_gauges()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def choose_producer(self) -> BlockProducer | None:
+        """The single-validator producer for a one-validator network; None for observers."""
+        if self.config.role == "observer":
+            return None
+        if self.key is None or self.validator_name is None:
+            raise ConfigError("this node's key is not a validator key in the genesis file")
+        if len(self.genesis.validators) != 1:
+            raise ConfigError("a network with several validators needs consensus "
+                              "(not available in this build)")
+        return SingleValidatorProducer(self)
+
+    async def start(self, producer: BlockProducer | None = None) -> None:
+        self._producer = producer if producer is not None else self.choose_producer()
+        if self._producer is not None:
+            self._tasks.append(asyncio.create_task(self._run_producer(self._producer),
+                                                   name="block-producer"))
+
+    async def _run_producer(self, producer: BlockProducer) -> None:
+        try:
+            await producer.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("block production stopped on an unexpected error")
+            raise
+
+    async def close(self) -> None:
+        """Stop producing (an in-flight commit completes first) and close the database."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # already logged by _run_producer
+                pass
+        self._tasks.clear()
+        for futures in self._waiters.values():
+            for future in futures:
+                if not future.done():
+                    future.cancel()
+        self._waiters.clear()
+        self.signatures.close()
+        self.store.close()
+
+    # -- submissions ---------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def submit(self, encoded_events: list[bytes]) -> list[SubmitResult]:
+        """Admit events to the mempool: decode, check the rules, verify signatures.
+
+        Cheap checks first; signatures (the expensive part) only for events
+        that would otherwise be accepted.  Each event gets its own result.
+        """
+        results: list[SubmitResult | None] = [None] * len(encoded_events)
+        to_check: list[tuple[int, SignedEvent]] = []
+        seen: set[Hash] = set()
+        now_ms = self.now_ms()
+        for i, data in enumerate(encoded_events):
+            try:
+                event = decode_event(data)
+            except LedgerError as exc:
+                results[i] = self._reject(None, exc)
+                continue
+            position = self.ledger.event_position(event.hash)
+            if position is not None:
+                results[i] = Committed(event.hash, position.index, position.height)
+                continue
+            if event.hash in self.mempool or event.hash in seen:
+                results[i] = Pending(event.hash)
+                continue
+            try:
+                self.ledger.admit(event, now_ms, signature_checked=True)
+            except RuleViolation as exc:
+                results[i] = self._reject(event.hash, exc)
+                continue
+            seen.add(event.hash)
+            to_check.append((i, event))
+        if to_check and not self.mempool.has_room(len(to_check)):
+            raise MempoolFull(
+                f"the mempool cannot take {len(to_check)} more events "
+                f"({len(self.mempool)} of {self.mempool.max_events} pending); retry shortly",
+                retry_after=1,
+            )
+        verdicts = await self.signatures.check([event for _, event in to_check])
+        admitted = 0
+        for (i, event), ok in zip(to_check, verdicts, strict=True):
+            if not ok:
+                results[i] = self._reject(event.hash, RuleViolation(
+                    "bad_signature",
+                    f"{event.kind.value} event {event.hash.hex()}: signature does not verify for "
+                    f"network {self.genesis.origin!r}"))
+                continue
+            if self.ledger.event_position(event.hash) is not None:
+                position = self.ledger.event_position(event.hash)
+                assert position is not None
+                results[i] = Committed(event.hash, position.index, position.height)
+                continue
+            if self.mempool.add(event):
+                admitted += 1
+                self._admitted_at[event.hash] = time.monotonic()
+            results[i] = Pending(event.hash)
+        if admitted:
+            self.metrics.events_accepted.inc(admitted)
+            self.metrics.mempool_size.set(len(self.mempool))
+            if self._producer is not None:
+                self._producer.events_arrived()
+        final = [r for r in results if r is not None]
+        assert len(final) == len(results)
+        return final
+
+    def _reject(self, event_hash: Hash | None, error: LedgerError) -> Rejected:
+        self.metrics.events_rejected.labels(reason=error.code).inc()
+        return Rejected(event_hash, error)
+
+    async def wait_for(self, event_hash: Hash, timeout: float) -> Outcome | None:
+        """Wait until the event is committed or dropped at block building; None on timeout."""
+        position = self.ledger.event_position(event_hash)
+        if position is not None:
+            return Committed(event_hash, position.index, position.height)
+        if event_hash in self._rejections:
+            return self._rejections[event_hash]
+        if event_hash not in self.mempool:
+            return None
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(event_hash, []).append(future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return None
+        finally:
+            waiters = self._waiters.get(event_hash)
+            if waiters is not None:
+                if future in waiters:
+                    waiters.remove(future)
+                if not waiters:
+                    del self._waiters[event_hash]
+
+    # -- block writing (called by the producer only) --------------------------------------
+
+    def prepare_from_mempool(self, time_ms: int, proposer: bytes) -> PreparedBlock:
+        events = self.mempool.peek(self.genesis.consensus.max_block_events)
+        return self.ledger.prepare_block(events, time_ms=time_ms, proposer=proposer,
+                                         drop_invalid=True,
+                                         signatures_checked=self.mempool.hashes())
+
+    async def write_block(self, block: PreparedBlock, certificate: bytes | None = None) -> Head:
+        """Durably commit a prepared block, then settle its events' waiters."""
+        started = time.monotonic()
+        head = self.ledger.seal(block, certificate)
+        # The synced write runs off the event loop.  A shutdown arriving meanwhile
+        # waits for it: a block is either entirely written and adopted, or not.
+        write = asyncio.ensure_future(asyncio.to_thread(block.batch.commit))
+        try:
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            await write
+            self.ledger.adopt(block, head)
+            raise
+        self.ledger.adopt(block, head)
+        self.mempool.remove(e.hash for e in block.events)
+        self.mempool.remove(e.hash for e, _ in block.rejected)
+        now = time.monotonic()
+        for offset, event in enumerate(block.events):
+            self._settle(event.hash, Committed(event.hash, block.header.first_index + offset,
+                                               block.header.height))
+            admitted = self._admitted_at.pop(event.hash, None)
+            if admitted is not None:
+                self.metrics.commit_latency.observe(now - admitted)
+        for event, violation in block.rejected:
+            self._admitted_at.pop(event.hash, None)
+            rejection = self._reject(event.hash, violation)
+            self._rejections[event.hash] = rejection
+            while len(self._rejections) > MAX_REMEMBERED_REJECTIONS:
+                self._rejections.popitem(last=False)
+            self._settle(event.hash, rejection)
+        self.metrics.events_committed.inc(len(block.events))
+        self.metrics.block_seconds.observe(now - started)
+        self._update_gauges()
+        log.info("block %d: %d events, %d dropped, tree size %d, %.0f ms",
+                 head.height, len(block.events), len(block.rejected), head.tree_size,
+                 (now - started) * 1000)
+        async with self.block_committed:
+            self.block_committed.notify_all()
+        return head
+
+    def _settle(self, event_hash: Hash, outcome: Outcome) -> None:
+        for future in self._waiters.pop(event_hash, []):
+            if not future.done():
+                future.set_result(outcome)
+
+    def _update_gauges(self) -> None:
+        self.metrics.block_height.set(self.ledger.head.height)
+        self.metrics.tree_size.set(self.ledger.head.tree_size)
+        self.metrics.mempool_size.set(len(self.mempool))
+
+    def cosign_head(self) -> None:
+        """Add this validator's cosignature to the head checkpoint (if not there yet)."""
+        if self.key is None or self.validator_name is None or self.ledger.head.height == 0:
+            return
+        self.checkpoints.cosign_head(self.validator_name, self.key, int(self.clock()))
+
+
+class SingleValidatorProducer:
+    """Block production for a network with exactly one validator (this node).
+
+    Seals a block when events are pending and either ``max_block_events`` are
+    waiting or ``block_interval`` has passed since the oldest arrived; seals an
+    empty block when nothing happened for ``empty_block_interval`` so the
+    checkpoint (and its cosignature timestamp) stays fresh.
+    """
+
+    def __init__(self, service: NodeService) -> None:
+        assert service.key is not None
+        self.service = service
+        self.key = service.key
+        params = service.genesis.consensus
+        self.max_events = params.max_block_events
+        self.block_interval = params.block_interval_ms / 1000
+        self.empty_interval = params.empty_block_interval_ms / 1000
+        self._wake = asyncio.Event()
+        self._pending_since: float | None = None
+
+    def events_arrived(self) -> None:
+        if self._pending_since is None:
+            self._pending_since = time.monotonic()
+        self._wake.set()
+
+    async def run(self) -> None:
+        service = self.service
+        if service.ledger.head.height == 0:
+            await self.seal()  # block 1 gives the network its first checkpoint right away
+        else:
+            service.cosign_head()  # in case the node stopped between commit and cosigning
+        last_block = time.monotonic()
+        while True:
+            now = time.monotonic()
+            pending = len(service.mempool)
+            if pending:
+                since = self._pending_since if self._pending_since is not None else now
+                due = since + self.block_interval
+                if pending >= self.max_events or now >= due:
+                    await self.seal()
+                    last_block = time.monotonic()
+                    continue
+                deadline = due
+            else:
+                self._pending_since = None
+                deadline = last_block + self.empty_interval
+                if now >= deadline:
+                    await self.seal()
+                    last_block = time.monotonic()
+                    continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - now))
+
+    async def seal(self) -> None:
+        service = self.service
+        head = service.ledger.head
+        time_ms = service.now_ms()
+        if head.header is not None:
+            time_ms = max(time_ms, head.header.time_ms + 1)
+        block = service.prepare_from_mempool(time_ms, self.key.public_key)
+        await service.write_block(block)
+        service.cosign_head()
+        self._pending_since = time.monotonic() if len(service.mempool) else None
