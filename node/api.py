@@ -33,7 +33,7 @@ from client.status import (
 )
 from client.strictjson import loads as strict_json_loads
 from client.trust import describe_validation_error
-from node.errors import MempoolFull, NodeError
+from node.errors import MempoolFull, NotFound
 from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
 
 log = logging.getLogger("vcledger.api")
@@ -265,9 +265,15 @@ async def submit_events(request: web.Request) -> web.Response:
 async def get_checkpoint(request: web.Request) -> web.Response:
     service = request.app[SERVICE_KEY]
     tree_size = _int_param(request, "tree_size", minimum=1, required=False)
-    note = service.checkpoints.note(tree_size)
+    wanted = _int_param(request, "min_cosignatures", minimum=1, maximum=1000, required=False)
+    if wanted is not None and tree_size is not None:
+        raise UsageError("give tree_size or min_cosignatures, not both")
+    if wanted is not None:
+        note = service.checkpoints.newest_with(wanted)
+    else:
+        note = service.checkpoints.note(tree_size)
     if note is None:
-        raise NodeError("no cosigned checkpoint yet; the network has not committed a block")
+        raise NotFound("no checkpoint with enough cosignatures yet; retry in a moment")
     return web.Response(text=note, content_type="text/plain", charset="utf-8",
                         headers={"Cache-Control": "no-store"})
 

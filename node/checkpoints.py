@@ -57,6 +57,16 @@ class Checkpoints:
     def signer_count(self, tree_size: int) -> int:
         return len(self.lines(tree_size))
 
+    def newest_with(self, min_cosignatures: int, *, search_blocks: int = 64) -> str | None:
+        """The newest checkpoint among the last ``search_blocks`` blocks that carries at
+        least ``min_cosignatures`` cosignatures (a fresh block may not have them all yet)."""
+        head = self.ledger.head
+        for height in range(head.height, max(0, head.height - search_blocks), -1):
+            size = self.ledger.header(height).tree_size
+            if self.signer_count(size) >= min_cosignatures:
+                return self.note(size)
+        return None
+
     def cosign_head(self, name: str, key: KeyPair, timestamp: int) -> str:
         """Cosign the head checkpoint as validator ``name``; returns the signature line."""
         body = self.ledger.checkpoint_body()

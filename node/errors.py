@@ -67,3 +67,10 @@ class PeerProtocolError(NodeError):
 
     code = "peer_protocol"
     http_status = 400
+
+
+class NotFound(NodeError):
+    """The requested entry, block, event or checkpoint does not exist (yet)."""
+
+    code = "not_found"
+    http_status = 404

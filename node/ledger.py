@@ -27,7 +27,7 @@ from client.smt import EMPTY as EMPTY_STATUS_ROOT
 from client.smt import SmtProof
 from client.status import Position
 from node.config import Genesis
-from node.errors import RuleViolation, StoreCorrupted
+from node.errors import NotFound, RuleViolation, StoreCorrupted
 from node.rules import LedgerContext, admit_event, execute_events
 from node.statemap import StatusMap
 from node.store import Store, StoreBatch
@@ -278,7 +278,7 @@ class Ledger:
 
     def leaf(self, index: int) -> bytes:
         if not 0 <= index < self.head.tree_size:
-            raise UsageError(f"log index {index} is outside the log (size {self.head.tree_size})")
+            raise NotFound(f"log index {index} is outside the log (size {self.head.tree_size})")
         return self._leaf(index)
 
     def event_position(self, event_hash: Hash) -> Position | None:
@@ -287,7 +287,7 @@ class Ledger:
 
     def block_record(self, height: int) -> BlockRecord:
         if not 1 <= height <= self.head.height:
-            raise UsageError(f"block {height} does not exist (height is {self.head.height})")
+            raise NotFound(f"block {height} does not exist (height is {self.head.height})")
         raw = self.store.get_block(height)
         if raw is None:
             raise StoreCorrupted(f"block record {height} is missing")
@@ -337,7 +337,7 @@ class Ledger:
         header = (self.head.header if tree_size is None
                   else self.header_for_tree_size(tree_size))
         if header is None:
-            raise UsageError("the ledger has no blocks yet")
+            raise NotFound("the ledger has no blocks yet")
         value, proof = self.status.prove(status_key, header.status_root)
         return StatusProof(header, value, proof)
 
