@@ -282,8 +282,16 @@ class Ledger:
         return self._leaf(index)
 
     def event_position(self, event_hash: Hash) -> Position | None:
+        """Where a committed event (or header) sits, as of the adopted head.
+
+        A block's batch is durable a moment before :meth:`adopt` makes it the
+        head; until then its positions are hidden, so no reader is told about
+        an index that :meth:`leaf` and the proofs do not serve yet.
+        """
         found = self.store.get_event_position(event_hash)
-        return None if found is None else Position(*found)
+        if found is None or found[0] >= self.head.tree_size:
+            return None
+        return Position(*found)
 
     def block_record(self, height: int) -> BlockRecord:
         if not 1 <= height <= self.head.height:
