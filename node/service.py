@@ -188,6 +188,12 @@ class NodeService:
                 retry_after=1,
             )
         verdicts = await self.signatures.check([event for _, event in to_check])
+        # Other submissions may have filled the pool during the check: refuse the
+        # whole batch again rather than admit part of it and then raise.
+        if not self.mempool.has_room(sum(verdicts)):
+            raise MempoolFull(f"the mempool cannot take {sum(verdicts)} more events "
+                              f"({len(self.mempool)} of {self.mempool.max_events} pending); "
+                              "retry shortly", retry_after=1)
         admitted = 0
         for (i, event), ok in zip(to_check, verdicts, strict=True):
             if not ok:
