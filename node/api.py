@@ -110,7 +110,8 @@ def _int_param(request: web.Request, name: str, *, minimum: int = 0,
         if required:
             raise UsageError(f"query parameter {name} is required")
         return None
-    if not text.isdigit() or len(text) > 20:
+    # isascii: str.isdigit() also accepts digits like '\u00b2' and '\u0661'.
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
         raise UsageError(f"query parameter {name} must be a non-negative integer, got {text!r}")
     value = int(text)
     if not minimum <= value <= maximum:
@@ -120,7 +121,7 @@ def _int_param(request: web.Request, name: str, *, minimum: int = 0,
 
 def _path_int(request: web.Request, name: str) -> int:
     text = request.match_info[name]
-    if not text.isdigit() or len(text) > 20:
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
         raise UsageError(f"{name} must be a non-negative integer, got {text!r}")
     return int(text)
 

@@ -48,7 +48,13 @@ class Checkpoints:
     def note(self, tree_size: int | None = None) -> str | None:
         """The checkpoint at ``tree_size`` (default: the head) with every cosignature held,
         or None when no validator has cosigned it yet."""
-        size = self.ledger.head.tree_size if tree_size is None else tree_size
+        if tree_size is None:
+            size = self.ledger.head.tree_size
+        else:
+            # UsageError (HTTP 400) for a size beyond the head or between blocks: such
+            # a checkpoint never exists, so "not cosigned yet" would mislead.
+            self.ledger.header_for_tree_size(tree_size)
+            size = tree_size
         lines = self.lines(size)
         if not lines:
             return None

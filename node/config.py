@@ -238,7 +238,8 @@ class NodeConfig(_Strict):
 
 def parse_listen(listen: str) -> tuple[str, int]:
     host, sep, port_text = listen.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if (not sep or not host or not (port_text.isascii() and port_text.isdigit())
+            or not 0 <= int(port_text) <= 65535):
         raise ValueError(f"listen must be HOST:PORT such as 127.0.0.1:7700, got {listen!r}")
     return host, int(port_text)
 
