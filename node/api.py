@@ -35,11 +35,13 @@ from client.strictjson import loads as strict_json_loads
 from client.trust import describe_validation_error
 from node.errors import MempoolFull, NotFound
 from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
+from node.wire import RawBlock
 
 log = logging.getLogger("vcledger.api")
 
 EVENT_CONTENT_TYPE = "application/vnd.vcledger.event"
 EVENTS_CONTENT_TYPE = "application/vnd.vcledger.events"
+BLOCK_CONTENT_TYPE = "application/vnd.vcledger.block"
 MAX_BATCH_EVENTS = 10_000
 MAX_PROOF_SPAN = 2**63 - 1
 
@@ -397,6 +399,37 @@ async def get_issuer(request: web.Request) -> web.Response:
     return _status_response(request, issuer_status_key(_issuer_param(request)))
 
 
+async def get_raw_block(request: web.Request) -> web.Response:
+    """A committed block for catch-up: header leaf, event leaves and commit certificate."""
+    ledger = request.app[SERVICE_KEY].ledger
+    height = _path_int(request, "height")
+    header = ledger.header(height)
+    record = ledger.block_record(height)
+    events = tuple(ledger.leaf(i) for i in range(header.first_index, header.index))
+    raw = RawBlock(header.encoded, events, record.certificate)
+    return web.Response(body=raw.encode(), content_type=BLOCK_CONTENT_TYPE)
+
+
+async def get_evidence(request: web.Request) -> web.Response:
+    """Pairs of conflicting messages signed by one validator, as recorded by this node."""
+    store = request.app[SERVICE_KEY].store
+    limit = _int_param(request, "limit", minimum=1, maximum=1000, required=False) or 100
+    items = []
+    for _, value in store.iter_evidence(None, limit):
+        _, kind, height, round_, signer, first, second = encoding.unpack(
+            value, max_size=4096, what="evidence")
+        items.append({"kind": kind, "height": height, "round": round_,
+                      "validator": signer.hex(), "first": _b64(first), "second": _b64(second)})
+    return web.json_response({"evidence": items})
+
+
+async def peer_socket(request: web.Request) -> web.StreamResponse:
+    peers = request.app[SERVICE_KEY].peers
+    if peers is None:
+        raise NotFound("this node does not take peer connections (single-validator network)")
+    return await peers.accept(request)
+
+
 async def healthz(request: web.Request) -> web.Response:
     service = request.app[SERVICE_KEY]
     head = service.ledger.head
@@ -423,6 +456,9 @@ def build_app(service: NodeService) -> web.Application:
     app.router.add_get("/v1/entries/{index}", get_entry)
     app.router.add_get("/v1/events/{event_hash}", get_event)
     app.router.add_get("/v1/blocks/{height}", get_block)
+    app.router.add_get("/v1/blocks/{height}/raw", get_raw_block)
+    app.router.add_get("/v1/evidence", get_evidence)
+    app.router.add_get("/v1/peer", peer_socket)
     app.router.add_get("/v1/proof/inclusion", get_inclusion_proof)
     app.router.add_get("/v1/proof/consistency", get_consistency_proof)
     app.router.add_get("/v1/status/{issuer}/{digest}", get_credential_status)

@@ -15,6 +15,7 @@ from client.errors import LedgerError
 from client.keys import read_key_file
 from node.api import build_app
 from node.config import load_genesis, load_node_config, parse_listen
+from node.network import make_producer
 from node.service import NodeService
 from node.setup import DEFAULT_ORIGIN, init_single_node
 
@@ -35,18 +36,22 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(config_path: Path) -> None:
+async def _serve(config_path: Path) -> bool:
+    """Run the node until a signal; False if it had to stop because of a failure."""
+    failed = False
     config = load_node_config(config_path)
     genesis = load_genesis(config.genesis)
     key = read_key_file(config.key) if config.key is not None else None
     service = NodeService(config, genesis, key)
     runner: web.AppRunner | None = None
     try:
-        producer = service.choose_producer()
+        service.check_role()
+        producer = make_producer(service)
         runner = web.AppRunner(build_app(service), access_log=None,
                                keepalive_timeout=15, max_line_size=8190, max_field_size=8190)
         await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port, backlog=config.api.max_connections)
+        site = web.TCPSite(runner, config.host, config.port, backlog=config.api.max_connections,
+                           shutdown_timeout=5.0)
         await site.start()
         await service.start(producer)
         log.info("node %s serving %s on http://%s:%d (height %d)",
@@ -56,18 +61,27 @@ async def _serve(config_path: Path) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        waiting: set[asyncio.Future[object]] = {asyncio.ensure_future(stop.wait())}
+        if service.producer_task is not None:
+            waiting.add(service.producer_task)  # type: ignore[arg-type]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if not stop.is_set():
+            failed = True
+            log.error("block production stopped unexpectedly; shutting the node down")
         log.info("stopping: finishing the block in flight and closing the database")
     finally:
+        # Peers first (their sockets would hold the HTTP server open), then the
+        # server, then the database.
+        await service.stop_producer()
         if runner is not None:
             await runner.cleanup()
         await service.close()
-    log.info("stopped cleanly")
+    log.info("stopped cleanly" if not failed else "stopped after a failure")
+    return not failed
 
 
 def _run(args: argparse.Namespace) -> int:
-    asyncio.run(_serve(Path(args.config)))
-    return 0
+    return 0 if asyncio.run(_serve(Path(args.config))) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ from node.errors import ConfigError, MempoolFull, RuleViolation
 from node.ledger import Head, Ledger, PreparedBlock
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
+from node.peers import PeerSet
 from node.signatures import SignatureChecker
 from node.store import Store
 
@@ -94,25 +95,25 @@ class NodeService:
         self._admitted_at: dict[Hash, float] = {}
         self._rejections: OrderedDict[Hash, Rejected] = OrderedDict()
         self._producer: BlockProducer | None = None
+        self.peers: PeerSet | None = None
+        """Set by the consensus producer: the peer connections (for the /v1/peer endpoint)."""
+        self.on_admitted: Callable[[list[SignedEvent]], None] | None = None
+        """Called with events newly admitted to the mempool (consensus gossips them)."""
         self._tasks: list[asyncio.Task[None]] = []
         self.block_committed = asyncio.Condition()
         self._update_gauges()
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def choose_producer(self) -> BlockProducer | None:
-        """The single-validator producer for a one-validator network; None for observers."""
-        if self.config.role == "observer":
-            return None
-        if self.key is None or self.validator_name is None:
-            raise ConfigError("this node's key is not a validator key in the genesis file")
-        if len(self.genesis.validators) != 1:
-            raise ConfigError("a network with several validators needs consensus "
-                              "(not available in this build)")
-        return SingleValidatorProducer(self)
+    def check_role(self) -> None:
+        """A validator's key must be one of the genesis validators."""
+        if self.config.role == "validator" and (self.key is None or self.validator_name is None):
+            raise ConfigError("this node's key is not a validator key in the genesis file; "
+                              "use role = \"observer\" to follow the network without voting")
 
-    async def start(self, producer: BlockProducer | None = None) -> None:
-        self._producer = producer if producer is not None else self.choose_producer()
+    async def start(self, producer: BlockProducer | None) -> None:
+        self.check_role()
+        self._producer = producer
         if self._producer is not None:
             self._tasks.append(asyncio.create_task(self._run_producer(self._producer),
                                                    name="block-producer"))
@@ -126,8 +127,12 @@ class NodeService:
             log.exception("block production stopped on an unexpected error")
             raise
 
-    async def close(self) -> None:
-        """Stop producing (an in-flight commit completes first) and close the database."""
+    @property
+    def producer_task(self) -> asyncio.Task[None] | None:
+        return self._tasks[0] if self._tasks else None
+
+    async def stop_producer(self) -> None:
+        """Stop block production and peer connections; an in-flight commit completes first."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -138,6 +143,10 @@ class NodeService:
             except Exception:  # already logged by _run_producer
                 pass
         self._tasks.clear()
+
+    async def close(self) -> None:
+        """Stop producing and close the database (after the HTTP server has stopped)."""
+        await self.stop_producer()
         for futures in self._waiters.values():
             for future in futures:
                 if not future.done():
@@ -194,7 +203,7 @@ class NodeService:
             raise MempoolFull(f"the mempool cannot take {sum(verdicts)} more events "
                               f"({len(self.mempool)} of {self.mempool.max_events} pending); "
                               "retry shortly", retry_after=1)
-        admitted = 0
+        admitted: list[SignedEvent] = []
         for (i, event), ok in zip(to_check, verdicts, strict=True):
             if not ok:
                 results[i] = self._reject(event.hash, RuleViolation(
@@ -208,12 +217,14 @@ class NodeService:
                 results[i] = Committed(event.hash, position.index, position.height)
                 continue
             if self.mempool.add(event):
-                admitted += 1
+                admitted.append(event)
                 self._admitted_at[event.hash] = time.monotonic()
             results[i] = Pending(event.hash)
         if admitted:
-            self.metrics.events_accepted.inc(admitted)
+            self.metrics.events_accepted.inc(len(admitted))
             self.metrics.mempool_size.set(len(self.mempool))
+            if self.on_admitted is not None:
+                self.on_admitted(admitted)
             if self._producer is not None:
                 self._producer.events_arrived()
         final = [r for r in results if r is not None]

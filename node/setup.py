@@ -90,10 +90,11 @@ def genesis_toml(
     return "\n".join(lines) + "\n"
 
 
-def node_toml(*, role: str, key: str | None, listen: str, peers: Sequence[str]) -> str:
+def node_toml(*, role: str, key: str | None, listen: str, peers: Sequence[str],
+              genesis: str = "genesis.toml") -> str:
     lines = [
         "# vcledger node configuration.  Relative paths are relative to this file.",
-        "genesis = \"genesis.toml\"" if role else "",
+        f"genesis = {_toml_string(genesis)}",
         f"role = {_toml_string(role)}   # \"validator\" or \"observer\"",
     ]
     if key is not None:
@@ -112,7 +113,7 @@ def node_toml(*, role: str, key: str | None, listen: str, peers: Sequence[str]) 
         "request_timeout_s = 30",
         "max_wait_s = 30",
     ]
-    return "\n".join(line for line in lines if line is not None) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def _refuse_existing(paths: Sequence[Path]) -> None:
