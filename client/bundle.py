@@ -1,0 +1,471 @@
+"""Proof bundles and batch receipts: the two JSON documents a credential holder keeps.
+
+A *receipt* (``vcledger-receipt/v1``) is what ``vcledger anchor`` writes for
+each credential of a batch: where its digest sits in the batch tree that one
+``batch.anchor`` event committed to, with the audit path (RFC 9162 §2.1.3.1,
+leaf side first).
+
+A *bundle* (``vcledger-bundle/v1``) is everything an offline verifier needs
+(DESIGN.md, "Proof bundle"): the issuing log leaf (``credential.issue``, or
+``batch.anchor`` plus the receipt), its inclusion proof, the block header leaf
+that carries the status root with its inclusion proof, both as C2SP
+``tlog-proof@v1`` texts embedding the same cosigned checkpoint note, and the
+status-map proofs for the issuer, the credential and its batch.
+
+This module only builds, formats and parses (strictly: one accepted form per
+field, caps on every size, checked before anything is decoded).  It verifies
+nothing: :mod:`client.verify` does, in numbered steps.  The byte-level format
+is in docs/protocol.md ("Proof bundles"), drafted in docs/_drafts/bundle.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from client import note, strictjson
+from client.batch import MAX_BATCH_SIZE, Receipt
+from client.block import MAX_LEAF_SIZE
+from client.checkpoint import MAX_ORIGIN_SIZE
+from client.errors import InvalidEncoding, LedgerError, UsageError
+from client.events import BATCH_ID_PATTERN, BatchMembership
+from client.hashes import Hash
+from client.keys import MAX_DID_LENGTH, public_key_from_did
+from client.smt import MAX_PROOF_SIZE as MAX_SMT_PROOF_SIZE
+from client.smt import SmtProof
+from client.status import MAX_RECORD_SIZE
+from client.tlogproof import MAX_TLOG_PROOF_SIZE, TlogProof, format_tlog_proof, parse_tlog_proof
+from client.trust import describe_validation_error
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "MAX_BUNDLE_SIZE",
+    "MAX_RECEIPT_SIZE",
+    "RECEIPT_FORMAT",
+    "Bundle",
+    "BundleFormatError",
+    "BundleStatus",
+    "CredentialReceipt",
+    "ReceiptFormatError",
+    "StatusEntry",
+    "build_bundle",
+    "bundle_json",
+    "format_batch_receipts",
+    "format_bundle",
+    "format_receipt",
+    "parse_bundle",
+    "parse_receipt",
+    "receipt_json",
+]
+
+BUNDLE_FORMAT = "vcledger-bundle/v1"
+RECEIPT_FORMAT = "vcledger-receipt/v1"
+
+MAX_RECEIPT_PATH = 20
+"""A batch holds at most 10^6 < 2^20 digests, so an audit path has at most 20 hashes."""
+
+MAX_RECEIPT_SIZE = 8 * 1024
+"""Largest receipt document in bytes: 20 hex hashes and a few short fields fit in 2 KiB."""
+
+_MAX_NOTE_PROOF_TEXT = MAX_TLOG_PROOF_SIZE
+
+
+def _base64_length(size: int) -> int:
+    return (size + 2) // 3 * 4
+
+
+MAX_BUNDLE_SIZE = 256 * 1024
+"""Largest bundle document in bytes, checked before JSON parsing.
+
+A bundle of a network with 100 validators (the trust file's limit) holds two
+copies of a checkpoint note of about 12 KiB, three status proofs of at most
+17.6 KiB of hex each and two leaves of at most 5.5 KiB of base64: far below.
+"""
+
+_HEX_HASH = r"^[0-9a-f]{64}$"
+_BASE64 = r"^[A-Za-z0-9+/]*={0,2}$"
+
+
+class BundleFormatError(InvalidEncoding):
+    """A bundle document is not in the one form ``vcledger-bundle/v1`` allows."""
+
+    code = "bad_bundle"
+
+
+class ReceiptFormatError(InvalidEncoding):
+    """A receipt document is not in the one form ``vcledger-receipt/v1`` allows."""
+
+    code = "bad_receipt"
+
+
+# -- receipts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialReceipt:
+    """One credential's place in an anchored batch, as ``vcledger anchor`` writes it.
+
+    Every field is a *claim* until a verifier compares it with a
+    ``batch.anchor`` event it has verified on the ledger (:mod:`client.verify`
+    step 7): ``batch_root``, ``batch_size`` and ``batch_id`` must equal the
+    event's, ``anchor_event_hash`` its leaf hash, and the audit path must lead
+    from ``credential_digest`` to the root.
+    """
+
+    origin: str
+    issuer: str
+    batch_id: str
+    batch_root: Hash
+    batch_size: int
+    index: int
+    credential_digest: Hash
+    audit_path: tuple[Hash, ...]
+    anchor_event_hash: Hash
+
+    def batch_receipt(self) -> Receipt:
+        """The :class:`client.batch.Receipt` to check with :func:`client.batch.verify_receipt`."""
+        return Receipt(self.index, self.batch_size, self.audit_path, self.batch_root)
+
+    def membership(self) -> BatchMembership:
+        """What a ``credential.revoke`` of this credential carries to prove it was anchored."""
+        return BatchMembership(self.batch_id, self.index, self.audit_path)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+HexHash = Annotated[str, Field(min_length=64, max_length=64, pattern=_HEX_HASH)]
+
+
+class _ReceiptModel(_Strict):
+    format: Literal["vcledger-receipt/v1"]
+    origin: Annotated[str, Field(min_length=1, max_length=MAX_ORIGIN_SIZE)]
+    issuer: Annotated[str, Field(min_length=1, max_length=MAX_DID_LENGTH)]
+    batch_id: Annotated[str, Field(min_length=1, max_length=128)]
+    batch_root: HexHash
+    batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH_SIZE)]
+    index: Annotated[int, Field(ge=0, lt=MAX_BATCH_SIZE)]
+    credential_digest: HexHash
+    audit_path: Annotated[list[HexHash], Field(max_length=MAX_RECEIPT_PATH)]
+    anchor_event_hash: HexHash
+
+
+def receipt_json(receipt: CredentialReceipt) -> dict[str, Any]:
+    """The receipt as a JSON object, members in the documented order, hashes lowercase hex."""
+    return {
+        "format": RECEIPT_FORMAT,
+        "origin": receipt.origin,
+        "issuer": receipt.issuer,
+        "batch_id": receipt.batch_id,
+        "batch_root": receipt.batch_root.hex(),
+        "batch_size": receipt.batch_size,
+        "index": receipt.index,
+        "credential_digest": receipt.credential_digest.hex(),
+        "audit_path": [node.hex() for node in receipt.audit_path],
+        "anchor_event_hash": receipt.anchor_event_hash.hex(),
+    }
+
+
+def format_receipt(receipt: CredentialReceipt) -> str:
+    """The receipt file text: :func:`receipt_json` as indented JSON with a final newline."""
+    return json.dumps(receipt_json(receipt), indent=2) + "\n"
+
+
+def format_batch_receipts(
+    *,
+    origin: str,
+    issuer: str,
+    batch_id: str,
+    anchor_event_hash: bytes,
+    receipts: Iterable[Receipt],
+    digests: Sequence[bytes],
+) -> Iterator[tuple[Receipt, str]]:
+    """Each receipt of one batch with its file text, exactly as :func:`format_receipt` writes it.
+
+    For anchoring 100,000 credentials: the members every receipt of the
+    batch shares are encoded once, and the rest by concatenation, about
+    seven times faster than formatting each receipt on its own (the tests
+    compare the two byte for byte).  ``digests[i]`` is the digest at batch
+    index ``i``; every receipt must belong to the same batch.
+    """
+    prefix: str | None = None
+    anchor = anchor_event_hash.hex()
+    for receipt in receipts:
+        if prefix is None:
+            root, size = receipt.batch_root, receipt.batch_size
+            prefix = (
+                f'{{\n  "format": "{RECEIPT_FORMAT}",\n  "origin": {json.dumps(origin)},\n'
+                f'  "issuer": {json.dumps(issuer)},\n  "batch_id": {json.dumps(batch_id)},\n'
+                f'  "batch_root": "{root.hex()}",\n  "batch_size": {size},\n  "index": '
+            )
+        assert (receipt.batch_root, receipt.batch_size) == (root, size), "one batch at a time"
+        path = receipt.audit_path
+        path_text = ('[\n    "' + '",\n    "'.join([node.hex() for node in path]) + '"\n  ]'
+                     if path else "[]")
+        yield receipt, (
+            f'{prefix}{receipt.index},\n  "credential_digest": "{digests[receipt.index].hex()}",'
+            f'\n  "audit_path": {path_text},\n  "anchor_event_hash": "{anchor}"\n}}\n'
+        )
+
+
+def _receipt_from_model(model: _ReceiptModel, what: str) -> CredentialReceipt:
+    _check_did(model.issuer, f"{what}: issuer", ReceiptFormatError)
+    if not BATCH_ID_PATTERN.fullmatch(model.batch_id):
+        raise ReceiptFormatError(f"{what}: batch_id {model.batch_id!r} is not a batch id")
+    if model.index >= model.batch_size:
+        raise ReceiptFormatError(
+            f"{what}: index {model.index} is outside the batch of {model.batch_size}"
+        )
+    return CredentialReceipt(
+        origin=model.origin,
+        issuer=model.issuer,
+        batch_id=model.batch_id,
+        batch_root=Hash(bytes.fromhex(model.batch_root)),
+        batch_size=model.batch_size,
+        index=model.index,
+        credential_digest=Hash(bytes.fromhex(model.credential_digest)),
+        audit_path=tuple(Hash(bytes.fromhex(node)) for node in model.audit_path),
+        anchor_event_hash=Hash(bytes.fromhex(model.anchor_event_hash)),
+    )
+
+
+def parse_receipt(untrusted: bytes | str, what: str = "receipt") -> CredentialReceipt:
+    """Parse a receipt document strictly (size cap, strict JSON, exact members).
+
+    Raises :class:`ReceiptFormatError` naming the bad member.  Checks the
+    receipt's own consistency only (index below size, a well-formed did:key
+    and batch id); whether it belongs to a real anchored batch is step 7 of
+    :func:`client.verify.verify_bundle`.
+    """
+    try:
+        document = strictjson.loads(untrusted, what=what, max_size=MAX_RECEIPT_SIZE)
+        model = _ReceiptModel.model_validate(document)
+    except ValidationError as exc:
+        raise ReceiptFormatError(f"{what}: {describe_validation_error(exc)}") from exc
+    except ReceiptFormatError:
+        raise
+    except LedgerError as exc:
+        raise ReceiptFormatError(exc.diagnostics()) from exc
+    return _receipt_from_model(model, what)
+
+
+# -- bundles ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEntry:
+    """One status-map proof: the record's canonical bytes (None: absent) and its SMT proof."""
+
+    value: bytes | None
+    proof: SmtProof
+
+
+@dataclass(frozen=True, slots=True)
+class BundleStatus:
+    """The status proofs of a bundle, all under the status root of the bundle's header."""
+
+    issuer: StatusEntry
+    credential: StatusEntry
+    batch: StatusEntry | None
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """A parsed, NOT verified, proof bundle (see :func:`client.verify.verify_bundle`)."""
+
+    origin: str
+    issuer: str
+    credential_digest: Hash
+    event: bytes
+    """The issuing log leaf: a ``credential.issue`` or ``batch.anchor`` event."""
+    event_proof: TlogProof
+    header: bytes
+    """The block header leaf at index ``tree_size - 1`` of the checkpoint."""
+    header_proof: TlogProof
+    receipt: CredentialReceipt | None
+    status: BundleStatus
+
+
+_MAX_LEAF_BASE64 = _base64_length(MAX_LEAF_SIZE)
+_MAX_RECORD_BASE64 = _base64_length(MAX_RECORD_SIZE)
+_MAX_SMT_HEX = 2 * MAX_SMT_PROOF_SIZE
+
+Base64Leaf = Annotated[str, Field(min_length=4, max_length=_MAX_LEAF_BASE64, pattern=_BASE64)]
+Base64Record = Annotated[
+    str, Field(min_length=4, max_length=_MAX_RECORD_BASE64, pattern=_BASE64)
+]
+HexSmtProof = Annotated[str, Field(min_length=2, max_length=_MAX_SMT_HEX)]
+TlogProofText = Annotated[str, Field(min_length=1, max_length=_MAX_NOTE_PROOF_TEXT)]
+
+
+class _StatusEntryModel(_Strict):
+    value: Base64Record | None
+    proof: HexSmtProof
+
+
+class _StatusModel(_Strict):
+    issuer: _StatusEntryModel
+    credential: _StatusEntryModel
+    batch: _StatusEntryModel | None
+
+
+class _BundleModel(_Strict):
+    format: Literal["vcledger-bundle/v1"]
+    origin: Annotated[str, Field(min_length=1, max_length=MAX_ORIGIN_SIZE)]
+    issuer: Annotated[str, Field(min_length=1, max_length=MAX_DID_LENGTH)]
+    credential_digest: HexHash
+    event: Base64Leaf
+    event_proof: TlogProofText
+    header: Base64Leaf
+    header_proof: TlogProofText
+    receipt: _ReceiptModel | None
+    status: _StatusModel
+
+
+def _check_did(did: str, what: str, error: type[InvalidEncoding]) -> None:
+    try:
+        public_key_from_did(did)
+    except InvalidEncoding as exc:
+        raise error(f"{what}: {exc.diagnostics()}") from exc
+
+
+def _tlog_proof(text: str, what: str) -> TlogProof:
+    proof = parse_tlog_proof(text)
+    if proof.extra is not None:
+        # tlog-proof's extra data is never authenticated; a bundle carries none,
+        # so that there is one form and nothing unverified rides along.
+        raise BundleFormatError(f"{what} has an 'extra' line; bundles carry no extra data")
+    return proof
+
+
+def _status_entry(model: _StatusEntryModel, what: str, *, present: bool) -> StatusEntry:
+    if present and model.value is None:
+        raise BundleFormatError(f"{what}: value is null; this proof must show a record")
+    value = None if model.value is None else note.decode_base64(model.value, f"{what} value")
+    return StatusEntry(value, SmtProof.from_hex(model.proof))
+
+
+def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
+    """Parse a bundle document strictly; verifies nothing.
+
+    Order (cheap first): the size cap, strict JSON (no duplicate members, no
+    NaN), exact members with per-field length caps, then the canonical forms
+    of each piece: base64 of the leaves and records, the tlog-proof texts
+    (with the checkpoint note's syntax), lowercase hex of hashes and SMT
+    proofs.  Raises :class:`BundleFormatError` (an :class:`InvalidEncoding`)
+    naming the member.
+    """
+    try:
+        document = strictjson.loads(untrusted, what=what, max_size=MAX_BUNDLE_SIZE)
+        model = _BundleModel.model_validate(document)
+    except ValidationError as exc:
+        raise BundleFormatError(f"{what}: {describe_validation_error(exc)}") from exc
+    except BundleFormatError:
+        raise
+    except LedgerError as exc:
+        raise BundleFormatError(exc.diagnostics()) from exc
+    try:
+        _check_did(model.issuer, "issuer", BundleFormatError)
+        status = model.status
+        return Bundle(
+            origin=model.origin,
+            issuer=model.issuer,
+            credential_digest=Hash(bytes.fromhex(model.credential_digest)),
+            event=note.decode_base64(model.event, "event"),
+            event_proof=_tlog_proof(model.event_proof, "event_proof"),
+            header=note.decode_base64(model.header, "header"),
+            header_proof=_tlog_proof(model.header_proof, "header_proof"),
+            receipt=(None if model.receipt is None
+                     else _receipt_from_model(model.receipt, "receipt")),
+            status=BundleStatus(
+                issuer=_status_entry(status.issuer, "status.issuer", present=True),
+                credential=_status_entry(status.credential, "status.credential",
+                                         present=False),
+                batch=(None if status.batch is None
+                       else _status_entry(status.batch, "status.batch", present=True)),
+            ),
+        )
+    except BundleFormatError:
+        raise
+    except LedgerError as exc:
+        raise BundleFormatError(f"{what}: {exc.diagnostics()}") from exc
+
+
+def _status_json(entry: StatusEntry) -> dict[str, Any]:
+    return {
+        "value": None if entry.value is None else note.encode_base64(entry.value),
+        "proof": entry.proof.to_hex(),
+    }
+
+
+def bundle_json(bundle: Bundle) -> dict[str, Any]:
+    """The bundle as a JSON object, members in the documented order."""
+    event_proof = bundle.event_proof
+    header_proof = bundle.header_proof
+    return {
+        "format": BUNDLE_FORMAT,
+        "origin": bundle.origin,
+        "issuer": bundle.issuer,
+        "credential_digest": bundle.credential_digest.hex(),
+        "event": note.encode_base64(bundle.event),
+        "event_proof": format_tlog_proof(event_proof.index, event_proof.proof,
+                                         event_proof.checkpoint_note),
+        "header": note.encode_base64(bundle.header),
+        "header_proof": format_tlog_proof(header_proof.index, header_proof.proof,
+                                          header_proof.checkpoint_note),
+        "receipt": None if bundle.receipt is None else receipt_json(bundle.receipt),
+        "status": {
+            "issuer": _status_json(bundle.status.issuer),
+            "credential": _status_json(bundle.status.credential),
+            "batch": None if bundle.status.batch is None else _status_json(bundle.status.batch),
+        },
+    }
+
+
+def format_bundle(bundle: Bundle) -> str:
+    """The bundle file text: :func:`bundle_json` as indented JSON with a final newline."""
+    return json.dumps(bundle_json(bundle), indent=2) + "\n"
+
+
+def build_bundle(
+    *,
+    origin: str,
+    issuer: str,
+    credential_digest: bytes,
+    event: bytes,
+    event_index: int,
+    event_audit_path: Sequence[bytes],
+    checkpoint_note: str,
+    header: bytes,
+    header_audit_path: Sequence[bytes],
+    receipt: CredentialReceipt | None,
+    status: BundleStatus,
+) -> Bundle:
+    """Assemble a bundle from pieces fetched from a node (or built in a test).
+
+    Preconditions, each a :class:`UsageError`: a 32-byte digest, and proof
+    texts that format (the indices lie inside the checkpoint's tree, paths of
+    at most 64 hashes).  The header's index is fixed: ``tree_size - 1`` of the
+    checkpoint.  Nothing is verified here; callers verify the result with
+    :func:`client.verify.verify_bundle` before writing it anywhere.
+    """
+    if not isinstance(credential_digest, bytes) or len(credential_digest) != 32:
+        raise UsageError("credential digest must be 32 bytes")
+    try:
+        tree_size = parse_tlog_proof(
+            format_tlog_proof(event_index, event_audit_path, checkpoint_note)
+        ).checkpoint().tree_size
+    except InvalidEncoding as exc:
+        raise UsageError(f"cannot build the bundle: {exc.diagnostics()}") from exc
+    event_proof = TlogProof(event_index, tuple(Hash(h) for h in event_audit_path),
+                            checkpoint_note)
+    header_proof = TlogProof(tree_size - 1, tuple(Hash(h) for h in header_audit_path),
+                             checkpoint_note)
+    format_tlog_proof(header_proof.index, header_proof.proof, checkpoint_note)
+    return Bundle(origin, issuer, Hash(credential_digest), event, event_proof, header,
+                  header_proof, receipt, status)
