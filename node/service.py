@@ -91,7 +91,9 @@ class NodeService:
         self.metrics = NodeMetrics()
         self.signatures = SignatureChecker(genesis.origin, workers=signature_workers)
         self.validator_name = None if key is None else genesis.validator_name(key.public_key)
-        self._waiters: dict[Hash, list[asyncio.Future[Outcome]]] = {}
+        # None wakes a waiter without an outcome: production stopped, nothing will commit.
+        self._waiters: dict[Hash, list[asyncio.Future[Outcome | None]]] = {}
+        self._producing = True
         self._admitted_at: dict[Hash, float] = {}
         self._rejections: OrderedDict[Hash, Rejected] = OrderedDict()
         self._producer: BlockProducer | None = None
@@ -143,6 +145,13 @@ class NodeService:
             except Exception:  # already logged by _run_producer
                 pass
         self._tasks.clear()
+        # Answer every ?wait=commit now (still pending) rather than hold the HTTP
+        # server's shutdown until each wait times out.
+        self._producing = False
+        for futures in self._waiters.values():
+            for future in futures:
+                if not future.done():
+                    future.set_result(None)
 
     async def close(self) -> None:
         """Stop producing and close the database (after the HTTP server has stopped)."""
@@ -242,9 +251,9 @@ class NodeService:
             return Committed(event_hash, position.index, position.height)
         if event_hash in self._rejections:
             return self._rejections[event_hash]
-        if event_hash not in self.mempool:
+        if event_hash not in self.mempool or not self._producing:
             return None
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(event_hash, []).append(future)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)

@@ -43,11 +43,17 @@ STRANGER = TestIssuer(fixed_key("stranger"))
 BATCH_DIGESTS = [digest(f"batch {i}") for i in range(5)]
 BATCH = build_batch(BATCH_DIGESTS)
 MAX_BODY = 64 * 1024
+CREATED = 1_780_000_000  # the chain's events are the same in every run
+BLOCK_2 = [ISSUER.issue("a", CREATED), ISSUER.issue("b", CREATED),
+           ISSUER.sign(BatchAnchor(ISSUER.did, "2026-spring", BATCH.root, BATCH.size), CREATED)]
 
 
 class ManualProducer:
     async def run(self) -> None:
         await asyncio.Event().wait()
+
+    def commit_expected(self) -> bool:
+        return False
 
     def events_arrived(self) -> None:
         pass
@@ -118,13 +124,11 @@ def revocation(label: str | Hash, reason: RevocationReason = RevocationReason.FR
 
 async def chain(node: Node) -> list[Head]:
     """Block 1 registers the issuer; 2 issues "a" and "b" and anchors a batch; 3 revokes "b"."""
-    await node.submit(ISSUER.register(GOVERNANCE))
+    await node.submit(ISSUER.register(GOVERNANCE, CREATED))
     heads = [await node.seal()]
-    await node.submit(ISSUER.issue("a"), ISSUER.issue("b"),
-                      ISSUER.sign(BatchAnchor(ISSUER.did, "2026-spring", BATCH.root,
-                                              BATCH.size)))
+    await node.submit(*BLOCK_2)
     heads.append(await node.seal())
-    await node.submit(revocation("b"))
+    await node.submit(revocation("b", created=CREATED))
     heads.append(await node.seal())
     return heads
 
@@ -294,9 +298,7 @@ async def test_blocks(make_node: NodeFactory) -> None:
     assert body["header"]["hash"] == header.hash.hex()
     assert body["header"]["previous"] == heads[0].header.hash.hex()  # type: ignore[union-attr]
     assert decode_header(base64.b64decode(body["header"]["encoded"])) == header
-    assert body["event_hashes"] == [e.hash.hex() for e in (
-        ISSUER.issue("a"), ISSUER.issue("b"),
-        ISSUER.sign(BatchAnchor(ISSUER.did, "2026-spring", BATCH.root, BATCH.size)))]
+    assert body["event_hashes"] == [e.hash.hex() for e in BLOCK_2]
     latest = await json_of(await node.client.get("/v1/blocks/latest"), 200)
     assert latest["height"] == 3 and latest["header"]["status_root"] == \
         heads[-1].status_root.hex()
@@ -435,7 +437,7 @@ def error_cases(head: Head) -> list[Case]:
         Case("POST", "/v1/events", 422, "unknown_issuer", STRANGER.issue("x").encoded,
              EVENT_CONTENT_TYPE),
         Case("POST", "/v1/events", 422, "already_revoked",
-             revocation("b", created=int(time.time()) - 7).encoded,
+             revocation("b", created=CREATED + 1).encoded,
              EVENT_CONTENT_TYPE),
         Case("POST", "/v1/events", 422, "bad_signature",
              event[:-1] + bytes([event[-1] ^ 1]), EVENT_CONTENT_TYPE),

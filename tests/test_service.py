@@ -55,6 +55,9 @@ class ManualProducer:
     async def run(self) -> None:
         await asyncio.Event().wait()
 
+    def commit_expected(self) -> bool:
+        return False
+
     def events_arrived(self) -> None:
         self.arrivals += 1
 
@@ -172,12 +175,13 @@ async def test_rejections_carry_their_rule(make_service: ServiceFactory) -> None
     await registered(service, ISSUER)
     imposter = fixed_key("imposter")
     future = int(time.time()) + 3600
+    unknown = OTHER.issue("y")
     cases: list[tuple[bytes, str]] = [
         (b"\x93\x01\x02\x03", "bad_encoding"),
         (b"\xcc\x01", "bad_encoding"),  # non-canonical msgpack
         (sign_event(CredentialIssue(ISSUER.did, digest("x")), origin="vcledger.example/other",
                     key=ISSUER.key, created=int(time.time())).encoded, "bad_signature"),
-        (OTHER.issue("y").encoded, "unknown_issuer"),
+        (unknown.encoded, "unknown_issuer"),
         (sign_event(CredentialIssue(ISSUER.did, digest("z")), origin=ISSUER.origin,
                     key=imposter, created=int(time.time())).encoded, "wrong_key"),
         (sign_event(IssuerRegister(OTHER.did, "Other", OTHER.key.public_key),
@@ -197,7 +201,7 @@ async def test_rejections_carry_their_rule(make_service: ServiceFactory) -> None
     assert len(service.mempool) == 0
     # Decoding failures have no event hash; the others name theirs.
     assert isinstance(results[0], Rejected) and results[0].event_hash is None
-    assert isinstance(results[3], Rejected) and results[3].event_hash == OTHER.issue("y").hash
+    assert isinstance(results[3], Rejected) and results[3].event_hash == unknown.hash
 
 
 async def test_signatures_checked_in_the_pool(make_service: ServiceFactory) -> None:
@@ -325,9 +329,10 @@ async def test_producer_seals_cosigns_and_keeps_checkpoints_fresh(
     service = await make_service(producer="single",
                                  consensus={**FAST_CONSENSUS, "empty_block_interval_ms": 100})
     await poll(lambda: service.ledger.head.height >= 1, what="block 1")
-    assert isinstance(await submit_one(service, ISSUER.register(GOVERNANCE)), Pending)
+    registration = ISSUER.register(GOVERNANCE)
+    assert isinstance(await submit_one(service, registration), Pending)
     event = ISSUER.issue("by the producer")
-    outcome = await service.wait_for(ISSUER.register(GOVERNANCE).hash, timeout=10)
+    outcome = await service.wait_for(registration.hash, timeout=10)
     assert isinstance(outcome, Committed)
     await submit_one(service, event)
     outcome = await service.wait_for(event.hash, timeout=10)
@@ -404,3 +409,21 @@ async def test_close_during_a_commit_finishes_the_commit(
         assert position is not None and ledger.leaf(position.index) == event.encoded
     finally:
         store.close()
+
+
+async def test_stopping_production_answers_every_wait_at_once(
+        make_service: ServiceFactory) -> None:
+    """Shutdown stops the producer first; no ?wait=commit may then hold the server open."""
+    service = await make_service()
+    await registered(service, ISSUER)
+    event = ISSUER.issue("never sealed")
+    await submit_one(service, event)
+    waiter = asyncio.create_task(service.wait_for(event.hash, timeout=60))
+    await asyncio.sleep(0)  # the waiter registers
+    started = time.monotonic()
+    await service.stop_producer()
+    assert await asyncio.wait_for(waiter, 5) is None
+    # Later waits do not wait either; the event is still pending, not lost or rejected.
+    assert await service.wait_for(event.hash, timeout=60) is None
+    assert time.monotonic() - started < 5
+    assert event.hash in service.mempool
