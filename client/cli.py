@@ -1,0 +1,895 @@
+"""``vcledger``: the command line for issuers and verifiers.
+
+Commands are thin over the client library.  ``verify`` is fully offline: it
+never imports the HTTP client (client.http is imported lazily by the
+commands that talk to a node).
+
+Exit codes: 0 success or valid; 1 error talking to a node or reading a file;
+2 usage error; 3 revoked; 4 invalid (a proof, signature or digest check
+failed).  Every error is caught once, in :func:`main`, and printed as one
+line from its ``diagnostics()``; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from client import credentials
+from client.batch import MAX_BATCH_SIZE, build_batch
+from client.bundle import (
+    MAX_BUNDLE_SIZE,
+    MAX_RECEIPT_SIZE,
+    CredentialReceipt,
+    format_batch_receipts,
+    format_bundle,
+    parse_receipt,
+)
+from client.errors import InvalidEncoding, LedgerError, UsageError, VerificationError
+from client.events import (
+    BATCH_ID_PATTERN,
+    BatchAnchor,
+    BatchRevoke,
+    CredentialIssue,
+    CredentialRevoke,
+    IssuerRegister,
+    IssuerRetire,
+    IssuerRotate,
+    Payload,
+    RevocationReason,
+    SignedEvent,
+    sign_event,
+)
+from client.hashes import Hash, hash_from_hex
+from client.keys import KeyPair, public_key_from_did, read_key_file, write_key_file
+from client.note import SIG_COSIGNATURE_V1, verifier_key
+from client.trust import MAX_TRUST_FILE_SIZE, Trust, parse_trust
+from client.verify import Verdict, verify_bundle, verify_bundle_without_trust
+
+if TYPE_CHECKING:
+    from client.http import NodeClient
+
+PROG = "vcledger"
+NODE_ENV = "VCLEDGER_NODE"
+PARALLEL_DIGEST_THRESHOLD = 4000
+DIGEST_CHUNK = 1000
+WRITE_CHUNK = 2000
+RECEIPT_WRITERS = 4
+
+T = TypeVar("T")
+
+
+class InputFileError(LedgerError):
+    """A file named on the command line is missing, unreadable or malformed."""
+
+    code = "bad_input_file"
+    exit_code = 1
+
+
+# -- small helpers ------------------------------------------------------------------------
+
+
+def _read(path: str | Path, what: str, max_size: int) -> bytes:
+    target = Path(path)
+    try:
+        with target.open("rb") as handle:
+            data = handle.read(max_size + 1)
+    except FileNotFoundError:
+        raise InputFileError(f"{what} {target} does not exist") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{what} {target} is a directory, not a file") from None
+    except OSError as exc:
+        raise InputFileError(f"cannot read {what} {target}: {exc.strerror}") from exc
+    if len(data) > max_size:
+        raise InputFileError(f"{what} {target} is larger than {max_size} bytes")
+    return data
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise InputFileError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _credential_digest(path: str) -> Hash:
+    data = _read(path, "credential file", credentials.MAX_CREDENTIAL_SIZE)
+    try:
+        return credentials.digest(data)
+    except InvalidEncoding as exc:
+        raise InputFileError(f"credential file {path}: {exc.diagnostics()}") from exc
+
+
+def _receipt(path: str) -> CredentialReceipt:
+    data = _read(path, "receipt file", MAX_RECEIPT_SIZE)
+    try:
+        return parse_receipt(data, f"receipt file {path}")
+    except InvalidEncoding as exc:
+        raise InputFileError(exc.diagnostics()) from exc
+
+
+def _trust(path: str) -> Trust:
+    return parse_trust(_read(path, "trust file", MAX_TRUST_FILE_SIZE), path)
+
+
+def _did(text: str, what: str) -> str:
+    try:
+        public_key_from_did(text)
+    except InvalidEncoding as exc:
+        raise UsageError(f"{what}: {exc.diagnostics()}") from exc
+    return text
+
+
+def _node_url(args: argparse.Namespace) -> str:
+    url: str | None = args.node or os.environ.get(NODE_ENV)
+    if not url:
+        raise UsageError(f"no node given: pass --node URL or set {NODE_ENV}")
+    return url
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _print_json(document: object) -> None:
+    print(json.dumps(document, indent=2))
+
+
+def _run_async(coroutine: Awaitable[T]) -> T:
+    async def runner() -> T:
+        return await coroutine
+    return asyncio.run(runner())
+
+
+async def _with_node(args: argparse.Namespace, action: Callable[[NodeClient], Awaitable[T]]
+                     ) -> T:
+    from client.http import NodeClient  # noqa: PLC0415 - verify must not load aiohttp
+
+    async with NodeClient(_node_url(args), timeout=args.timeout) as node:
+        return await action(node)
+
+
+async def _network_origin(node: NodeClient, trust: Trust | None) -> str:
+    origin = await node.origin()
+    if trust is not None and trust.origin != origin:
+        raise UsageError(f"node {node.url} serves network {origin!r}, but the trust file is "
+                         f"for {trust.origin!r}")
+    return origin
+
+
+async def _submit(node: NodeClient, payload: Payload, key: KeyPair, what: str,
+                  trust: Trust | None = None) -> tuple[SignedEvent, dict[str, Any]]:
+    origin = await _network_origin(node, trust)
+    event = sign_event(payload, origin=origin, key=key, created=_now())
+    result = await node.submit(event.encoded, event_hash=event.hash, what=what)
+    if result.status != "committed":
+        raise InputFileError(
+            f"the {what} event {event.hash.hex()} was accepted by {node.url} but not committed "
+            f"in time; check later with GET /v1/events/{event.hash.hex()}")
+    return event, {"event_hash": event.hash.hex(), "kind": payload.kind.value,
+                   "index": result.index, "height": result.height, "network": origin}
+
+
+def _report(args: argparse.Namespace, document: dict[str, Any], lines: Sequence[str]) -> None:
+    if args.json:
+        _print_json(document)
+    else:
+        for line in lines:
+            print(line)
+
+
+# -- keygen and issuer governance ---------------------------------------------------------
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    key = KeyPair.generate()
+    path = Path(args.out)
+    write_key_file(path, key.seed)
+    name = args.name or path.stem
+    vkey = verifier_key(name, key.public_key, sig_type=SIG_COSIGNATURE_V1)
+    _report(args, {"key_file": str(path), "did": key.did, "public_key": key.public_key.hex(),
+                   "verifier_key": vkey},
+            [f"wrote {path} (mode 0600)", f"did:           {key.did}",
+             f"verifier key:  {vkey}"])
+    return 0
+
+
+def _event_lines(info: dict[str, Any]) -> list[str]:
+    return [f"committed {info['kind']} event {info['event_hash']}",
+            f"  log index {info['index']}, block height {info['height']}"]
+
+
+def cmd_issuer_register(args: argparse.Namespace) -> int:
+    issuer = _did(args.issuer, "--issuer")
+    admin = read_key_file(args.admin_key)
+    payload = IssuerRegister(issuer, args.name, public_key_from_did(issuer))
+    _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, admin,
+                                                                 "issuer.register")))
+    info["issuer"] = issuer
+    _report(args, info, [f"registered issuer {issuer} ({args.name!r})", *_event_lines(info)])
+    return 0
+
+
+def cmd_issuer_rotate(args: argparse.Namespace) -> int:
+    old = read_key_file(args.key)
+    new = read_key_file(args.new_key)
+    issuer = _did(args.issuer, "--issuer") if args.issuer else old.did
+    payload = IssuerRotate(issuer, new.public_key)
+    _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, old,
+                                                                 "issuer.rotate")))
+    info.update(issuer=issuer, new_public_key=new.public_key.hex())
+    _report(args, info, [f"issuer {issuer} now signs with {new.public_key.hex()}",
+                         *_event_lines(info),
+                         f"  sign from now on with --key {args.new_key} --issuer {issuer}"])
+    return 0
+
+
+def cmd_issuer_retire(args: argparse.Namespace) -> int:
+    key = read_key_file(args.key)
+    issuer = _did(args.issuer, "--issuer") if args.issuer else key.did
+    payload = IssuerRetire(issuer)
+    _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, key,
+                                                                 "issuer.retire")))
+    info["issuer"] = issuer
+    _report(args, info, [f"retired issuer {issuer}; its earlier credentials keep their history",
+                         *_event_lines(info)])
+    return 0
+
+
+def _issuer_for_key(args: argparse.Namespace, key: KeyPair) -> str:
+    return _did(args.issuer, "--issuer") if args.issuer else key.did
+
+
+# -- issue ---------------------------------------------------------------------------------
+
+
+def cmd_issue(args: argparse.Namespace) -> int:
+    digest = _credential_digest(args.credential)
+    key = read_key_file(args.key)
+    issuer = _issuer_for_key(args, key)
+    payload = CredentialIssue(issuer, digest)
+    _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, key,
+                                                                 "credential.issue")))
+    info.update(issuer=issuer, credential_digest=digest.hex())
+    _report(args, info, [f"issued credential {digest.hex()}", f"  issuer {issuer}",
+                         *_event_lines(info)[1:], f"  event {info['event_hash']}"])
+    return 0
+
+
+# -- anchor --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where one credential of a batch came from: a file, or a line of a JSON Lines file."""
+
+    path: str
+    line: int | None
+
+    @property
+    def label(self) -> str:
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
+
+def _collect_sources(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            with os.scandir(path) as entries:
+                found = sorted(entry.name for entry in entries
+                               if entry.name.endswith((".json", ".jsonl")) and entry.is_file())
+            if not found:
+                raise InputFileError(f"folder {path} holds no .json or .jsonl files")
+            files.extend(path / name for name in found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputFileError(f"{path} does not exist")
+    return files
+
+
+def _digest_one(data: bytes) -> tuple[bytes | None, str | None]:
+    try:
+        return credentials.digest(data), None
+    except InvalidEncoding as exc:
+        return None, exc.diagnostics()
+
+
+def digest_files(paths: list[str]) -> list[tuple[bytes | None, str | None]]:
+    """Digest credential files (a process-pool task: top level, plain values)."""
+    results: list[tuple[bytes | None, str | None]] = []
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(credentials.MAX_CREDENTIAL_SIZE + 1)
+        except OSError as exc:
+            results.append((None, f"cannot read: {exc.strerror}"))
+            continue
+        results.append(_digest_one(data))
+    return results
+
+
+def digest_lines(lines: list[bytes]) -> list[tuple[bytes | None, str | None]]:
+    """Digest JSON Lines entries (a process-pool task)."""
+    return [_digest_one(line) for line in lines]
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _progress(args: argparse.Namespace, total: int, what: str) -> Any:
+    from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: PLC0415 - anchor only
+
+    return tqdm(total=total, desc=what, unit="cred", file=sys.stderr, leave=False,
+                disable=args.json or not sys.stderr.isatty())
+
+
+def _digest_all(args: argparse.Namespace, files: list[Path]
+                ) -> tuple[list[Source], list[bytes]]:
+    """Digest every credential: .json files whole, .jsonl files line by line."""
+    plain = [f for f in files if f.suffix != ".jsonl"]
+    tasks: list[tuple[Callable[[Any], list[tuple[bytes | None, str | None]]], list[Any]]] = []
+    order: list[Source] = []
+    for file_chunk in _chunks(plain, DIGEST_CHUNK):
+        items = [str(p) for p in file_chunk]
+        tasks.append((digest_files, items))
+        order.extend(Source(p, None) for p in items)
+    for path in (f for f in files if f.suffix == ".jsonl"):
+        data = _read(path, "JSON Lines file", 1 << 34)
+        numbered = [(n, line) for n, line in enumerate(data.split(b"\n"), start=1)
+                    if line.strip()]
+        for chunk in _chunks(numbered, DIGEST_CHUNK):
+            tasks.append((digest_lines, [line for _, line in chunk]))
+            order.extend(Source(str(path), n) for n, _ in chunk)
+    total = len(order)
+    if total == 0:
+        raise InputFileError("no credentials found in the given files")
+    if total > MAX_BATCH_SIZE:
+        raise UsageError(f"{total} credentials; a batch holds at most {MAX_BATCH_SIZE}")
+    results: list[tuple[bytes | None, str | None]] = []
+    workers = min(os.cpu_count() or 1, args.workers or 8)
+    with _progress(args, total, "digesting") as bar:
+        if total < PARALLEL_DIGEST_THRESHOLD or workers < 2:
+            for function, items in tasks:
+                done = function(items)
+                results.extend(done)
+                bar.update(len(done))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(function, items) for function, items in tasks]
+                for future in futures:
+                    done = future.result()
+                    results.extend(done)
+                    bar.update(len(done))
+    problems = [f"{source.label}: {error}" for source, (_, error) in zip(order, results,
+                                                                           strict=True)
+                if error is not None]
+    if problems:
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise InputFileError(f"{len(problems)} credential(s) cannot be digested: {shown}{more}")
+    digests = [digest for digest, _ in results]
+    assert all(d is not None for d in digests)
+    return order, digests  # type: ignore[return-value]
+
+
+def _check_duplicates(order: list[Source], digests: list[bytes]) -> None:
+    if len(set(digests)) == len(digests):
+        return
+    seen: dict[bytes, Source] = {}
+    for source, digest in zip(order, digests, strict=True):
+        first = seen.setdefault(digest, source)
+        if first is not source:
+            raise InputFileError(f"{source.label} is the same credential as {first.label} "
+                                 f"(digest {digest.hex()}); each credential goes in a batch once")
+
+
+def _write_files(outdir: Path, files: list[tuple[str, bytes]]) -> None:
+    """Create each file (a thread-pool task: the system calls release the GIL)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    for name, data in files:
+        fd = os.open(outdir / name, flags, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+
+def _write_receipts(args: argparse.Namespace, outdir: Path, order: list[Source],
+                    digests: list[bytes], tree: Any, *, origin: str, issuer: str,
+                    batch_id: str, anchor_hash: Hash) -> None:
+    """Write OUTDIR/<digest>.json per credential, then OUTDIR/index.jsonl (renamed into
+    place last, so its presence means every receipt was written)."""
+    index_lines: list[str] = []
+    pending: list[tuple[str, bytes]] = []
+    with _progress(args, len(digests), "writing receipts") as bar, \
+            ThreadPoolExecutor(max_workers=RECEIPT_WRITERS) as pool:
+        futures = []
+        for receipt, text in format_batch_receipts(
+                origin=origin, issuer=issuer, batch_id=batch_id, anchor_event_hash=anchor_hash,
+                receipts=tree.receipts(), digests=digests):
+            digest_hex = digests[receipt.index].hex()
+            name = f"{digest_hex}.json"
+            pending.append((name, text.encode("utf-8")))
+            source = order[receipt.index]
+            index_lines.append(
+                f'{{"source": {json.dumps(source.path)}, "line": '
+                f'{"null" if source.line is None else source.line}, "index": {receipt.index}, '
+                f'"digest": "{digest_hex}", "receipt": "{name}"}}\n')
+            if len(pending) == WRITE_CHUNK:
+                futures.append(pool.submit(_write_files, outdir, pending))
+                pending = []
+        futures.append(pool.submit(_write_files, outdir, pending))
+        for future in futures:
+            try:
+                future.result()
+            except OSError as exc:
+                raise InputFileError(f"cannot write receipts to {outdir}: {exc.strerror}") from exc
+            bar.update(WRITE_CHUNK)
+    _write_atomically(outdir / "index.jsonl", "".join(index_lines))
+
+
+def cmd_anchor(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    key = read_key_file(args.key)
+    issuer = _issuer_for_key(args, key)
+    outdir = Path(args.receipts)
+    if (outdir / "index.jsonl").exists():
+        raise UsageError(f"{outdir} already holds the receipts of a batch (index.jsonl); "
+                         "choose a new --receipts folder")
+    if args.batch_id is not None and not BATCH_ID_PATTERN.fullmatch(args.batch_id):
+        raise UsageError(f"--batch-id {args.batch_id!r} is not a batch id (1..128 of "
+                         "A-Z a-z 0-9 . _ : -, starting with a letter or digit)")
+    _node_url(args)  # fail on a missing --node before the long part
+    order, digests = _digest_all(args, _collect_sources(args.sources))
+    _check_duplicates(order, digests)
+    digested = time.monotonic()
+    tree = build_batch(digests)
+    batch_id = args.batch_id or (
+        f"{dt.datetime.now(dt.UTC):%Y%m%d}-{tree.root.hex()[:12]}")
+    payload = BatchAnchor(issuer, batch_id, tree.root, tree.size)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputFileError(f"cannot create {outdir}: {exc.strerror}") from exc
+    event, info = _run_async(_with_node(args, lambda node: _submit(node, payload, key,
+                                                                     "batch.anchor")))
+    anchored = time.monotonic()
+    _write_receipts(args, outdir, order, digests, tree, origin=info["network"], issuer=issuer,
+                    batch_id=batch_id, anchor_hash=event.hash)
+    finished = time.monotonic()
+    info.update(issuer=issuer, batch_id=batch_id, batch_root=tree.root.hex(),
+                batch_size=tree.size, receipts=str(outdir),
+                seconds={"digest": round(digested - started, 3),
+                         "anchor": round(anchored - digested, 3),
+                         "receipts": round(finished - anchored, 3),
+                         "total": round(finished - started, 3)})
+    _report(args, info, [
+        f"anchored batch {batch_id!r}: {tree.size} credentials, root {tree.root.hex()}",
+        *_event_lines(info),
+        f"  wrote {tree.size} receipts and index.jsonl to {outdir} "
+        f"in {finished - started:.1f} s",
+    ])
+    return 0
+
+
+# -- revoke --------------------------------------------------------------------------------
+
+
+def _reason(text: str) -> RevocationReason:
+    try:
+        return RevocationReason.parse(text)
+    except InvalidEncoding as exc:
+        raise UsageError(f"--reason: {exc.diagnostics()}") from exc
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    chosen = [name for name, value in (("CREDENTIAL.json", args.credential),
+                                       ("--digest", args.digest), ("--batch", args.batch))
+              if value is not None]
+    if len(chosen) != 1:
+        raise UsageError("name exactly one of CREDENTIAL.json, --digest HEX or --batch ID "
+                         f"(got {', '.join(chosen) or 'none'})")
+    reason = _reason(args.reason)
+    if args.batch is not None and args.receipt is not None:
+        raise UsageError("--receipt goes with a credential, not with --batch")
+    key = read_key_file(args.key)
+    issuer = _issuer_for_key(args, key)
+    payload: Payload
+    info_extra: dict[str, Any] = {"issuer": issuer, "reason": reason.label}
+    if args.batch is not None:
+        if not BATCH_ID_PATTERN.fullmatch(args.batch):
+            raise UsageError(f"--batch {args.batch!r} is not a batch id")
+        payload = BatchRevoke(issuer, args.batch, reason)
+        info_extra["batch_id"] = args.batch
+        what = f"every credential of batch {args.batch!r}"
+    else:
+        if args.digest is not None:
+            try:
+                digest = hash_from_hex(args.digest, "--digest")
+            except InvalidEncoding as exc:
+                raise UsageError(exc.diagnostics()) from exc
+        else:
+            digest = _credential_digest(args.credential)
+        membership = None
+        if args.receipt is not None:
+            receipt = _receipt(args.receipt)
+            if receipt.credential_digest != digest:
+                raise UsageError(f"receipt {args.receipt} is for credential "
+                                 f"{receipt.credential_digest.hex()}, not {digest.hex()}")
+            if receipt.issuer != issuer:
+                raise UsageError(f"receipt {args.receipt} is from issuer {receipt.issuer}, not "
+                                 f"{issuer}; pass --issuer")
+            membership = receipt.membership()
+            info_extra["batch_id"] = receipt.batch_id
+        payload = CredentialRevoke(issuer, digest, reason, membership)
+        info_extra["credential_digest"] = digest.hex()
+        what = f"credential {digest.hex()}"
+    _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, key,
+                                                                 payload.kind.value)))
+    info.update(info_extra)
+    _report(args, info, [f"revoked {what} ({reason.label})", *_event_lines(info)])
+    return 0
+
+
+# -- bundle, status, verify ------------------------------------------------------------------
+
+
+def _issuer_of(args: argparse.Namespace, credential_json: bytes,
+               receipt: CredentialReceipt | None) -> str:
+    if args.issuer:
+        return _did(args.issuer, "--issuer")
+    if receipt is not None:
+        return receipt.issuer
+    document = credentials.parse_credential(credential_json)
+    field = document.get("issuer")
+    if isinstance(field, dict):
+        field = field.get("id")
+    if not isinstance(field, str):
+        raise UsageError(f"credential {args.credential} has no issuer id; pass --issuer DID")
+    return _did(field, f"the issuer of credential {args.credential} (pass --issuer DID to "
+                       "name the did:key it was issued under)")
+
+
+def _credential_and_receipt(args: argparse.Namespace
+                            ) -> tuple[bytes, Hash, CredentialReceipt | None, str]:
+    data = _read(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE)
+    try:
+        digest = credentials.digest(data)
+    except InvalidEncoding as exc:
+        raise InputFileError(f"credential file {args.credential}: {exc.diagnostics()}") from exc
+    receipt = _receipt(args.receipt) if args.receipt else None
+    if receipt is not None and receipt.credential_digest != digest:
+        raise UsageError(f"receipt {args.receipt} is for credential "
+                         f"{receipt.credential_digest.hex()}, not {args.credential} "
+                         f"({digest.hex()})")
+    return data, digest, receipt, _issuer_of(args, data, receipt)
+
+
+async def _fetch_and_verify(node: NodeClient, trust: Trust | None, *, data: bytes,
+                            digest: Hash, receipt: CredentialReceipt | None,
+                            issuer: str) -> tuple[Any, Verdict]:
+    from client.http import fetch_bundle  # noqa: PLC0415 - verify must not load aiohttp
+
+    origin = await _network_origin(node, trust)
+    bundle = await fetch_bundle(node, issuer=issuer, credential_digest=digest, receipt=receipt,
+                                min_cosignatures=1 if trust is None else trust.threshold)
+    if trust is None:
+        verdict = verify_bundle_without_trust(bundle, origin, credential_json=data)
+    else:
+        verdict = verify_bundle(bundle, trust, credential_json=data, now=_now())
+    return bundle, verdict
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    data, digest, receipt, issuer = _credential_and_receipt(args)
+    trust = _trust(args.trust) if args.trust else None
+    out = Path(args.out)
+    bundle, verdict = _run_async(_with_node(
+        args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest, receipt=receipt,
+                                       issuer=issuer)))
+    if verdict.status == "invalid":
+        raise VerificationError(f"the bundle assembled from {args.node or 'the node'} does not "
+                                f"verify, so it was not written: {verdict.message}")
+    _write_atomically(out, format_bundle(bundle))
+    note = "" if trust is not None else (
+        " (checkpoint signatures not checked: pass --trust to check them too)")
+    _report(args, {"bundle": str(out), "verdict": verdict.as_json()},
+            [f"wrote {out}", f"  {verdict.message}{note}"])
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    data, digest, receipt, issuer = _credential_and_receipt(args)
+    trust = _trust(args.trust)
+    _, verdict = _run_async(_with_node(
+        args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest, receipt=receipt,
+                                       issuer=issuer)))
+    _report(args, verdict.as_json(), [verdict.message])
+    return verdict.exit_code
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    trust = _trust(args.trust)
+    bundle = _read(args.bundle, "bundle file", MAX_BUNDLE_SIZE + 1)
+    credential = (None if args.credential is None
+                  else _read(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE))
+    verdict = verify_bundle(bundle, trust, credential_json=credential, now=_now())
+    _report(args, verdict.as_json(), [verdict.message])
+    return verdict.exit_code
+
+
+# -- monitor -------------------------------------------------------------------------------
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from client.http import NodeClient  # noqa: PLC0415
+    from client.monitor import load_state, monitor_round, save_state  # noqa: PLC0415
+
+    trust = _trust(args.trust)
+    urls = args.node or ([os.environ[NODE_ENV]] if os.environ.get(NODE_ENV) else [])
+    if not urls:
+        raise UsageError(f"no node given: pass --node URL (repeatable) or set {NODE_ENV}")
+    state_path = Path(args.state)
+    rounds = 1 if args.once else args.max_rounds
+    if args.interval <= 0:
+        raise UsageError("--interval must be positive")
+
+    async def run() -> int:
+        clients = [NodeClient(url, timeout=args.timeout) for url in urls]
+        worst = 0
+        try:
+            for client in clients:
+                await client.__aenter__()
+            number = 0
+            while rounds is None or number < rounds:
+                if number:
+                    await asyncio.sleep(args.interval)
+                number += 1
+                previous = load_state(state_path, trust)
+                report = await monitor_round(clients, trust, previous, now=_now())
+                if report.advanced and report.state is not None:
+                    save_state(state_path, report.state)
+                _print_round(args, number, report)
+                worst = max(worst, report.exit_code)
+                if report.exit_code == 4:
+                    break  # evidence printed; a split view needs a human
+        finally:
+            for client in clients:
+                await client.close()
+        return worst
+
+    return _run_async(run())
+
+
+def _print_round(args: argparse.Namespace, number: int, report: Any) -> None:
+    if args.json:
+        print(json.dumps({"round": number, **report.as_json()}), flush=True)
+        return
+    document = report.as_json()
+    print(f"round {number}: {document['result']}", flush=True)
+    for node in report.nodes:
+        where = "" if node.tree_size is None else f" tree size {node.tree_size}"
+        print(f"  {node.node}: {node.status}{where}: {node.message}")
+    for split in report.split_views:
+        print(f"  SPLIT VIEW: {split.description}")
+        for label, evidence in (("first", split.first), ("second", split.second)):
+            print(f"  {label} checkpoint, from {evidence.node}:")
+            for line in evidence.note.splitlines():
+                print(f"    {line}")
+    if report.state is not None:
+        verb = "recorded" if report.advanced else "unchanged"
+        print(f"  state {verb}: tree size {report.state.tree_size} from {report.state.node}")
+    sys.stdout.flush()
+
+
+# -- the parser ------------------------------------------------------------------------------
+
+
+def _common(parser: argparse.ArgumentParser, *, node: bool = False) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    if node:
+        parser.add_argument("--node", metavar="URL",
+                            help=f"node API URL, e.g. http://127.0.0.1:7700 (default: ${NODE_ENV})")
+        parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                            help="give up on the node after this long (default 60)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Issue, anchor, revoke and verify credentials on a vcledger network.",
+        epilog="Exit codes: 0 success/valid, 1 node or file error, 2 usage error, "
+               "3 revoked, 4 invalid.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("keygen", help="create a new Ed25519 key file (mode 0600)",
+                       description="Create a new Ed25519 key file and print its did:key and "
+                                   "its note verifier key.")
+    p.add_argument("--out", required=True, metavar="KEYFILE", help="file to create (never "
+                   "overwritten)")
+    p.add_argument("--name", help="key name in the verifier key (default: the file name)")
+    _common(p)
+    p.set_defaults(func=cmd_keygen)
+
+    issuer = sub.add_parser("issuer", help="register, rotate or retire an issuer",
+                            description="Issuer governance: register (governance key), "
+                                        "rotate or retire (issuer key).")
+    isub = issuer.add_subparsers(dest="issuer_command", required=True, metavar="ACTION")
+    p = isub.add_parser("register", help="admit an issuer (signed by a governance key)",
+                        description="Admit an issuer: signed by a governance key named in the "
+                                    "genesis file.")
+    p.add_argument("--admin-key", required=True, metavar="KEYFILE", help="governance key file")
+    p.add_argument("--issuer", required=True, metavar="DID", help="the issuer's did:key")
+    p.add_argument("--name", required=True, help="the issuer's display name")
+    _common(p, node=True)
+    p.set_defaults(func=cmd_issuer_register)
+    p = isub.add_parser("rotate", help="replace the issuer's signing key",
+                        description="Replace the issuer's signing key; signed by the current "
+                                    "key.")
+    p.add_argument("--key", required=True, metavar="OLDKEY", help="the current key file")
+    p.add_argument("--new-key", required=True, metavar="NEWKEY", help="the new key file")
+    p.add_argument("--issuer", metavar="DID", help="the issuer (default: the did:key of --key)")
+    _common(p, node=True)
+    p.set_defaults(func=cmd_issuer_rotate)
+    p = isub.add_parser("retire", help="stop all further issuance by an issuer",
+                        description="Retire an issuer: no more issuance; earlier credentials "
+                                    "keep their history.  Signed by the issuer's current key "
+                                    "or a governance key.")
+    p.add_argument("--key", required=True, metavar="KEYFILE",
+                   help="the issuer's current key or a governance key")
+    p.add_argument("--issuer", metavar="DID", help="the issuer (default: the did:key of --key)")
+    _common(p, node=True)
+    p.set_defaults(func=cmd_issuer_retire)
+
+    p = sub.add_parser("issue", help="put one credential's digest on the ledger",
+                       description="Compute the credential's RFC 8785 digest, sign a "
+                                   "credential.issue event, submit it and wait for commit.")
+    p.add_argument("credential", metavar="CREDENTIAL.json")
+    p.add_argument("--key", required=True, metavar="KEYFILE", help="the issuer's key file")
+    p.add_argument("--issuer", metavar="DID",
+                   help="the issuer, if not the did:key of --key (after a rotation)")
+    _common(p, node=True)
+    p.set_defaults(func=cmd_issue)
+
+    p = sub.add_parser("anchor", help="anchor a whole batch of credentials in one event",
+                       description="Digest every credential (a folder of .json files, .json "
+                                   "files, or .jsonl files with one credential per line), build "
+                                   "the batch tree, submit one batch.anchor event, wait for "
+                                   "commit, and write one receipt per credential (OUTDIR/"
+                                   "<digest>.json) plus OUTDIR/index.jsonl.")
+    p.add_argument("sources", nargs="+", metavar="DIR_OR_FILE")
+    p.add_argument("--key", required=True, metavar="KEYFILE", help="the issuer's key file")
+    p.add_argument("--receipts", required=True, metavar="OUTDIR", help="folder for receipts")
+    p.add_argument("--batch-id", metavar="ID",
+                   help="batch identifier (default: the date and the root's first 12 hex digits)")
+    p.add_argument("--issuer", metavar="DID",
+                   help="the issuer, if not the did:key of --key (after a rotation)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="digesting processes (default: one per CPU, at most 8)")
+    _common(p, node=True)
+    p.set_defaults(func=cmd_anchor)
+
+    p = sub.add_parser("revoke", help="revoke a credential or a whole batch",
+                       description="Revoke one credential (by file or digest; a batched one "
+                                   "needs its --receipt) or a whole batch.")
+    p.add_argument("credential", nargs="?", metavar="CREDENTIAL.json")
+    p.add_argument("--digest", metavar="HEX", help="the credential digest instead of the file")
+    p.add_argument("--batch", metavar="ID", help="revoke every credential of this batch")
+    p.add_argument("--receipt", metavar="RECEIPT", help="the receipt of a batched credential")
+    p.add_argument("--reason", required=True, metavar="CODE",
+                   help="by name or code: " + ", ".join(
+                       f"{r.label} ({r.value})" for r in RevocationReason))
+    p.add_argument("--key", required=True, metavar="KEYFILE", help="the issuer's key file")
+    p.add_argument("--issuer", metavar="DID",
+                   help="the issuer, if not the did:key of --key (after a rotation)")
+    _common(p, node=True)
+    p.set_defaults(func=cmd_revoke)
+
+    for name, helptext, func in (
+        ("bundle", "fetch and check an offline proof bundle for a credential", cmd_bundle),
+        ("status", "check a credential online (every proof still verified)", cmd_status),
+    ):
+        description = (
+            "Fetch everything needed to check CREDENTIAL offline at the newest checkpoint, "
+            "verify it, and only then write the bundle." if name == "bundle" else
+            "Fetch the credential's proofs from the node and verify them like an offline "
+            "bundle.  Exit 0 valid, 3 revoked, 4 invalid.")
+        p = sub.add_parser(name, help=helptext, description=description)
+        p.add_argument("credential", metavar="CREDENTIAL.json")
+        p.add_argument("--receipt", metavar="RECEIPT", help="the receipt of a batched credential")
+        p.add_argument("--issuer", metavar="DID",
+                       help="the issuer (default: the receipt's, or the credential's issuer)")
+        if name == "bundle":
+            p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle file to write")
+            p.add_argument("--trust", metavar="TRUSTFILE",
+                           help="also check the checkpoint's cosignatures under this trust file")
+        else:
+            p.add_argument("--trust", required=True, metavar="TRUSTFILE",
+                           help="the network's trust file")
+        _common(p, node=True)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("verify", help="verify a proof bundle offline",
+                       description="Verify a bundle with no network access.  Prints the "
+                                   "verdict; exit 0 valid, 3 revoked, 4 invalid.")
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--trust", required=True, metavar="TRUSTFILE", help="the network's trust file")
+    p.add_argument("--credential", metavar="CREDENTIAL.json",
+                   help="also check that this credential file is the bundle's")
+    _common(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("monitor", help="watch nodes for split views",
+                       description="Fetch each node's checkpoint, verify it under the trust "
+                                   "file, prove it consistent with the last recorded one and "
+                                   "with the other nodes', and record the newest in --state.  "
+                                   "Exit 4 with both signed checkpoints on a split view.")
+    p.add_argument("--node", action="append", metavar="URL",
+                   help=f"node API URL (repeatable; default: ${NODE_ENV})")
+    p.add_argument("--trust", required=True, metavar="TRUSTFILE", help="the network's trust file")
+    p.add_argument("--state", required=True, metavar="FILE",
+                   help="where the last verified checkpoint is kept")
+    p.add_argument("--once", action="store_true", help="one round, then exit")
+    p.add_argument("--interval", type=float, default=10.0, metavar="SECONDS",
+                   help="pause between rounds (default 10)")
+    p.add_argument("--max-rounds", type=int, metavar="N", help="stop after N rounds")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="give up on a node after this long (default 30)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per round")
+    p.set_defaults(func=cmd_monitor)
+    return parser
+
+
+def _fail(args: argparse.Namespace | None, exc: LedgerError) -> int:
+    message = exc.diagnostics()
+    if args is not None and getattr(args, "json", False):
+        _print_json({"error": {"code": exc.code, "message": message}})
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return exc.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) and usage errors (2) from argparse
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        result: int = args.func(args)
+        return result
+    except LedgerError as exc:
+        return _fail(args, exc)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one place that keeps tracebacks from users
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

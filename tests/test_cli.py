@@ -1,0 +1,327 @@
+"""The ``vcledger`` command: help, exit codes, JSON shapes and error messages.
+
+Offline only (no node): commands that need one are pointed at a closed port.
+The commands run in process through ``client.cli.main``; a few run as real
+subprocesses to show that no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from client.cli import main
+from client.keys import write_key_file
+
+ROOT = Path(__file__).resolve().parent.parent
+VALID = json.loads((ROOT / "tests" / "vectors" / "bundle_valid.json").read_text())
+INVALID = json.loads((ROOT / "tests" / "vectors" / "bundle_invalid.json").read_text())
+CASES = {case["name"]: case for case in VALID["cases"]}
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    """A trust file, bundles of every verdict, their credentials, and an issuer key."""
+    paths: dict[str, Path] = {"dir": tmp_path}
+    paths["trust"] = tmp_path / "trust.json"
+    paths["trust"].write_text(json.dumps(VALID["trust"]))
+    for name, case in CASES.items():
+        paths[name] = tmp_path / f"{name}.bundle.json"
+        paths[name].write_text(json.dumps(case["bundle"]))
+        paths[f"{name}.credential"] = tmp_path / f"{name}.credential.json"
+        paths[f"{name}.credential"].write_text(case["credential_json"])
+        if case["receipt"]:
+            paths[f"{name}.receipt"] = tmp_path / f"{name}.receipt.json"
+            paths[f"{name}.receipt"].write_text(json.dumps(case["receipt"]))
+    paths["key"] = tmp_path / "issuer.key"
+    write_key_file(paths["key"], hashlib.sha256(b"cli test issuer").digest())
+    return paths
+
+
+# -- help and usage ----------------------------------------------------------------------------
+
+COMMANDS = [[], ["keygen"], ["issuer"], ["issuer", "register"], ["issuer", "rotate"],
+            ["issuer", "retire"], ["issue"], ["anchor"], ["revoke"], ["bundle"], ["verify"],
+            ["status"], ["monitor"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "vcledger")
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0
+    assert out.startswith(f"usage: vcledger {' '.join(command)}".rstrip())
+    if command and command != ["issuer"]:
+        assert "--json" in out
+
+
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["verify"], ["verify", "b", "--trust"],
+                                  ["issuer"], ["keygen", "--out"]])
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert "usage:" in err and "Traceback" not in err
+
+
+# -- keygen ------------------------------------------------------------------------------------
+
+
+def test_keygen_writes_a_private_key_file(capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    target = tmp_path / "new.key"
+    code, out, _ = run(capsys, "keygen", "--out", str(target), "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert set(document) == {"key_file", "did", "public_key", "verifier_key"}
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert document["did"].startswith("did:key:z6Mk")
+    assert document["verifier_key"].startswith("new+")
+    code, out, err = run(capsys, "keygen", "--out", str(target))
+    assert code == 1 and "already exists" in err and out == ""
+
+
+# -- verify (offline) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "code"), [("direct_valid", 0), ("batch_valid", 0),
+                                            ("direct_revoked", 3), ("batch_revoked", 3)])
+def test_verify_exit_codes(capsys: pytest.CaptureFixture[str], files: dict[str, Path],
+                           name: str, code: int) -> None:
+    got, out, err = run(capsys, "verify", str(files[name]), "--trust", str(files["trust"]),
+                        "--credential", str(files[f"{name}.credential"]))
+    assert got == code, out + err
+    first = out.splitlines()[0]
+    assert first.startswith("valid: issued by " if code == 0 else "revoked at index ")
+    assert err == ""
+
+
+def test_verify_json_shape(capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
+    code, out, _ = run(capsys, "verify", str(files["batch_revoked"]), "--trust",
+                       str(files["trust"]), "--json")
+    assert code == 3
+    document = json.loads(out)
+    assert set(document) == {"status", "message", "step", "step_name", "issuer",
+                             "credential_digest", "batch_id", "event_index", "checkpoint",
+                             "revocation"}
+    assert document["status"] == "revoked" and document["batch_id"] == "2026-spring"
+    assert set(document["checkpoint"]) == {"tree_size", "time", "time_utc",
+                                           "signatures_checked"}
+    assert set(document["revocation"]) == {"scope", "index", "height", "reason", "reason_code"}
+    assert document["revocation"]["reason"] == "fraud"
+
+
+def test_verify_invalid_names_the_step(capsys: pytest.CaptureFixture[str],
+                                       files: dict[str, Path]) -> None:
+    case = next(c for c in INVALID["cases"] if c["name"] == "too_few_cosignatures")
+    path = files["dir"] / "few.json"
+    path.write_text(json.dumps(case["bundle"]))
+    code, out, _ = run(capsys, "verify", str(path), "--trust", str(files["trust"]), "--json")
+    assert code == 4
+    document = json.loads(out)
+    assert (document["status"], document["step"], document["step_name"]) == (
+        "invalid", 3, "checkpoint")
+    assert document["message"].startswith("invalid: step 3 (checkpoint): ")
+
+
+def test_verify_with_another_credential_is_invalid(capsys: pytest.CaptureFixture[str],
+                                                   files: dict[str, Path]) -> None:
+    code, out, _ = run(capsys, "verify", str(files["direct_valid"]), "--trust",
+                       str(files["trust"]), "--credential", str(files["batch_valid.credential"]))
+    assert code == 4 and out.startswith("invalid: step 7 (digest): ")
+
+
+def test_verify_with_another_networks_trust_is_invalid(capsys: pytest.CaptureFixture[str],
+                                                       files: dict[str, Path]) -> None:
+    other = files["dir"] / "other.json"
+    other.write_text(json.dumps(VALID["other_network_trust"]))
+    code, out, _ = run(capsys, "verify", str(files["direct_valid"]), "--trust", str(other))
+    assert code == 4 and out.startswith("invalid: step 2 (origin): ")
+
+
+def test_verify_bad_json_bundle_is_invalid_at_step_1(capsys: pytest.CaptureFixture[str],
+                                                     files: dict[str, Path]) -> None:
+    bad = files["dir"] / "bad.json"
+    bad.write_text('{"format": "vcledger-bundle/v1",')
+    code, out, err = run(capsys, "verify", str(bad), "--trust", str(files["trust"]))
+    assert code == 4 and out.startswith("invalid: step 1 (format): ") and "not JSON" in out
+    assert err == ""
+
+
+@pytest.mark.parametrize("missing", ["bundle", "trust", "credential"])
+def test_verify_missing_files_exit_1(capsys: pytest.CaptureFixture[str], files: dict[str, Path],
+                                     missing: str) -> None:
+    paths = {"bundle": str(files["direct_valid"]), "trust": str(files["trust"]),
+             "credential": str(files["direct_valid.credential"])}
+    paths[missing] = str(files["dir"] / "nope.json")
+    code, out, err = run(capsys, "verify", paths["bundle"], "--trust", paths["trust"],
+                         "--credential", paths["credential"])
+    assert code == 1 and out == ""
+    assert err == f"vcledger: error: {missing} file {paths[missing]} does not exist\n"
+
+
+def test_malformed_trust_file_is_a_usage_error(capsys: pytest.CaptureFixture[str],
+                                               files: dict[str, Path]) -> None:
+    files["trust"].write_text('{"origin": "x", "threshold": 1}')
+    code, _, err = run(capsys, "verify", str(files["direct_valid"]), "--trust",
+                       str(files["trust"]))
+    assert code == 2 and "validators" in err
+
+
+# -- commands that need a node -------------------------------------------------------------------
+
+
+def test_unreachable_node(capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    code, out, err = run(capsys, "issue", str(files["direct_valid.credential"]), "--key",
+                         str(files["key"]), "--node", url)
+    assert code == 1 and out == ""
+    assert err.startswith(f"vcledger: error: cannot reach node {url} (")
+    assert "is it running?" in err
+
+
+def test_node_from_the_environment(capsys: pytest.CaptureFixture[str], files: dict[str, Path],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("VCLEDGER_NODE", url)
+    code, out, err = run(capsys, "status", str(files["direct_valid.credential"]), "--trust",
+                         str(files["trust"]), "--json")
+    assert code == 1 and url in err
+    assert json.loads(out)["error"]["code"] == "node_unavailable"
+    monkeypatch.delenv("VCLEDGER_NODE")
+    code, _, err = run(capsys, "issue", str(files["direct_valid.credential"]), "--key",
+                       str(files["key"]))
+    assert code == 2 and "--node URL or set VCLEDGER_NODE" in err
+
+
+def test_bad_node_url(capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
+    code, _, err = run(capsys, "issue", str(files["direct_valid.credential"]), "--key",
+                       str(files["key"]), "--node", "127.0.0.1:7700")
+    assert code == 2 and "not an http(s) URL" in err
+
+
+def test_key_file_readable_by_others(capsys: pytest.CaptureFixture[str],
+                                     files: dict[str, Path]) -> None:
+    os.chmod(files["key"], 0o644)
+    code, _, err = run(capsys, "issue", str(files["direct_valid.credential"]), "--key",
+                       str(files["key"]), "--node", "http://127.0.0.1:1")
+    assert code == 1
+    assert "mode 0644" in err and f"chmod 600 {files['key']}" in err
+
+
+def test_credential_file_errors(capsys: pytest.CaptureFixture[str],
+                                files: dict[str, Path]) -> None:
+    node = ["--key", str(files["key"]), "--node", "http://127.0.0.1:1"]
+    code, _, err = run(capsys, "issue", str(files["dir"] / "absent.json"), *node)
+    assert code == 1 and "does not exist" in err
+    bad = files["dir"] / "bad.json"
+    bad.write_text('{"a": 1, "a": 2}')
+    code, _, err = run(capsys, "issue", str(bad), *node)
+    assert code == 1 and "duplicate member name 'a'" in err and str(bad) in err
+    bad.write_text("[1, 2]")
+    code, _, err = run(capsys, "issue", str(bad), *node)
+    assert code == 1 and "JSON object" in err
+
+
+def test_revoke_usage(capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
+    node = ["--key", str(files["key"]), "--node", "http://127.0.0.1:1"]
+    code, _, err = run(capsys, "revoke", "--reason", "fraud", *node)
+    assert code == 2 and "exactly one of" in err
+    code, _, err = run(capsys, "revoke", "--digest", "00" * 32, "--reason", "boredom", *node)
+    assert code == 2 and "unknown revocation reason 'boredom'" in err and "superseded (3)" in err
+    code, _, err = run(capsys, "revoke", "--digest", "XY", "--reason", "1", *node)
+    assert code == 2 and "--digest" in err
+    code, _, err = run(capsys, "revoke", str(files["batch_valid.credential"]), "--receipt",
+                       str(files["batch_revoked.receipt"]), "--reason", "3", *node)
+    assert code == 2 and "is for credential" in err
+
+
+def test_bundle_needs_an_issuer(capsys: pytest.CaptureFixture[str],
+                                files: dict[str, Path]) -> None:
+    credential = files["dir"] / "anonymous.json"
+    credential.write_text('{"issuer": "https://example.edu/issuers/14"}')
+    code, _, err = run(capsys, "bundle", str(credential), "--node", "http://127.0.0.1:1",
+                       "--out", str(files["dir"] / "x.bundle"))
+    assert code == 2 and "not a did:key" in err and "--issuer" in err
+
+
+def _anchor(capsys: pytest.CaptureFixture[str], files: dict[str, Path],
+            *sources: Path) -> tuple[int, str, str]:
+    return run(capsys, "anchor", *map(str, sources), "--key", str(files["key"]), "--node",
+               "http://127.0.0.1:1", "--receipts", str(files["dir"] / "receipts"))
+
+
+def test_anchor_refuses_duplicates_and_bad_lines(capsys: pytest.CaptureFixture[str],
+                                                 files: dict[str, Path]) -> None:
+    folder = files["dir"] / "batch"
+    folder.mkdir()
+    for name in ("a", "b", "c"):
+        (folder / f"{name}.json").write_text(json.dumps({"id": name}))
+    (folder / "copy-of-b.json").write_text(json.dumps({"id": "b"}, indent=4))
+    code, _, err = _anchor(capsys, files, folder)
+    assert code == 1 and "is the same credential as" in err
+    assert "copy-of-b.json" in err and "b.json" in err
+    lines = files["dir"] / "more.jsonl"
+    lines.write_text('{"id": "x"}\n{"id": \n\n{"id": "y"}\n')
+    code, _, err = _anchor(capsys, files, lines)
+    assert code == 1 and f"{lines}:2:" in err and "1 credential(s) cannot be digested" in err
+    code, _, err = _anchor(capsys, files, files["dir"] / "nothing-here")
+    assert code == 1 and "does not exist" in err
+    code, _, err = run(capsys, "anchor", str(folder), "--key", str(files["key"]), "--node",
+                       "http://127.0.0.1:1", "--receipts", str(files["dir"] / "r"),
+                       "--batch-id", "no spaces")
+    assert code == 2 and "--batch-id" in err
+
+
+# -- real processes: no tracebacks, and verify loads no network code ---------------------------
+
+
+def _cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "client.cli", *argv], capture_output=True,
+                          text=True, timeout=60, check=False, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
+
+
+def test_no_tracebacks_in_a_real_process(files: dict[str, Path]) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    outcomes: list[tuple[int, str]] = []
+    for argv in (["issue", str(files["direct_valid.credential"]), "--key", str(files["key"]),
+                  "--node", url],
+                 ["verify", str(files["dir"] / "missing"), "--trust", str(files["trust"])],
+                 ["revoke", "--batch", "b", "--reason", "nope", "--key", str(files["key"])]):
+        result = _cli(*argv)
+        outcomes.append((result.returncode, result.stderr))
+        assert "Traceback" not in result.stderr and result.stderr.startswith("vcledger: error: ")
+        assert len(result.stderr.splitlines()) == 1
+    assert [code for code, _ in outcomes] == [1, 1, 2]
+
+
+def test_verify_never_loads_the_network_client(files: dict[str, Path]) -> None:
+    code = ("import sys; from client.cli import main; "
+            f"rc = main(['verify', {str(files['batch_valid'])!r}, '--trust', "
+            f"{str(files['trust'])!r}]); "
+            "loaded = [m for m in ('aiohttp', 'client.http') if m in sys.modules]; "
+            "print(loaded); sys.exit(rc if not loaded else 99)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("valid: ")
