@@ -360,7 +360,7 @@ async def test_healthz_and_metrics(make_node: NodeFactory) -> None:
                            headers={"Content-Type": EVENT_CONTENT_TYPE})  # unknown issuer
     await node.submit(ISSUER.issue("pending"))
     health = await json_of(await node.client.get("/healthz"), 200)
-    assert health == {"status": "ok", "origin": node.service.genesis.origin,
+    assert {k: v for k, v in health.items() if k != "peers"} == {"status": "ok", "origin": node.service.genesis.origin,
                       "role": "validator", "validator": "node0", "height": 3,
                       "tree_size": heads[-1].tree_size, "log_root": heads[-1].log_root.hex(),
                       "mempool": 1}
