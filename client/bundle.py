@@ -20,6 +20,7 @@ is in docs/protocol.md ("Proof bundles"), drafted in docs/_drafts/bundle.md.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -87,7 +88,9 @@ copies of a checkpoint note of about 12 KiB, three status proofs of at most
 """
 
 _HEX_HASH = r"^[0-9a-f]{64}$"
-_BASE64 = r"^[A-Za-z0-9+/]*={0,2}$"
+
+_CACHED_TEXT_SIZE = 16 * 1024
+"""Parsed pieces of at most this many characters are cached (see :func:`_cached`)."""
 
 
 class BundleFormatError(InvalidEncoding):
@@ -295,10 +298,9 @@ _MAX_LEAF_BASE64 = _base64_length(MAX_LEAF_SIZE)
 _MAX_RECORD_BASE64 = _base64_length(MAX_RECORD_SIZE)
 _MAX_SMT_HEX = 2 * MAX_SMT_PROOF_SIZE
 
-Base64Leaf = Annotated[str, Field(min_length=4, max_length=_MAX_LEAF_BASE64, pattern=_BASE64)]
-Base64Record = Annotated[
-    str, Field(min_length=4, max_length=_MAX_RECORD_BASE64, pattern=_BASE64)
-]
+# Lengths only: note.decode_base64 checks the alphabet and the canonical form.
+Base64Leaf = Annotated[str, Field(min_length=4, max_length=_MAX_LEAF_BASE64)]
+Base64Record = Annotated[str, Field(min_length=4, max_length=_MAX_RECORD_BASE64)]
 HexSmtProof = Annotated[str, Field(min_length=2, max_length=_MAX_SMT_HEX)]
 TlogProofText = Annotated[str, Field(min_length=1, max_length=_MAX_NOTE_PROOF_TEXT)]
 
@@ -327,15 +329,47 @@ class _BundleModel(_Strict):
     status: _StatusModel
 
 
-def _check_did(did: str, what: str, error: type[InvalidEncoding]) -> None:
+# Bundles checked together usually share pieces: every bundle of one checkpoint has
+# the same header proof, every bundle of one issuer the same did:key and issuer status
+# proof, every member of a batch the same batch status proof.  Parsing is a pure
+# function of the text and its results are immutable, so these pieces are parsed once
+# and the parse is cached by exact text (small texts only, so the caches stay small
+# whatever a caller feeds them).  Failures are never cached; nothing that is verified
+# (a signature, a proof against a root) is ever cached.
+
+
+@functools.lru_cache(maxsize=1024)
+def _did_problem(did: str) -> str | None:
     try:
         public_key_from_did(did)
     except InvalidEncoding as exc:
-        raise error(f"{what}: {exc.diagnostics()}") from exc
+        return exc.diagnostics()
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_tlog_proof(text: str) -> TlogProof:
+    return parse_tlog_proof(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_smt_proof(text: str) -> SmtProof:
+    return SmtProof.from_hex(text)
+
+
+def _parse_smt_proof(text: str) -> SmtProof:
+    return _cached_smt_proof(text) if len(text) <= _CACHED_TEXT_SIZE else SmtProof.from_hex(text)
+
+
+def _check_did(did: str, what: str, error: type[InvalidEncoding]) -> None:
+    problem = _did_problem(did)
+    if problem is not None:
+        raise error(f"{what}: {problem}")
 
 
 def _tlog_proof(text: str, what: str) -> TlogProof:
-    proof = parse_tlog_proof(text)
+    proof = (_cached_tlog_proof(text) if len(text) <= _CACHED_TEXT_SIZE
+             else parse_tlog_proof(text))
     if proof.extra is not None:
         # tlog-proof's extra data is never authenticated; a bundle carries none,
         # so that there is one form and nothing unverified rides along.
@@ -347,7 +381,7 @@ def _status_entry(model: _StatusEntryModel, what: str, *, present: bool) -> Stat
     if present and model.value is None:
         raise BundleFormatError(f"{what}: value is null; this proof must show a record")
     value = None if model.value is None else note.decode_base64(model.value, f"{what} value")
-    return StatusEntry(value, SmtProof.from_hex(model.proof))
+    return StatusEntry(value, _parse_smt_proof(model.proof))
 
 
 def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:

@@ -16,6 +16,7 @@ node answered something malformed or inconsistent).  All exit with code 1.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -349,7 +350,11 @@ class NodeClient:
 
 def _describe(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"connection failed: {exc.os_error.strerror or exc.os_error}"
+        error = exc.os_error
+        # asyncio puts "Connect call failed (...)" in strerror; errno says why.
+        reason = (os.strerror(error.errno) if error.errno and error.errno > 0
+                  else error.strerror or str(error))
+        return f"connection failed: {reason.lower()}"
     return str(exc) or type(exc).__name__
 
 

@@ -41,6 +41,7 @@ whole batch has a revocation in the status map as of the checkpoint), or
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -59,6 +60,7 @@ from client.status import (
     CredentialRecord,
     IssuerRecord,
     Revocation,
+    StatusRecord,
     batch_status_key,
     credential_status_key,
     decode_record,
@@ -167,6 +169,23 @@ def format_time(timestamp: int) -> str:
         return f"@{timestamp}"
 
 
+# Decoding is a pure function of the bytes with an immutable result, and bundles
+# checked together share pieces (the header of their checkpoint, the issuer and batch
+# records, the batch.anchor event of a whole class), so decoding is cached by exact
+# bytes.  Only decoding: every proof is verified and every signature checked anew for
+# every bundle.  Failures are never cached (lru_cache does not cache exceptions).
+
+
+@functools.lru_cache(maxsize=1024)
+def _decode_leaf(data: bytes) -> BlockHeader | SignedEvent:
+    return decode_leaf(data)
+
+
+@functools.lru_cache(maxsize=1024)
+def _decode_record(data: bytes) -> StatusRecord:
+    return decode_record(data)
+
+
 class _Verification:
     """The state of one verification: what the steps so far have established."""
 
@@ -235,7 +254,7 @@ class _Verification:
                              f"is for index {proof.index}")
         verify_inclusion(leaf_hash(bundle.header), proof.index, checkpoint.tree_size,
                          proof.proof, checkpoint.root)
-        leaf = decode_leaf(bundle.header)
+        leaf = _decode_leaf(bundle.header)
         if not isinstance(leaf, BlockHeader):
             raise StepFailed(f"the last leaf of the checkpoint is a {leaf.kind.value} event, "
                              "not a block header")
@@ -255,7 +274,7 @@ class _Verification:
     # Step 6 -------------------------------------------------------------------------------
 
     def event_signed(self) -> None:
-        leaf = decode_leaf(self.bundle.event)
+        leaf = _decode_leaf(self.bundle.event)
         if not isinstance(leaf, SignedEvent):
             raise StepFailed("the event leaf is a block header, not an issuing event")
         payload = leaf.payload
@@ -319,7 +338,7 @@ class _Verification:
         assert entry.value is not None
         verify_membership(self.header.status_root, key, entry.value, entry.proof)
         try:
-            return decode_record(entry.value)
+            return _decode_record(entry.value)
         except InvalidEncoding as exc:
             raise StepFailed(f"{what} record: {exc.diagnostics()}") from exc
 
