@@ -33,7 +33,7 @@ from client.status import (
 )
 from client.strictjson import loads as strict_json_loads
 from client.trust import describe_validation_error
-from node.errors import MempoolFull, NotFound
+from node.errors import MempoolFull, NodeBehind, NotFound
 from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
 from node.wire import RawBlock
 
@@ -85,7 +85,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except MempoolFull as exc:
+    except (MempoolFull, NodeBehind) as exc:
         return error_response(503, exc.code, exc.diagnostics(),
                               headers={"Retry-After": str(exc.retry_after)})
     except LedgerError as exc:
@@ -437,6 +437,7 @@ async def healthz(request: web.Request) -> web.Response:
         "status": "ok", "origin": service.genesis.origin, "role": service.config.role,
         "validator": service.validator_name, "height": head.height, "tree_size": head.tree_size,
         "log_root": head.log_root.hex(), "mempool": len(service.mempool),
+        "peers": None if service.peers is None else len(service.peers.connections),
     })
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
+import io
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -47,7 +50,9 @@ async def _serve(config_path: Path) -> bool:
     try:
         service.check_role()
         producer = make_producer(service)
-        runner = web.AppRunner(build_app(service), access_log=None,
+        access = logging.getLogger("vcledger.access")
+        access.setLevel(logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.WARNING)
+        runner = web.AppRunner(build_app(service), access_log=access,
                                keepalive_timeout=15, max_line_size=8190, max_field_size=8190)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port, backlog=config.api.max_connections,
@@ -61,6 +66,7 @@ async def _serve(config_path: Path) -> bool:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGUSR2, _dump_tasks)
         waiting: set[asyncio.Future[object]] = {asyncio.ensure_future(stop.wait())}
         if service.producer_task is not None:
             waiting.add(service.producer_task)  # type: ignore[arg-type]
@@ -80,7 +86,17 @@ async def _serve(config_path: Path) -> bool:
     return not failed
 
 
+def _dump_tasks() -> None:
+    """`kill -USR2 PID`: log where every asyncio task of the node is waiting."""
+    for task in asyncio.all_tasks():
+        stream = io.StringIO()
+        task.print_stack(file=stream)
+        log.warning("task %s:\n%s", task.get_name(), stream.getvalue())
+
+
 def _run(args: argparse.Namespace) -> int:
+    # `kill -USR1 PID` writes every thread's stack to the log: for diagnosing a stuck node.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     return 0 if asyncio.run(_serve(Path(args.config))) else 1
 
 
@@ -96,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=_init)
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", required=True, help="path of node.toml")
-    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--log-level", default=os.environ.get("VCLEDGER_LOG_LEVEL", "INFO"),
+                     choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                     help="default INFO, or $VCLEDGER_LOG_LEVEL")
     run.set_defaults(func=_run)
     return parser
 

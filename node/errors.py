@@ -74,3 +74,14 @@ class NotFound(NodeError):
 
     code = "not_found"
     http_status = 404
+
+
+class NodeBehind(NodeError):
+    """This node is catching up with its peers and cannot judge the request yet."""
+
+    code = "catching_up"
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

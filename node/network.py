@@ -195,6 +195,14 @@ class ConsensusProducer:
         if not self.height_started:
             self.inbox.put_nowait(_Wake())
 
+    def behind_peers(self) -> bool:
+        return self.peers.max_peer_height() > self.ledger.head.height
+
+    def commit_expected(self) -> bool:
+        # Also while no peer is connected: this node cannot know what the others committed.
+        return (self.height_started or self.network_height > self.ledger.head.height
+                or not self.peers.connections)
+
     async def run(self) -> None:
         await self.peers.start()
         self._tasks.append(asyncio.create_task(self._regossip_loop(), name="regossip"))
@@ -586,6 +594,8 @@ class ConsensusProducer:
 
     def _want_sync(self) -> None:
         if self._sync_task is None or self._sync_task.done():
+            log.debug("catching up: peers at height %d, this node at %d",
+                      self.peers.max_peer_height(), self.ledger.head.height)
             self._sync_task = asyncio.create_task(self._sync(), name="sync")
 
     async def _sync_watch_loop(self) -> None:
@@ -606,6 +616,8 @@ class ConsensusProducer:
                     continue
                 done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
                 self.inbox.put_nowait(_Synced(raw, done))
+                log.debug("fetched block %d from %s; queued (%d items ahead)", height, url,
+                          self.inbox.qsize())
                 if await done:
                     progressed = True
                     break
@@ -618,12 +630,14 @@ class ConsensusProducer:
                 failures = 0
 
     async def _fetch_block(self, url: str, height: int) -> RawBlock | None:
+        log.debug("fetching block %d from %s", height, url)
         try:
             async with self.peers.session.get(
                 f"{url}/v1/blocks/{height}/raw",
                 timeout=aiohttp.ClientTimeout(total=SYNC_FETCH_TIMEOUT),
             ) as response:
                 if response.status != 200:
+                    log.debug("peer %s has no block %d (HTTP %d)", url, height, response.status)
                     return None
                 data = await response.content.read(self.peers.max_frame + 1)
             return decode_raw_block(data, max_size=self.peers.max_frame)
@@ -635,6 +649,7 @@ class ConsensusProducer:
         return None
 
     async def _on_synced(self, item: _Synced) -> None:
+        log.debug("checking a fetched block")
         ok = False
         try:
             ok = await self._commit_synced(item.block)

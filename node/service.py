@@ -23,7 +23,7 @@ from client.hashes import Hash
 from client.keys import KeyPair
 from node.checkpoints import Checkpoints
 from node.config import Genesis, NodeConfig
-from node.errors import ConfigError, MempoolFull, RuleViolation
+from node.errors import ConfigError, MempoolFull, NodeBehind, RuleViolation
 from node.ledger import Head, Ledger, PreparedBlock
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
@@ -34,6 +34,11 @@ from node.store import Store
 log = logging.getLogger("vcledger.node")
 
 MAX_REMEMBERED_REJECTIONS = 10_000
+COMMIT_GRACE = 2.0
+"""Seconds a submission that fails a state-dependent rule waits for an imminent block."""
+STATELESS_RULES = frozenset({"duplicate_event", "bad_signature", "key_mismatch",
+                             "not_governance", "created_in_future"})
+"""Rule violations no newer block can cure: rejected at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,14 @@ class BlockProducer(Protocol):
     async def run(self) -> None: ...
 
     def events_arrived(self) -> None: ...
+
+    def commit_expected(self) -> bool:
+        """Whether a block that other nodes may already hold is about to be committed."""
+        ...
+
+    def behind_peers(self) -> bool:
+        """Whether peers have committed blocks this node has not (it is catching up)."""
+        ...
 
 
 class NodeService:
@@ -177,6 +190,7 @@ class NodeService:
         """
         results: list[SubmitResult | None] = [None] * len(encoded_events)
         to_check: list[tuple[int, SignedEvent]] = []
+        retry: list[tuple[int, SignedEvent]] = []
         seen: set[Hash] = set()
         now_ms = self.now_ms()
         for i, data in enumerate(encoded_events):
@@ -195,10 +209,22 @@ class NodeService:
             try:
                 self.ledger.admit(event, now_ms, signature_checked=True)
             except RuleViolation as exc:
-                results[i] = self._reject(event.hash, exc)
+                if exc.code in STATELESS_RULES:
+                    results[i] = self._reject(event.hash, exc)
+                else:
+                    retry.append((i, event))
                 continue
             seen.add(event.hash)
             to_check.append((i, event))
+        if retry:
+            for i, event, outcome in await self._admit_after_catching_up(retry):
+                if isinstance(outcome, LedgerError):
+                    results[i] = self._reject(event.hash, outcome)
+                elif event.hash not in seen and event.hash not in self.mempool:
+                    seen.add(event.hash)
+                    to_check.append((i, event))
+                else:
+                    results[i] = Pending(event.hash)
         if to_check and not self.mempool.has_room(len(to_check)):
             raise MempoolFull(
                 f"the mempool cannot take {len(to_check)} more events "
@@ -239,6 +265,53 @@ class NodeService:
         final = [r for r in results if r is not None]
         assert len(final) == len(results)
         return final
+
+    async def _admit_after_catching_up(
+        self, events: list[tuple[int, SignedEvent]]
+    ) -> list[tuple[int, SignedEvent, LedgerError | None]]:
+        """Judge events that failed a state-dependent rule once more, after the blocks
+        this node is about to commit.
+
+        A client told "committed" by node A may send its next event to node B a
+        moment before B has that block; B must not call the event invalid.  While
+        a commit is expected, wait for it (up to :data:`COMMIT_GRACE` in all) and
+        re-check; a node still behind its peers then answers "catching up"
+        (503, retry) rather than a rule violation it cannot be sure of.
+        """
+        deadline = time.monotonic() + COMMIT_GRACE
+        pending = list(events)
+        outcomes: list[tuple[int, SignedEvent, LedgerError | None]] = []
+        while True:
+            still: list[tuple[int, SignedEvent, RuleViolation]] = []
+            now_ms = self.now_ms()
+            for i, event in pending:
+                try:
+                    self.ledger.admit(event, now_ms, signature_checked=True)
+                except RuleViolation as exc:
+                    still.append((i, event, exc))
+                else:
+                    outcomes.append((i, event, None))
+            expected = self._producer is not None and self._producer.commit_expected()
+            remaining = deadline - time.monotonic()
+            if not still or not expected or remaining <= 0:
+                behind = self._producer is not None and self._producer.behind_peers()
+                for i, event, violation in still:
+                    outcomes.append((i, event, NodeBehind(
+                        f"this node is catching up with the network (height "
+                        f"{self.ledger.head.height}); retry shortly or ask another node")
+                        if behind else violation))
+                return outcomes
+            pending = [(i, event) for i, event, _ in still]
+            await self.next_commit(remaining)
+
+    async def next_commit(self, timeout: float) -> bool:
+        """Wait until the next block is committed; False on timeout."""
+        async with self.block_committed:
+            try:
+                await asyncio.wait_for(self.block_committed.wait(), timeout)
+            except TimeoutError:
+                return False
+        return True
 
     def _reject(self, event_hash: Hash | None, error: LedgerError) -> Rejected:
         self.metrics.events_rejected.labels(reason=error.code).inc()
@@ -281,6 +354,7 @@ class NodeService:
         head = self.ledger.seal(block, certificate)
         # The synced write runs off the event loop.  A shutdown arriving meanwhile
         # waits for it: a block is either entirely written and adopted, or not.
+        log.debug("writing block %d", block.header.height)
         write = asyncio.ensure_future(asyncio.to_thread(block.batch.commit))
         try:
             await asyncio.shield(write)
@@ -351,6 +425,12 @@ class SingleValidatorProducer:
         self.empty_interval = params.empty_block_interval_ms / 1000
         self._wake = asyncio.Event()
         self._pending_since: float | None = None
+
+    def commit_expected(self) -> bool:
+        return False  # this node alone decides; no block exists elsewhere first
+
+    def behind_peers(self) -> bool:
+        return False
 
     def events_arrived(self) -> None:
         if self._pending_since is None:
