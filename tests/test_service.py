@@ -58,6 +58,9 @@ class ManualProducer:
     def commit_expected(self) -> bool:
         return False
 
+    def behind_peers(self) -> bool:
+        return False
+
     def events_arrived(self) -> None:
         self.arrivals += 1
 
