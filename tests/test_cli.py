@@ -325,3 +325,42 @@ def test_verify_never_loads_the_network_client(files: dict[str, Path]) -> None:
                             timeout=60, check=False, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("valid: ")
+
+
+# -- monitor (no node needed for these) ------------------------------------------------------
+
+
+def test_monitor_reports_an_unreachable_node(capsys: pytest.CaptureFixture[str],
+                                             files: dict[str, Path]) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    state = files["dir"] / "monitor.json"
+    code, out, _ = run(capsys, "monitor", "--node", url, "--trust", str(files["trust"]),
+                       "--state", str(state), "--once", "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["result"] == "incomplete" and report["split_views"] == []
+    assert [(n["node"], n["status"]) for n in report["nodes"]] == [(url, "unreachable")]
+    assert "cannot reach node" in report["nodes"][0]["message"]
+    assert not state.exists() and report["state"] is None
+
+
+def test_monitor_refuses_a_state_file_it_cannot_trust(capsys: pytest.CaptureFixture[str],
+                                                      files: dict[str, Path]) -> None:
+    state = files["dir"] / "monitor.json"
+    note = VALID["checkpoint_note"]
+    args = ["monitor", "--node", "http://127.0.0.1:1", "--trust", str(files["trust"]),
+            "--state", str(state), "--once"]
+    state.write_text(json.dumps({"format": "vcledger-monitor/v1", "origin": "elsewhere/net",
+                                 "node": "x", "checkpoint": note}))
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "records network 'elsewhere/net'" in err
+    # The right network, but a recorded checkpoint whose cosignatures are cut off.
+    body, _, lines = note.partition("\n\n")
+    state.write_text(json.dumps({"format": "vcledger-monitor/v1",
+                                 "origin": VALID["trust"]["origin"], "node": "x",
+                                 "checkpoint": body + "\n\n" + lines.splitlines()[0] + "\n"}))
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "does not verify under the trust file" in err
+    state.write_text("{")
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "not JSON" in err
