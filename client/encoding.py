@@ -96,6 +96,13 @@ def _check_kinds(value: Any, what: str, depth: int) -> None:
         if depth >= MAX_DEPTH:
             raise InvalidEncoding(f"{what} nests arrays deeper than {MAX_DEPTH}")
         for item in value:
+            # Scalars are checked here rather than by a call each: this walk runs
+            # over every event a node admits.  msgpack returns exact types.
+            kind = type(item)
+            if kind is bytes or kind is str or kind is bool or item is None:
+                continue
+            if kind is int and INT64_MIN <= item <= UINT64_MAX:
+                continue
             _check_kinds(item, what, depth + 1)
     elif isinstance(value, float):
         raise InvalidEncoding(f"{what} contains a float; floats are not allowed")

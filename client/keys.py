@@ -174,7 +174,29 @@ def did_key(public_key: bytes) -> str:
     return DID_KEY_PREFIX + base58.b58encode(ED25519_MULTICODEC + public_key).decode("ascii")
 
 
+_DID_KEYS: dict[str, bytes] = {}
+_DID_KEYS_MAX = 4096
+
+
 def public_key_from_did(did: str) -> bytes:
+    """Return the Ed25519 public key named by ``did`` (see :func:`_parse_did_key`).
+
+    Every event names its issuer's DID, so a node parses the same few DIDs
+    again and again; the base58 round trip dominated decoding an event.  Only
+    successful parses are remembered, in a bounded table.
+    """
+    if isinstance(did, str):
+        known = _DID_KEYS.get(did)
+        if known is not None:
+            return known
+    public_key = _parse_did_key(did)
+    if len(_DID_KEYS) >= _DID_KEYS_MAX:
+        _DID_KEYS.clear()
+    _DID_KEYS[did] = public_key
+    return public_key
+
+
+def _parse_did_key(did: str) -> bytes:
     """Return the Ed25519 public key named by ``did``.
 
     Accepts only ``did:key:z<base58btc(0xed 0x01 || 32-byte key)>`` in its

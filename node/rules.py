@@ -25,6 +25,7 @@ and for a creation time not far ahead of the block time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -70,6 +71,12 @@ class StateReader(Protocol):
         """Whether an event with this hash is already in the log."""
 
 
+# Every event of an issuer reads its issuer record: decode each distinct record
+# once (records are immutable values, so sharing one object is safe).
+_decode_record = functools.lru_cache(maxsize=1024)(decode_record)
+_issuer_key = functools.lru_cache(maxsize=4096)(issuer_status_key)
+
+
 @dataclass(frozen=True)
 class LedgerContext:
     """The network constants the rules need, from the genesis file."""
@@ -90,18 +97,23 @@ class BlockState:
     reader: StateReader
     changes: dict[Hash, StatusRecord] = field(default_factory=dict)
     accepted_hashes: set[Hash] = field(default_factory=set)
+    # Committed records read so far: a block of one issuer's events reads its
+    # issuer record once, not once per event.
+    committed: dict[Hash, StatusRecord | None] = field(default_factory=dict)
 
     def record(self, key: Hash) -> StatusRecord | None:
         if key in self.changes:
             return self.changes[key]
+        if key in self.committed:
+            return self.committed[key]
         encoded = self.reader.get_record(key)
-        if encoded is None:
-            return None
         try:
-            return decode_record(encoded)
+            record = None if encoded is None else _decode_record(encoded)
         except InvalidEncoding as exc:
             raise StoreCorrupted(f"status record {key.hex()} in the database is unreadable: "
                                  f"{exc.diagnostics()}") from exc
+        self.committed[key] = record
+        return record
 
     def seen(self, event_hash: Hash) -> bool:
         return event_hash in self.accepted_hashes or self.reader.has_event(event_hash)
@@ -111,7 +123,7 @@ class BlockState:
 
 
 def _issuer(state: BlockState, issuer: str) -> IssuerRecord:
-    record = state.record(issuer_status_key(issuer))
+    record = state.record(_issuer_key(issuer))
     if record is None:
         raise RuleViolation("unknown_issuer", f"issuer {issuer} is not registered")
     if not isinstance(record, IssuerRecord):

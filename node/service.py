@@ -254,9 +254,8 @@ class NodeService:
                     f"{event.kind.value} event {event.hash.hex()}: signature does not verify for "
                     f"network {self.genesis.origin!r}"))
                 continue
-            if self.ledger.event_position(event.hash) is not None:
-                position = self.ledger.event_position(event.hash)
-                assert position is not None
+            position = self.ledger.event_position(event.hash)
+            if position is not None:
                 results[i] = Committed(event.hash, position.index, position.height)
                 continue
             if self.mempool.add(event):
@@ -354,7 +353,9 @@ class NodeService:
         events = self.mempool.peek(self.genesis.consensus.max_block_events)
         return self.ledger.prepare_block(events, time_ms=time_ms, proposer=proposer,
                                          drop_invalid=True,
-                                         signatures_checked=self.mempool.hashes())
+                                         # Every pooled event's signature was checked on
+                                         # admission; name the block's, not the whole pool's.
+                                         signatures_checked={e.hash for e in events})
 
     async def write_block(self, block: PreparedBlock, certificate: bytes | None = None) -> Head:
         """Durably commit a prepared block, then settle its events' waiters."""

@@ -3,9 +3,15 @@
 Signature verification is the dominant cost of ingesting events, so large
 submissions are verified in a pool of worker processes (one per core);
 small ones inline, where a process round trip would cost more than it saves.
-Workers receive raw event bytes and decode them themselves: nothing they
-return is trusted beyond "this byte string carries a valid signature for
-this network".
+(``cryptography`` holds the GIL while it verifies, so threads would not help.)
+
+Workers receive ``(public key, signature, signed message)`` triples, the
+message built here by :func:`client.events.signing_bytes` from the decoded
+event and this network's origin, exactly as
+:meth:`SignedEvent.verify_signature` builds it; nothing they return is
+trusted beyond "this key signed this message".  Building the message here
+rather than decoding the event again in the worker halves the workers'
+Python work per event.
 """
 
 from __future__ import annotations
@@ -16,21 +22,26 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from client.errors import LedgerError
-from client.events import SignedEvent, decode_event
+from client.errors import SignatureError
+from client.events import SignedEvent, signing_bytes
+from client.keys import verify_signature
 
 POOL_THRESHOLD = 64
 """Submissions with fewer events are verified inline."""
 
-CHUNK = 256
+MAX_CHUNK = 1024
+"""Most signatures sent to one worker at once (bigger chunks cost fewer round trips)."""
+
+Signed = tuple[bytes, bytes, bytes]
+"""``(Ed25519 public key, signature, signed message)``."""
 
 
-def _verify_chunk(origin: str, encoded_events: list[bytes]) -> list[bool]:
+def _verify_chunk(triples: list[Signed]) -> list[bool]:
     results = []
-    for data in encoded_events:
+    for public_key, signature, message in triples:
         try:
-            decode_event(data).verify_signature(origin)
-        except LedgerError:
+            verify_signature(public_key, signature, message)
+        except SignatureError:
             results.append(False)
         else:
             results.append(True)
@@ -41,6 +52,7 @@ class SignatureChecker:
     def __init__(self, origin: str, *, workers: int | None = None) -> None:
         self.origin = origin
         count = workers if workers is not None else (os.cpu_count() or 1)
+        self._workers = count
         self._pool: ProcessPoolExecutor | None = None
         if count > 1:
             # spawn, not fork: the parent runs an event loop and LevelDB threads.
@@ -48,12 +60,16 @@ class SignatureChecker:
 
     async def check(self, events: Sequence[SignedEvent]) -> list[bool]:
         """Whether each event's signature verifies for this network."""
-        if self._pool is None or len(events) < POOL_THRESHOLD:
-            return _verify_chunk(self.origin, [e.encoded for e in events])
+        origin = self.origin
+        triples = [(e.signer, e.signature, signing_bytes(origin, e.payload, e.created, e.signer))
+                   for e in events]
+        if self._pool is None or len(triples) < POOL_THRESHOLD:
+            return _verify_chunk(triples)
         loop = asyncio.get_running_loop()
-        chunks = [[e.encoded for e in events[i:i + CHUNK]] for i in range(0, len(events), CHUNK)]
+        size = min(MAX_CHUNK, -(-len(triples) // self._workers))
+        chunks = [triples[i:i + size] for i in range(0, len(triples), size)]
         results = await asyncio.gather(*(
-            loop.run_in_executor(self._pool, _verify_chunk, self.origin, chunk) for chunk in chunks
+            loop.run_in_executor(self._pool, _verify_chunk, chunk) for chunk in chunks
         ))
         return [ok for chunk_result in results for ok in chunk_result]
 

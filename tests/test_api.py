@@ -35,7 +35,7 @@ from client.status import batch_status_key, credential_status_key, issuer_status
 from node.api import EVENT_CONTENT_TYPE, EVENTS_CONTENT_TYPE, build_app
 from node.config import load_genesis, load_node_config
 from node.ledger import Head
-from node.service import NodeService
+from node.service import NodeService, SingleValidatorProducer
 
 GOVERNANCE = fixed_key("governance")
 ISSUER = TestIssuer(fixed_key("issuer"))
@@ -48,15 +48,11 @@ BLOCK_2 = [ISSUER.issue("a", CREATED), ISSUER.issue("b", CREATED),
            ISSUER.sign(BatchAnchor(ISSUER.did, "2026-spring", BATCH.root, BATCH.size), CREATED)]
 
 
-class ManualProducer:
+class ManualProducer(SingleValidatorProducer):
+    """The single-validator producer, except that the test seals every block."""
+
     async def run(self) -> None:
         await asyncio.Event().wait()
-
-    def commit_expected(self) -> bool:
-        return False
-
-    def events_arrived(self) -> None:
-        pass
 
 
 @dataclass
@@ -103,7 +99,7 @@ async def make_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
         config = load_node_config(net.nodes[0].config)
         service = NodeService(config, load_genesis(config.genesis), net.validator_keys[0],
                               signature_workers=1)
-        await service.start(ManualProducer())
+        await service.start(ManualProducer(service))
         client: TestClient[Any, Any] = TestClient(TestServer(build_app(service)))
         await client.start_server()
         node = Node(service, client)
@@ -360,10 +356,10 @@ async def test_healthz_and_metrics(make_node: NodeFactory) -> None:
                            headers={"Content-Type": EVENT_CONTENT_TYPE})  # unknown issuer
     await node.submit(ISSUER.issue("pending"))
     health = await json_of(await node.client.get("/healthz"), 200)
-    assert {k: v for k, v in health.items() if k != "peers"} == {"status": "ok", "origin": node.service.genesis.origin,
-                      "role": "validator", "validator": "node0", "height": 3,
-                      "tree_size": heads[-1].tree_size, "log_root": heads[-1].log_root.hex(),
-                      "mempool": 1}
+    assert {k: v for k, v in health.items() if k != "peers"} == {
+        "status": "ok", "origin": node.service.genesis.origin, "role": "validator",
+        "validator": "node0", "height": 3, "tree_size": heads[-1].tree_size,
+        "log_root": heads[-1].log_root.hex(), "mempool": 1}
 
     response = await node.client.get("/metrics")
     assert response.status == 200 and response.content_type == "text/plain"

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 from nodeutil import FAST_CONSENSUS, TestIssuer, digest, fixed_key, write_network
 
@@ -24,6 +25,7 @@ from client.events import (
     CredentialIssue,
     CredentialRevoke,
     IssuerRegister,
+    IssuerRotate,
     RevocationReason,
     SignedEvent,
     sign_event,
@@ -46,20 +48,15 @@ ISSUER = TestIssuer(fixed_key("issuer"))
 OTHER = TestIssuer(fixed_key("other issuer"))
 
 
-class ManualProducer:
-    """Block production that only happens when the test calls :func:`seal`."""
+class ManualProducer(SingleValidatorProducer):
+    """The single-validator producer, except that it seals only when the test calls :func:`seal`."""
 
-    def __init__(self) -> None:
+    def __init__(self, service: NodeService) -> None:
+        super().__init__(service)
         self.arrivals = 0
 
     async def run(self) -> None:
         await asyncio.Event().wait()
-
-    def commit_expected(self) -> bool:
-        return False
-
-    def behind_peers(self) -> bool:
-        return False
 
     def events_arrived(self) -> None:
         self.arrivals += 1
@@ -81,7 +78,7 @@ async def make_service(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
         service = NodeService(config, load_genesis(config.genesis), net.validator_keys[0],
                               signature_workers=workers)
         started.append(service)
-        await service.start(ManualProducer() if producer == "manual"
+        await service.start(ManualProducer(service) if producer == "manual"
                             else SingleValidatorProducer(service))
         return service
 
@@ -216,10 +213,61 @@ async def test_signatures_checked_in_the_pool(make_service: ServiceFactory) -> N
     forged[-1] ^= 1  # the last byte is inside the signature
     payloads = [e.encoded for e in events]
     payloads[17] = bytes(forged)
+    # Signed for another network: the workers check the message built for ours.
+    elsewhere = sign_event(CredentialIssue(ISSUER.did, digest("pool elsewhere")),
+                           origin="vcledger.example/other", key=ISSUER.key,
+                           created=int(time.time()))
+    payloads[42] = elsewhere.encoded
     results = await service.submit(payloads)
-    assert isinstance(results[17], Rejected) and results[17].error.code == "bad_signature"
-    assert all(isinstance(r, Pending) for i, r in enumerate(results) if i != 17)
-    assert len(service.mempool) == 79
+    for i in (17, 42):
+        rejected = results[i]
+        assert isinstance(rejected, Rejected) and rejected.error.code == "bad_signature"
+    assert all(isinstance(r, Pending) for i, r in enumerate(results) if i not in (17, 42))
+    assert len(service.mempool) == 78
+
+
+async def test_non_canonical_shapes_are_refused_on_the_way_in(
+        make_service: ServiceFactory) -> None:
+    """Floats and over-deep nesting anywhere in an event, not only at the top level."""
+    service = await make_service()
+    await registered(service, ISSUER)
+    good = ISSUER.issue("shape")
+    fields = msgpack.unpackb(good.encoded)
+    nested_float = [*fields[:3], [fields[3][0], 1.5], *fields[4:]]
+    too_deep: list[object] = [b"x"]
+    for _ in range(9):
+        too_deep = [too_deep]
+    deep = [*fields[:3], [fields[3][0], too_deep], *fields[4:]]
+    results = await service.submit([msgpack.packb(nested_float), msgpack.packb(deep)])
+    assert [r.error.code for r in results if isinstance(r, Rejected)] == ["bad_encoding"] * 2
+    assert "float" in results[0].error.diagnostics()  # type: ignore[union-attr]
+    assert "deeper" in results[1].error.diagnostics()  # type: ignore[union-attr]
+
+
+async def test_a_rotation_takes_effect_within_its_block(make_service: ServiceFactory) -> None:
+    """Rules read an issuer's record once per block; a rotation earlier in the block wins."""
+    service = await make_service()
+    await registered(service, ISSUER)
+    new_key = fixed_key("issuer, rotated")
+    created = int(time.time())
+    rotate = ISSUER.sign(IssuerRotate(ISSUER.did, new_key.public_key), created)
+    by_old_key = ISSUER.issue("after rotation", created)
+    by_new_key = sign_event(CredentialIssue(ISSUER.did, digest("by new key")),
+                            origin=ISSUER.origin, key=new_key, created=created)
+    # Admission judges each against the committed state: the old key is still current.
+    assert [type(r) for r in await service.submit([rotate.encoded, by_old_key.encoded])] == [
+        Pending, Pending]
+    head = await seal(service)
+    assert head.header is not None and head.header.event_count == 1
+    dropped = await service.wait_for(by_old_key.hash, timeout=1)
+    assert isinstance(dropped, Rejected) and dropped.error.code == "wrong_key"
+    # And in the next blocks too: the old key is out, the new one in.
+    again = ISSUER.issue("old key, next block", created + 1)
+    result = await submit_one(service, again)
+    assert isinstance(result, Rejected) and result.error.code == "wrong_key"
+    assert await submit_one(service, by_new_key) == Pending(by_new_key.hash)
+    await seal(service)
+    assert isinstance(await service.wait_for(by_new_key.hash, timeout=1), Committed)
 
 
 # -- the bounded mempool -----------------------------------------------------------------
