@@ -55,6 +55,28 @@ EVENT_CONTENT_TYPE = "application/vnd.vcledger.event"
 POLL_INTERVAL = 0.25
 
 
+class ResponseTooLarge(ValueError):
+    """A response body exceeded the reader's cap."""
+
+
+async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body of ``response``; raises :class:`ResponseTooLarge` past ``limit`` bytes.
+
+    (``response.content.read(n)`` returns only what has arrived so far, which
+    truncates any body larger than one network read.)
+    """
+    if response.content_length is not None and response.content_length > limit:
+        raise ResponseTooLarge(f"response of {response.content_length} bytes exceeds {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLarge(f"response exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class NodeUnavailable(LedgerError):
     """The node could not be reached or could not serve the request (retry later)."""
 
@@ -166,9 +188,12 @@ class NodeClient:
         try:
             async with self._session.request(method, url, params=params, data=data,
                                              headers=headers) as response:
-                body = await response.content.read(MAX_RESPONSE_SIZE + 1)
+                body = await read_capped(response, MAX_RESPONSE_SIZE)
                 status = response.status
                 content_type = response.content_type
+        except ResponseTooLarge as exc:
+            raise NodeResponseError(f"node {self.url}: {what}: response over "
+                                    f"{MAX_RESPONSE_SIZE} bytes") from exc
         except TimeoutError as exc:
             raise NodeUnavailable(
                 f"node {self.url} did not answer {what} within {self.timeout:g} s; "
@@ -177,9 +202,6 @@ class NodeClient:
             raise NodeUnavailable(
                 f"cannot reach node {self.url} ({_describe(exc)}); is it running? "
                 "Check --node or VCLEDGER_NODE") from exc
-        if len(body) > MAX_RESPONSE_SIZE:
-            raise NodeResponseError(f"node {self.url}: {what}: response over "
-                                    f"{MAX_RESPONSE_SIZE} bytes")
         if status >= 400:
             self._raise_error(status, content_type, body, what)
         return status, content_type, body

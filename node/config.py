@@ -205,6 +205,9 @@ class NodeConfig(_Strict):
     peers: Annotated[list[str], Field(max_length=100)] = []
     mempool: MempoolSettings = MempoolSettings()
     api: ApiSettings = ApiSettings()
+    signature_workers: Annotated[int, Field(ge=1, le=256)] | None = None
+    """Processes that verify event signatures; None = one per core, 1 = in the node's
+    own process (best when several nodes share a machine, as on a localnet)."""
 
     @field_validator("listen")
     @classmethod

@@ -101,7 +101,8 @@ def create(directory: Path, nodes: int, base_port: int) -> None:
         write_key_file(node_dir / "validator.key", key.seed)
         (node_dir / "node.toml").write_text(node_toml(
             role="validator", key="validator.key", listen=f"127.0.0.1:{base_port + i}",
-            peers=[u for j, u in enumerate(urls) if j != i], genesis="../genesis.toml"))
+            peers=[u for j, u in enumerate(urls) if j != i], genesis="../genesis.toml",
+            signature_workers=1))
         load_node_config(node_dir / "node.toml")
     (directory / "trust.json").write_text(format_trust(genesis.trust()))
     samples = directory / "sample-credentials"

@@ -28,6 +28,9 @@ class Mempool:
     def __contains__(self, event_hash: object) -> bool:
         return event_hash in self._events
 
+    def get(self, event_hash: Hash) -> SignedEvent | None:
+        return self._events.get(event_hash)
+
     def has_room(self, count: int = 1) -> bool:
         return len(self._events) + count <= self.max_events
 

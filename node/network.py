@@ -42,9 +42,11 @@ import aiohttp
 from client import encoding
 from client.block import decode_header
 from client.errors import LedgerError
-from client.events import SignedEvent, decode_event
+from client.events import MAX_EVENT_SIZE, SignedEvent, decode_event
 from client.hashes import Hash
+from client.http import ResponseTooLarge, read_capped
 from client.keys import KeyPair
+from client.merkle import leaf_hash
 from node.consensus import (
     Broadcast,
     ConsensusMachine,
@@ -426,7 +428,7 @@ class ConsensusProducer:
             return True
         if isinstance(frame, EventsFrame):
             try:
-                await self.service.submit(list(frame.events))
+                await self.service.submit(list(frame.events), from_peer=True)
             except LedgerError as exc:
                 log.debug("gossiped events not taken: %s", exc.diagnostics())
             return False  # re-gossip happens through on_admitted, for new events only
@@ -500,7 +502,7 @@ class ConsensusProducer:
                 return False
             if len(frame.events) > self.params.max_block_events:
                 return False
-            events = [decode_event(e) for e in frame.events]
+            events = self._decode_events(frame.events)
             if not await self._signatures_ok(events):
                 return False
             block = self.ledger.prepare_block(
@@ -516,6 +518,17 @@ class ConsensusProducer:
             return False
         self._keep(block)
         return True
+
+    def _decode_events(self, encoded: tuple[bytes, ...]) -> list[SignedEvent]:
+        """Decode a block's events, reusing the ones this node's mempool already holds
+        (same bytes, same hash: decoded and signature-checked once)."""
+        mempool = self.service.mempool
+        events = []
+        for data in encoded:
+            pending = mempool.get(leaf_hash(data)) if len(data) <= MAX_EVENT_SIZE else None
+            events.append(pending if pending is not None and pending.encoded == data
+                          else decode_event(data))
+        return events
 
     async def _signatures_ok(self, events: list[SignedEvent]) -> bool:
         known = self.service.mempool.hashes()
@@ -639,8 +652,10 @@ class ConsensusProducer:
                 if response.status != 200:
                     log.debug("peer %s has no block %d (HTTP %d)", url, height, response.status)
                     return None
-                data = await response.content.read(self.peers.max_frame + 1)
+                data = await read_capped(response, self.peers.max_frame)
             return decode_raw_block(data, max_size=self.peers.max_frame)
+        except ResponseTooLarge as exc:
+            log.warning("peer %s served an oversized block %d: %s", url, height, exc)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.debug("fetching block %d from %s failed: %s", height, url, exc)
         except PeerProtocolError as exc:
@@ -669,7 +684,7 @@ class ConsensusProducer:
         claimed = read_certificate_claim(raw.certificate)
         verify_certificate(raw.certificate, self.origin, self.validators, height=header.height,
                            block_id=claimed)
-        events = [decode_event(e) for e in raw.events]
+        events = self._decode_events(raw.events)
         if not await self._signatures_ok(events):
             raise PeerProtocolError(f"block {header.height} holds an event with a bad signature")
         block = self.ledger.prepare_block(events, time_ms=header.time_ms,

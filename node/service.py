@@ -103,7 +103,10 @@ class NodeService:
         self.checkpoints = Checkpoints(self.store, self.ledger, genesis)
         self.mempool = Mempool(config.mempool.max_events)
         self.metrics = NodeMetrics()
-        self.signatures = SignatureChecker(genesis.origin, workers=signature_workers)
+        self.signatures = SignatureChecker(
+            genesis.origin,
+            workers=signature_workers if signature_workers is not None
+            else config.signature_workers)
         self.validator_name = None if key is None else genesis.validator_name(key.public_key)
         # None wakes a waiter without an outcome: production stopped, nothing will commit.
         self._waiters: dict[Hash, list[asyncio.Future[Outcome | None]]] = {}
@@ -116,6 +119,7 @@ class NodeService:
         self.on_admitted: Callable[[list[SignedEvent]], None] | None = None
         """Called with events newly admitted to the mempool (consensus gossips them)."""
         self._tasks: list[asyncio.Task[None]] = []
+        self._producer_task: asyncio.Task[None] | None = None
         self.block_committed = asyncio.Condition()
         self._update_gauges()
 
@@ -131,8 +135,10 @@ class NodeService:
         self.check_role()
         self._producer = producer
         if self._producer is not None:
-            self._tasks.append(asyncio.create_task(self._run_producer(self._producer),
-                                                   name="block-producer"))
+            self._producer_task = asyncio.create_task(self._run_producer(self._producer),
+                                                      name="block-producer")
+            self._tasks.append(self._producer_task)
+        self._tasks.append(asyncio.create_task(self.signatures.warm_up(), name="warm-up"))
 
     async def _run_producer(self, producer: BlockProducer) -> None:
         try:
@@ -145,7 +151,7 @@ class NodeService:
 
     @property
     def producer_task(self) -> asyncio.Task[None] | None:
-        return self._tasks[0] if self._tasks else None
+        return self._producer_task
 
     async def stop_producer(self) -> None:
         """Stop block production and peer connections; an in-flight commit completes first."""
@@ -183,11 +189,18 @@ class NodeService:
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    async def submit(self, encoded_events: list[bytes]) -> list[SubmitResult]:
+    async def submit(self, encoded_events: list[bytes], *,
+                     from_peer: bool = False) -> list[SubmitResult]:
         """Admit events to the mempool: decode, check the rules, verify signatures.
 
         Cheap checks first; signatures (the expensive part) only for events
         that would otherwise be accepted.  Each event gets its own result.
+
+        ``from_peer`` marks events gossiped by another node.  Their ledger
+        rules are not checked here — the answer goes to no client, and every
+        block is checked against the rules when it is built or judged — but
+        their signatures are, because a block's events taken from the mempool
+        are not verified again.
         """
         results: list[SubmitResult | None] = [None] * len(encoded_events)
         to_check: list[tuple[int, SignedEvent]] = []
@@ -213,6 +226,10 @@ class NodeService:
                 continue
             if event.hash in self.mempool or event.hash in seen:
                 results[i] = Pending(event.hash)
+                continue
+            if from_peer:
+                seen.add(event.hash)
+                to_check.append((i, event))
                 continue
             try:
                 self.ledger.admit(event, now_ms, signature_checked=True)

@@ -91,7 +91,7 @@ def genesis_toml(
 
 
 def node_toml(*, role: str, key: str | None, listen: str, peers: Sequence[str],
-              genesis: str = "genesis.toml") -> str:
+              genesis: str = "genesis.toml", signature_workers: int | None = None) -> str:
     lines = [
         "# vcledger node configuration.  Relative paths are relative to this file.",
         f"genesis = {_toml_string(genesis)}",
@@ -103,6 +103,9 @@ def node_toml(*, role: str, key: str | None, listen: str, peers: Sequence[str],
         "data_dir = \"data\"",
         f"listen = {_toml_string(listen)}",
         "peers = [" + ", ".join(_toml_string(p) for p in peers) + "]",
+        *([] if signature_workers is None else [
+            "# Processes verifying signatures (default: one per core); 1 when nodes share a host.",
+            f"signature_workers = {signature_workers}"]),
         "",
         "[mempool]",
         "max_events = 50000",

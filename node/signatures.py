@@ -73,6 +73,15 @@ class SignatureChecker:
         ))
         return [ok for chunk_result in results for ok in chunk_result]
 
+    async def warm_up(self) -> None:
+        """Start every worker process now rather than on the first large submission
+        (spawning one costs about a second of CPU)."""
+        if self._pool is None:
+            return
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self._pool, _verify_chunk, [])
+                               for _ in range(self._workers)))
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

@@ -27,6 +27,7 @@ from nodeutil import (
     write_network,
 )
 
+from client import encoding
 from client.checkpoint import verify_checkpoint
 from client.errors import VerificationError
 from client.keys import KeyPair
@@ -284,3 +285,28 @@ def test_localnet_script_starts_reuses_and_stops_cleanly(tmp_path: Path) -> None
                     os.kill(node["pid"], 0)  # every node process is gone
         finally:
             localnet.kill()
+
+
+def test_a_node_catches_up_across_blocks_larger_than_one_read(network: NetworkFiles,
+                                                              tmp_path: Path) -> None:
+    """Regression: catch-up once read only the first chunk of a large block's body."""
+    issuer = TestIssuer(KeyPair.generate(), network.genesis.origin)
+    with running_nodes([n.config for n in network.nodes], tmp_path) as nodes:
+        wait_until(lambda: connected(nodes), timeout=20, what="a fully connected network")
+        assert post_event(nodes[0], issuer.register(network.governance).encoded)[0] == 200
+        nodes[3].kill()
+        events = [issuer.issue(f"bulk {i}") for i in range(1500)]
+        request = urllib.request.Request(
+            nodes[0].url + "/v1/events/batch?wait=commit",
+            data=encoding.pack([e.encoded for e in events]),
+            headers={"Content-Type": "application/vnd.vcledger.events"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            results = json.loads(response.read())["results"]
+        assert {r["status"] for r in results} == {"committed"}
+        heights = {r["height"] for r in results}
+        biggest = max(len(http_get(f"{nodes[0].url}/v1/blocks/{h}/raw")[1]) for h in heights)
+        assert biggest > 256 * 1024  # many network reads
+        nodes[3].start()
+        nodes[3].wait_healthy()
+        wait_until(lambda: agree(nodes), timeout=60, what="the restarted node to catch up")
+        assert event_status(nodes[3], events[-1].hash.hex()) == "committed"

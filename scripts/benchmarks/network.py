@@ -1,0 +1,302 @@
+"""A 4-validator localnet: committed events per second, commit latency, catch-up time.
+
+Setup: four ``vcledger-node`` processes on 127.0.0.1, written by
+``node.localnet.create`` (the same files ``scripts/localnet`` uses), fully
+connected, one registered issuer.  Events are ``credential.issue`` events
+signed before any clock starts.
+
+* **Throughput.**  N events go to the four nodes round-robin in batches of 500
+  through ``POST /v1/events/batch`` (8 batches in flight); the clock stops when
+  every node has committed all N.  Every node verifies every signature once
+  (events reach it by gossip) and re-executes every block, so the network can
+  at best reach the 2-core Ed25519 verify rate / 4.  Baseline, same run:
+  verifying 4N signatures with a pool of 2 processes.  Target: >= 0.5x.
+* **Latency at half load.**  At half the throughput just measured, batches of
+  25 events are posted with ``?wait=commit`` at a steady pace for a bounded
+  time; each event's latency is its batch's round trip.  p50 and p99 are
+  reported; target p99 <= 1 s (the row's "baseline" is that 1 s budget).
+* **Catch-up.**  One node is stopped, M events are committed by the other
+  three, and the node is restarted: the time from its start to serving the
+  same head as the others.  Informational, next to the time the network took
+  to commit the same M events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import aiohttp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from benchmarks import Row
+from client import encoding
+from client.events import (
+    CredentialIssue,
+    IssuerRegister,
+    SignedEvent,
+    sign_event,
+    signing_bytes,
+)
+from client.hashes import sha256
+from client.keys import KeyPair, read_key_file
+from node.localnet import ORIGIN, create
+
+NAME = "network"
+
+FULL = {"events": 20_000, "catch_up": 100_000, "latency_seconds": 15.0}
+QUICK = {"events": 1_000, "catch_up": 1_000, "latency_seconds": 2.0}
+BATCH = 500
+IN_FLIGHT = 8
+LATENCY_BATCH = 25
+NODES = 4
+
+
+def _free_base_port(count: int) -> int:
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count > 65000:
+            continue
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no block of free ports on 127.0.0.1")
+
+
+class Localnet:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.base = _free_base_port(NODES)
+        create(directory, NODES, self.base)
+        self.urls = [f"http://127.0.0.1:{self.base + i}" for i in range(NODES)]
+        self.processes: list[subprocess.Popen[bytes] | None] = [None] * NODES
+
+    def start(self, i: int) -> None:
+        with (self.directory / f"node{i}.log").open("ab") as log:
+            self.processes[i] = subprocess.Popen(
+                [sys.executable, "-m", "node.cli", "run", "--config",
+                 str(self.directory / f"node{i}" / "node.toml")],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, "VCLEDGER_LOG_LEVEL": "WARNING"})
+
+    def stop(self, i: int) -> None:
+        process = self.processes[i]
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes[i] = None
+
+    def close(self) -> None:
+        for i in range(NODES):
+            self.stop(i)
+
+
+async def _health(session: aiohttp.ClientSession, url: str) -> dict[str, object] | None:
+    try:
+        async with session.get(url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
+            return dict(await r.json()) if r.status == 200 else None
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        return None
+
+
+async def _wait(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def _committed(session: aiohttp.ClientSession, url: str) -> float:
+    async with session.get(url + "/metrics") as response:
+        text = await response.text()
+    for line in text.splitlines():
+        if line.startswith("vcledger_events_committed_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _batch_body(events: list[SignedEvent]) -> bytes:
+    return encoding.pack([e.encoded for e in events])
+
+
+async def _post_batch(session: aiohttp.ClientSession, url: str, events: list[SignedEvent],
+                      *, wait: bool = False) -> None:
+    query = "?wait=commit" if wait else ""
+    while True:
+        async with session.post(url + "/v1/events/batch" + query, data=_batch_body(events),
+                                headers={"Content-Type": "application/vnd.vcledger.events"}) as r:
+            if r.status == 503:  # mempool full or catching up: back off as told
+                await asyncio.sleep(float(r.headers.get("Retry-After", "1")) / 4)
+                continue
+            body = await r.json()
+            assert r.status == 200, body
+            bad = [x for x in body["results"] if x["status"] == "rejected"]
+            assert not bad, bad[:3]
+            return
+
+
+async def _submit_all(session: aiohttp.ClientSession, urls: list[str],
+                      events: list[SignedEvent]) -> None:
+    batches = [events[i:i + BATCH] for i in range(0, len(events), BATCH)]
+    semaphore = asyncio.Semaphore(IN_FLIGHT)
+
+    async def send(n: int, batch: list[SignedEvent]) -> None:
+        async with semaphore:
+            await _post_batch(session, urls[n % len(urls)], batch)
+
+    await asyncio.gather(*(send(n, b) for n, b in enumerate(batches)))
+
+
+async def _all_committed(session: aiohttp.ClientSession, urls: list[str], count: float) -> None:
+    async def done() -> bool:
+        values = await asyncio.gather(*(_committed(session, u) for u in urls))
+        return all(v >= count for v in values)
+
+    await _wait(done, 600, f"{count:.0f} committed events on every node")
+
+
+def _signed(issuer: KeyPair, count: int, tag: str) -> list[SignedEvent]:
+    now = int(time.time())
+    return [sign_event(CredentialIssue(issuer.did, sha256(f"{tag} {i}".encode())),
+                       origin=ORIGIN, key=issuer, created=now) for i in range(count)]
+
+
+def _verify(triples: list[tuple[bytes, bytes, bytes]]) -> int:
+    for public_key, signature, message in triples:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    return len(triples)
+
+
+def _baseline_seconds(events: list[SignedEvent], copies: int) -> float:
+    """Seconds for 2 processes to verify ``copies`` x the events' signatures."""
+    triples = [(e.signer, e.signature, signing_bytes(ORIGIN, e.payload, e.created, e.signer))
+               for e in events] * copies
+    chunks = [triples[i:i + 2000] for i in range(0, len(triples), 2000)]
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_verify, chunks[:2]))  # start both workers before the clock
+        started = time.perf_counter()
+        assert sum(pool.map(_verify, chunks)) == len(triples)
+        return time.perf_counter() - started
+
+
+async def _measure(directory: Path, sizes: dict[str, float]) -> list[Row]:
+    net = Localnet(directory)
+    rows: list[Row] = []
+    try:
+        for i in range(NODES):
+            net.start(i)
+        timeout = aiohttp.ClientTimeout(total=600)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async def ready() -> bool:
+                healths = await asyncio.gather(*(_health(session, u) for u in net.urls))
+                return all(h is not None and int(h["peers"] or 0) >= NODES - 1  # type: ignore[call-overload]
+                           for h in healths)
+
+            await _wait(ready, 60, "a connected localnet")
+            governance = read_key_file(directory / "governance.key")
+            issuer = read_key_file(directory / "issuer.key")
+            register = sign_event(IssuerRegister(issuer.did, "Bench University", issuer.public_key),
+                                  origin=ORIGIN, key=governance, created=int(time.time()))
+            await _post_batch(session, net.urls[0], [register], wait=True)
+
+            # -- throughput
+            count = int(sizes["events"])
+            events = _signed(issuer, count, "throughput")
+            base = max(await asyncio.gather(*(_committed(session, u) for u in net.urls)))
+            started = time.perf_counter()
+            await _submit_all(session, net.urls, events)
+            await _all_committed(session, net.urls, base + count)
+            ours = time.perf_counter() - started
+            baseline = _baseline_seconds(events, NODES)
+            rows.append(Row(f"committed events/s, 4-node localnet, {count} events", ours,
+                            "2-core Ed25519 verify rate / 4", baseline, target=0.5,
+                            note=f"{count / ours:.0f} events/s"))
+
+            # -- latency at half the measured load
+            rate = 0.5 * count / ours
+            interval = LATENCY_BATCH / rate
+            latencies: list[float] = []
+            pending: list[asyncio.Task[None]] = []
+            latency_events = _signed(issuer, int(rate * sizes["latency_seconds"]) + LATENCY_BATCH,
+                                     "latency")
+
+            async def timed(n: int, batch: list[SignedEvent]) -> None:
+                sent = time.perf_counter()
+                await _post_batch(session, net.urls[n % NODES], batch, wait=True)
+                latencies.extend([time.perf_counter() - sent] * len(batch))
+
+            deadline = time.perf_counter() + sizes["latency_seconds"]
+            n = 0
+            next_send = time.perf_counter()
+            while time.perf_counter() < deadline and (n + 1) * LATENCY_BATCH <= len(latency_events):
+                pending.append(asyncio.create_task(
+                    timed(n, latency_events[n * LATENCY_BATCH:(n + 1) * LATENCY_BATCH])))
+                n += 1
+                next_send += interval
+                await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
+            await asyncio.gather(*pending)
+            latencies.sort()
+            p50 = latencies[len(latencies) // 2]
+            p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+            rows.append(Row(f"commit latency p50 at {rate:.0f} events/s (half load)", p50,
+                            "1 s budget", 1.0))
+            rows.append(Row(f"commit latency p99 at {rate:.0f} events/s (half load)", p99,
+                            "1 s budget", 1.0, target=1.0))
+
+            # -- catch-up
+            behind = int(sizes["catch_up"])
+            net.stop(NODES - 1)
+            live = net.urls[:NODES - 1]
+            backlog = _signed(issuer, behind, "catch-up")
+            base = max(await asyncio.gather(*(_committed(session, u) for u in live)))
+            started = time.perf_counter()
+            await _submit_all(session, live, backlog)
+            await _all_committed(session, live, base + behind)
+            commit_time = time.perf_counter() - started
+            target_head = await _health(session, live[0])
+            assert target_head is not None
+            started = time.perf_counter()
+            net.start(NODES - 1)
+
+            async def caught_up() -> bool:
+                health = await _health(session, net.urls[-1])
+                return health is not None and int(health["height"]) >= int(  # type: ignore[call-overload]
+                    target_head["height"])  # type: ignore[call-overload]
+
+            await _wait(caught_up, 1200, "the restarted node to catch up")
+            catch_up = time.perf_counter() - started
+            rows.append(Row(f"catch-up of a node {behind} events behind (restart to head)",
+                            catch_up, f"network committing those {behind}", commit_time))
+    finally:
+        net.close()
+    return rows
+
+
+def run(quick: bool) -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="vcledger-bench-net-") as tmp:
+        return asyncio.run(_measure(Path(tmp) / "localnet", QUICK if quick else FULL))
+
+
+if __name__ == "__main__":  # pragma: no cover - manual runs
+    for row in run("--quick" in sys.argv):
+        print(json.dumps(row.as_json()))
