@@ -1,0 +1,44 @@
+"""Suite-wide pytest options and fixtures.
+
+``--long`` runs the adversarial and fault tests at their full size (the figures
+in docs/reliability.md); without it they run in a bounded form that fits CI.
+Tests report what they measured through ``record_figure``; the figures are
+appended to ``.reliability/figures.jsonl`` (git-ignored) so the report can be
+written from a real run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+FIGURES = Path(__file__).resolve().parent.parent / ".reliability" / "figures.jsonl"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true", default=False,
+                     help="run the fault and adversarial suite at full size")
+
+
+@pytest.fixture
+def long_mode(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--long"))
+
+
+@pytest.fixture
+def record_figure(request: pytest.FixtureRequest, long_mode: bool) -> Callable[..., None]:
+    """``record_figure(name, value, **details)``: keep one measured figure of this test."""
+
+    def record(name: str, value: object, **details: object) -> None:
+        FIGURES.parent.mkdir(exist_ok=True)
+        entry = {"test": request.node.nodeid, "figure": name, "value": value,
+                 "long": long_mode, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 **details}
+        with FIGURES.open("a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+    return record
