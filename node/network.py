@@ -715,10 +715,13 @@ class ConsensusProducer:
         return frames
 
     async def _regossip_loop(self) -> None:
-        """Re-send this height's messages now and then: peers that missed one (a dropped
-        link, a restart) get it; peers that have it drop it as already seen."""
+        """Re-send this height's messages when the height seems stuck: peers that missed
+        one (a dropped link, a restart) get it; peers that have it drop it as seen.
+        While blocks keep committing nothing is re-sent (proposals carry whole blocks)."""
         while True:
             await asyncio.sleep(REGOSSIP_INTERVAL)
+            if time.monotonic() - self.last_block_at < REGOSSIP_INTERVAL:
+                continue
             for data in list(self.height_messages.values()):
                 for connection in list(self.peers.connections):
                     connection.send(data)
