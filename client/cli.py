@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
-import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -52,6 +50,7 @@ from client.events import (
     SignedEvent,
     sign_event,
 )
+from client.files import write_text_atomically
 from client.hashes import Hash, hash_from_hex
 from client.keys import KeyPair, public_key_from_did, read_key_file, write_key_file
 from client.note import SIG_COSIGNATURE_V1, verifier_key
@@ -98,16 +97,9 @@ def _read(path: str | Path, what: str, max_size: int) -> bytes:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        write_text_atomically(path, text)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
         raise InputFileError(f"cannot write {path}: {exc.strerror}") from exc
 
 

@@ -23,10 +23,7 @@ themselves are :mod:`client.checkpoint` and :mod:`client.merkle`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from client import strictjson
 from client.checkpoint import Checkpoint, verify_checkpoint
 from client.errors import LedgerError, UsageError, VerificationError
+from client.files import write_text_atomically
 from client.http import NodeClient
 from client.merkle import verify_consistency
 from client.trust import Trust, describe_validation_error
@@ -136,16 +134,9 @@ def save_state(path: Path, state: MonitorState) -> None:
     """Write ``state`` to ``path`` atomically: a temporary file, fsync, then rename."""
     document = {"format": STATE_FORMAT, "origin": state.origin, "node": state.node,
                 "checkpoint": state.note}
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write(json.dumps(document, indent=2) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        write_text_atomically(path, json.dumps(document, indent=2) + "\n")
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
         raise MonitorStateError(f"cannot write monitor state {path}: {exc.strerror}") from exc
 
 

@@ -14,6 +14,7 @@ write it.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -48,11 +49,16 @@ class TrustedValidator(BaseModel):
         if verifier.name != self.name:
             raise ValueError(f"verifier key is for {verifier.name!r}, not {self.name!r}")
         if verifier.sig_type != SIG_COSIGNATURE_V1:
-            raise ValueError("verifier key must be of type 0x04 (cosignature/v1)")
+            raise ValueError("validator keys must be cosignature/v1 verifier keys (type 0x04)")
         return self
 
+    @cached_property
     def verifier(self) -> Verifier:
         return parse_verifier_key(self.verifier_key)
+
+    @property
+    def public_key(self) -> bytes:
+        return self.verifier.public_key
 
 
 class Trust(BaseModel):
@@ -66,7 +72,7 @@ class Trust(BaseModel):
     @classmethod
     def _distinct(cls, validators: list[TrustedValidator]) -> list[TrustedValidator]:
         names = [v.name for v in validators]
-        keys = [v.verifier().public_key for v in validators]
+        keys = [v.public_key for v in validators]
         if len(set(names)) != len(names) or len(set(keys)) != len(keys):
             raise ValueError("validator names and keys must be distinct")
         return validators
@@ -80,7 +86,7 @@ class Trust(BaseModel):
         return self
 
     def verifiers(self) -> list[Verifier]:
-        return [v.verifier() for v in self.validators]
+        return [v.verifier for v in self.validators]
 
 
 def parse_trust(text: str | bytes, source: str = "trust file") -> Trust:

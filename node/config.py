@@ -31,7 +31,6 @@ from client.block import validator_set_hash
 from client.errors import LedgerError
 from client.hashes import Hash, sha256
 from client.keys import public_key_from_did
-from client.note import SIG_COSIGNATURE_V1, Verifier, parse_verifier_key
 from client.trust import Trust, TrustedValidator, describe_validation_error
 from node.errors import ConfigError
 
@@ -43,29 +42,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
-class ValidatorEntry(_Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    verifier_key: str
-
-    @model_validator(mode="after")
-    def _check_key(self) -> ValidatorEntry:
-        try:
-            verifier = parse_verifier_key(self.verifier_key)
-        except LedgerError as exc:
-            raise ValueError(exc.diagnostics()) from exc
-        if verifier.name != self.name:
-            raise ValueError(f"verifier key names {verifier.name!r}, not {self.name!r}")
-        if verifier.sig_type != SIG_COSIGNATURE_V1:
-            raise ValueError("validator keys must be cosignature/v1 verifier keys (type 0x04)")
-        return self
-
-    @cached_property
-    def verifier(self) -> Verifier:
-        return parse_verifier_key(self.verifier_key)
-
-    @property
-    def public_key(self) -> bytes:
-        return self.verifier.public_key
+class ValidatorEntry(TrustedValidator):
+    """A genesis validator: a name and its cosignature/v1 verifier key, exactly as in
+    the trust file verifiers receive."""
 
 
 class GovernanceEntry(_Strict):
