@@ -15,7 +15,7 @@ status-map proofs for the issuer, the credential and its batch.
 This module only builds, formats and parses (strictly: one accepted form per
 field, caps on every size, checked before anything is decoded).  It verifies
 nothing: :mod:`client.verify` does, in numbered steps.  The byte-level format
-is in docs/protocol.md ("Proof bundles"), drafted in docs/_drafts/bundle.md.
+is in docs/protocol.md ("Proof bundles").
 """
 
 from __future__ import annotations

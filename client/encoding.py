@@ -1,10 +1,11 @@
 """Canonical msgpack: the one module that makes the bytes that get hashed or signed.
 
 The protocol's binary structures are msgpack *arrays* with a fixed order of
-fields, built from five value kinds only: unsigned or signed integers that fit
-64 bits, byte strings, UTF-8 strings, booleans and nil.  Maps, floats and
-extension types never appear, so there is nothing whose order or width an
-encoder could choose.
+fields, built from four value kinds only: unsigned or signed integers that fit
+64 bits, byte strings, UTF-8 strings and nil.  Maps, floats, extension types
+and booleans never appear, so there is nothing whose order or width an encoder
+could choose — and ``true`` can never pass for the integer 1 (Python's
+``True == 1``), which would give one signed structure a second encoding.
 
 msgpack allows several encodings of the same value (``0x01`` and ``0xcc 0x01``
 are both the integer 1).  The canonical form is the shortest one, which is what
@@ -24,7 +25,7 @@ import msgpack
 from client.errors import InvalidEncoding
 from client.hashes import HASH_SIZE, Hash
 
-Packable: TypeAlias = "int | bytes | str | bool | Sequence[Packable] | None"
+Packable: TypeAlias = "int | bytes | str | Sequence[Packable] | None"
 
 MAX_DEPTH = 8
 """Deepest array nesting any protocol structure uses, with room to spare."""
@@ -49,7 +50,7 @@ def unpack(data: bytes, *, max_size: int, what: str) -> Any:
 
     Rejects, with an :class:`InvalidEncoding` naming ``what``: input over
     ``max_size`` bytes (checked before any parsing), truncated input, trailing
-    bytes, maps, floats, extension types, invalid UTF-8, nesting deeper than
+    bytes, maps, floats, booleans, extension types, invalid UTF-8, nesting deeper than
     :data:`MAX_DEPTH`, integers outside 64 bits, and any non-shortest encoding.
     Arrays come back as lists.
     """
@@ -99,14 +100,16 @@ def _check_kinds(value: Any, what: str, depth: int) -> None:
             # Scalars are checked here rather than by a call each: this walk runs
             # over every event a node admits.  msgpack returns exact types.
             kind = type(item)
-            if kind is bytes or kind is str or kind is bool or item is None:
+            if kind is bytes or kind is str or item is None:
                 continue
             if kind is int and INT64_MIN <= item <= UINT64_MAX:
                 continue
             _check_kinds(item, what, depth + 1)
     elif isinstance(value, float):
         raise InvalidEncoding(f"{what} contains a float; floats are not allowed")
-    elif isinstance(value, bool) or value is None or isinstance(value, (bytes, str)):
+    elif isinstance(value, bool):
+        raise InvalidEncoding(f"{what} contains a boolean; booleans are not allowed")
+    elif value is None or isinstance(value, (bytes, str)):
         return
     elif isinstance(value, int):
         if not INT64_MIN <= value <= UINT64_MAX:
@@ -170,11 +173,6 @@ def expect_str(value: Any, what: str, *, max_len: int, min_len: int = 1) -> str:
         fail(what, "control characters are not allowed")
     return value
 
-
-def expect_bool(value: Any, what: str) -> bool:
-    if not isinstance(value, bool):
-        fail(what, f"expected a boolean, got {_kind(value)}")
-    return value
 
 
 def _kind(value: Any) -> str:

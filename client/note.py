@@ -302,6 +302,10 @@ def _check_body(body: str) -> None:
 def parse_note(text: str) -> ParsedNote:
     """Split a signed note into its body and signature lines, checking their syntax only.
 
+    Results are cached by text (parsing is pure and a :class:`ParsedNote` is
+    immutable): a bundle carries its checkpoint twice, and bundles verified
+    together usually share one checkpoint.  Failures are not cached.
+
     Rules (signed-note "Format"): valid UTF-8 with no ASCII control character
     but newline; the body is separated from the signatures by the *last*
     blank line; at least one and at most :data:`MAX_SIGNATURES` signature lines,
@@ -325,6 +329,10 @@ def parse_note(text: str) -> ParsedNote:
             f"note has {len(lines)} signature lines; at most {MAX_SIGNATURES} are accepted"
         )
     return ParsedNote(body, tuple(_parse_signature_line(line, n) for n, line in enumerate(lines)))
+
+
+_parse_note_uncached = parse_note
+parse_note = functools.lru_cache(maxsize=256)(parse_note)
 
 
 def _parse_signature_line(line: str, number: int) -> NoteSignature:
@@ -457,10 +465,24 @@ def verifier_map(verifiers: Iterable[Verifier | str]) -> dict[tuple[str, bytes],
     A repeated identical key is harmless; two different keys under one name
     and key ID make every signature ambiguous and are a configuration error.
     """
-    known: dict[tuple[str, bytes], Verifier] = {}
     if isinstance(verifiers, (str, Verifier)):
         raise UsageError("verifiers must be a list of keys, not a single key")
-    for item in verifiers:
+    items = tuple(verifiers)
+    try:
+        return dict(_verifier_map(items))
+    except TypeError:  # an unhashable item: not a key at all
+        return _build_verifier_map(items)
+
+
+@functools.lru_cache(maxsize=64)
+def _verifier_map(items: tuple[Verifier | str, ...]) -> dict[tuple[str, bytes], Verifier]:
+    # A trust policy's keys are the same for every note it checks.
+    return _build_verifier_map(items)
+
+
+def _build_verifier_map(items: tuple[object, ...]) -> dict[tuple[str, bytes], Verifier]:
+    known: dict[tuple[str, bytes], Verifier] = {}
+    for item in items:
         verifier = parse_verifier_key(item) if isinstance(item, str) else item
         if not isinstance(verifier, Verifier):
             raise UsageError(f"not a verifier key: {type(item).__name__}")

@@ -10,6 +10,8 @@ a line from anyone else, or one that does not verify, is refused.
 
 from __future__ import annotations
 
+import logging
+
 from client.errors import LedgerError, SignatureError
 from client.keys import KeyPair
 from client.note import (
@@ -26,6 +28,8 @@ from node.config import Genesis
 from node.errors import PeerProtocolError
 from node.ledger import Ledger
 from node.store import Store
+
+log = logging.getLogger("vcledger.checkpoints")
 
 MAX_LINE_LENGTH = 512
 
@@ -80,10 +84,12 @@ class Checkpoints:
         self.add(self.ledger.head.tree_size, line)
         return line
 
-    def add(self, tree_size: int, line: str) -> bool:
+    def add(self, tree_size: int, line: str, *, now: int | None = None) -> bool:
         """Verify and keep a cosignature line for the checkpoint of ``tree_size``.
 
-        Returns False if that validator's cosignature is already held.  Raises
+        Returns False if that validator's cosignature is already held, or if it
+        is dated more than the allowed skew after ``now`` (the node's clock):
+        verifiers would discard it, so it is not served.  Raises
         :class:`PeerProtocolError` for a line that is malformed, not by a
         validator, or does not verify.
         """
@@ -94,7 +100,14 @@ class Checkpoints:
             parsed = parse_note(body + "\n" + line.rstrip("\n") + "\n")
             if len(parsed.signatures) != 1:
                 raise PeerProtocolError("expected exactly one cosignature line")
-            opened = open_parsed_note(parsed, self._known)
+            try:
+                opened = open_parsed_note(parsed, self._known, now=now)
+            except SignatureError:
+                if now is not None and open_parsed_note(parsed, self._known).signatures:
+                    log.warning("dropped a cosignature for tree size %d dated in the future "
+                                "(is that validator's clock right?)", tree_size)
+                    return False
+                raise
         except SignatureError as exc:
             raise PeerProtocolError(
                 f"cosignature for tree size {tree_size} is not a valid validator cosignature: "

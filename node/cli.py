@@ -24,6 +24,8 @@ from node.setup import DEFAULT_ORIGIN, init_single_node
 
 log = logging.getLogger("vcledger.node")
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 
 def _init(args: argparse.Namespace) -> int:
     try:
@@ -112,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=_init)
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", required=True, help="path of node.toml")
-    run.add_argument("--log-level", default=os.environ.get("VCLEDGER_LOG_LEVEL", "INFO"),
-                     choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    run.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
+                     default=os.environ.get("VCLEDGER_LOG_LEVEL", "INFO").upper(),
                      help="default INFO, or $VCLEDGER_LOG_LEVEL")
     run.set_defaults(func=_run)
     return parser
@@ -122,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "log_level", "INFO") not in LOG_LEVELS:  # argparse skips defaults
+        parser.error(f"VCLEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     logging.basicConfig(level=getattr(args, "log_level", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -438,7 +438,8 @@ class ConsensusProducer:
                 if len(self.early_cosignatures) < MAX_EARLY_COSIGNATURES:
                     self.early_cosignatures.append(frame)
                 return False
-            return self.service.checkpoints.add(frame.tree_size, frame.line)
+            return self.service.checkpoints.add(frame.tree_size, frame.line,
+                                                now=int(self.service.clock()))
         if isinstance(frame, Status):
             connection.height = frame.height
             return False
@@ -583,7 +584,8 @@ class ConsensusProducer:
         self.early_cosignatures = [f for f in self.early_cosignatures if f.tree_size > tree_size]
         for frame in ready:
             try:
-                if self.service.checkpoints.add(frame.tree_size, frame.line):
+                if self.service.checkpoints.add(frame.tree_size, frame.line,
+                                                now=int(self.service.clock())):
                     self.peers.broadcast(frame)
             except LedgerError as exc:
                 log.info("dropped a cosignature for tree size %d: %s", frame.tree_size,

@@ -290,7 +290,7 @@ def test_inclusion_rejects_truncation_extension_and_wrong_position() -> None:
             # Every other size, against that size's own root.  (Against the
             # *same* root a different size can pass when the path has the same
             # shape: RFC 9162 proofs do not commit to the size, the signed
-            # checkpoint does.  See docs/_drafts/merkle.md.)
+            # checkpoint does.  See docs/protocol.md, "Merkle trees".)
             for other_size in _other_sizes(size):
                 if index < other_size:
                     _assert_inclusion_rejected(leaf, index, other_size, proof, ROOTS[other_size])

@@ -369,7 +369,7 @@ def test_scale_200k_leaves_in_blocks_of_1000(db_path: Path, store: Store) -> Non
 
 
 def test_worked_example_of_the_storage_draft(db_path: Path) -> None:
-    """The three-leaf example of docs/_drafts/storage.md, byte for byte, from hashlib."""
+    """The three-leaf example of docs/protocol.md ("Storage"), byte for byte, from hashlib."""
     leaves = [b"event 0", b"event 1", b"header 1"]
     store = Store.open(db_path, create=True)
     append(store, PersistentLog(store), leaves)

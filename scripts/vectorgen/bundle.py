@@ -5,7 +5,7 @@ under test where it matters: the RFC 9162 log root and audit paths come from
 the recursive definition (RFC 9162 §2.1.1, §2.1.3.1) written out below, the
 status map's root and proofs from the sparse-Merkle definition
 (docs/protocol.md, "Status map") also written out below, and the bundle and
-receipt documents are assembled field by field as docs/_drafts/bundle.md
+receipt documents are assembled field by field as docs/protocol.md ("Proof bundles")
 describes them (tlog-proof text by string concatenation).  Client code is
 used only for what other vector files already pin: event and record
 encodings, signatures and cosignature lines, RFC 8785 digests.

@@ -100,6 +100,8 @@ def _invalid_events() -> dict[str, Any]:
              "error": "unknown kind"},
             {"description": "float creation time", "encoded": with_field(2, 1.5),
              "error": "float"},
+            {"description": "version true instead of 1", "encoded": with_field(0, True),
+             "error": "boolean"},
             {"description": "31-byte signer key", "encoded": with_field(4, b"\x01" * 31),
              "error": "32 bytes"},
             {"description": "trailing byte", "encoded": good.encoded.hex() + "00",
@@ -193,16 +195,17 @@ def _credentials() -> dict[str, Any]:
 def _encoding() -> dict[str, Any]:
     return {
         "description": "Canonical msgpack: the shortest encoding of arrays of unsigned/signed "
-                       "integers, bytes (bin), UTF-8 strings, booleans and nil.  Anything else "
-                       "is rejected.",
+                       "integers, bytes (bin), UTF-8 strings and nil.  Anything else is "
+                       "rejected.",
         "valid": [
-            {"value": "[1, 'a', b'\\x00', None, True]", "encoded": "9501a161c40100c0c3"},
+            {"value": "[1, 'a', b'\\x00', None]", "encoded": "9401a161c40100c0"},
             {"value": "[255, 256, 65536]", "encoded": "93ccffcd0100ce00010000"},
             {"value": "[-1, -33]", "encoded": "92ffd0df"},
         ],
         "invalid": [
             {"encoded": "cc01", "error": "canonical", "why": "1 in two bytes"},
             {"encoded": "cb3ff0000000000000", "error": "float", "why": "a float"},
+            {"encoded": "91c3", "error": "boolean", "why": "true (it must not pass for 1)"},
             {"encoded": "81a16101", "error": "maps", "why": "a map"},
             {"encoded": "d40102", "error": "extension", "why": "an extension type"},
             {"encoded": "a2fffe", "error": "UTF-8", "why": "invalid UTF-8 in a string"},
