@@ -66,6 +66,7 @@ from node.consensus import (
     TimeoutInput,
     Vote,
     VoteInput,
+    VoteKind,
 )
 from node.errors import PeerProtocolError, RuleViolation
 from node.ledger import PreparedBlock
@@ -592,8 +593,7 @@ class ConsensusProducer:
                          exc.diagnostics())
 
     def _cosignature_frames(self, tree_size: int) -> list[bytes]:
-        return [encode_frame(CosignatureFrame(tree_size, line.line.rstrip("\n")))
-                for line in self.service.checkpoints.lines(tree_size)]
+        return cosignature_frames(self.service, tree_size)
 
     def _record_evidence(self, evidence: Evidence) -> None:
         first, second = evidence.first, evidence.second
@@ -709,12 +709,7 @@ class ConsensusProducer:
             self.inbox.put_nowait(_Wake())
 
     def _greeting(self, connection: PeerConnection) -> list[bytes]:
-        head = self.ledger.head
-        frames = [encode_frame(Status(head.height, head.tree_size))]
-        frames += list(self.height_messages.values())
-        for height in range(head.height, max(0, head.height - RECENT_COSIGNED), -1):
-            frames += self._cosignature_frames(self.ledger.header(height).tree_size)
-        return frames
+        return head_frames(self.service) + list(self.height_messages.values())
 
     async def _regossip_loop(self) -> None:
         """Re-send this height's messages when the height seems stuck: peers that missed
@@ -729,9 +724,78 @@ class ConsensusProducer:
                     connection.send(data)
 
 
+def cosignature_frames(service: NodeService, tree_size: int) -> list[bytes]:
+    """The cosignatures this node holds for one checkpoint, as peer frames."""
+    return [encode_frame(CosignatureFrame(tree_size, line.line.rstrip("\n")))
+            for line in service.checkpoints.lines(tree_size)]
+
+
+def head_frames(service: NodeService) -> list[bytes]:
+    """What a peer is told on connecting: this node's head and its recent cosignatures."""
+    ledger = service.ledger
+    head = ledger.head
+    frames = [encode_frame(Status(head.height, head.tree_size))]
+    for height in range(head.height, max(0, head.height - RECENT_COSIGNED), -1):
+        frames += cosignature_frames(service, ledger.header(height).tree_size)
+    return frames
+
+
+class ServedSingleValidator(SingleValidatorProducer):
+    """The sole validator of a one-validator network, serving peers.
+
+    Blocks are decided alone, as by :class:`SingleValidatorProducer`, but each
+    is stored with a one-precommit commit certificate, and observers (and
+    anyone else) can connect to ``/v1/peer``: they learn the head, fetch blocks
+    with their certificates to follow the chain, and relay events submitted to
+    them.
+    """
+
+    def __init__(self, service: NodeService) -> None:
+        super().__init__(service)
+        self.origin = service.genesis.origin
+        self.peers = PeerSet(
+            origin=self.origin,
+            genesis_hash=service.genesis.hash,
+            peer_urls=service.config.peers,
+            max_frame=max_frame_size(service.genesis.consensus.max_block_events),
+            handler=self._on_frame,
+            hello_height=lambda: service.ledger.head.height,
+            greeting=lambda connection: head_frames(service),
+        )
+        service.peers = self.peers
+
+    async def run(self) -> None:
+        await self.peers.start()
+        try:
+            await super().run()
+        finally:
+            await self.peers.close()
+
+    def certificate(self, block: PreparedBlock) -> bytes | None:
+        precommit = sign_vote(self.origin, Vote(VoteKind.PRECOMMIT, block.header.height, 0,
+                                                block.block_id, self.key.public_key), self.key)
+        return certificate_from_precommits([precommit],
+                                           self.service.genesis.validator_keys).encode()
+
+    def committed(self) -> None:
+        for frame in head_frames(self.service)[:1] + cosignature_frames(
+                self.service, self.service.ledger.head.tree_size):
+            self.peers.broadcast(frame)
+
+    async def _on_frame(self, connection: PeerConnection, frame: Frame) -> bool:
+        if isinstance(frame, EventsFrame):
+            try:
+                await self.service.submit(list(frame.events), from_peer=True)
+            except LedgerError as exc:
+                log.debug("relayed events not taken: %s", exc.diagnostics())
+        elif isinstance(frame, Status):
+            connection.height = frame.height
+        return False  # nothing is forwarded: this node is the whole network's consensus
+
+
 def make_producer(service: NodeService) -> BlockProducer:
-    """Single-validator production for a one-validator network; consensus otherwise
+    """The sole validator of a one-validator network decides alone; consensus otherwise
     (also for observers, which follow the validators)."""
     if len(service.genesis.validators) == 1 and service.config.role == "validator":
-        return SingleValidatorProducer(service)
+        return ServedSingleValidator(service)
     return ConsensusProducer(service)

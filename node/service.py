@@ -499,6 +499,14 @@ class SingleValidatorProducer:
         if head.header is not None:
             time_ms = max(time_ms, head.header.time_ms + 1)
         block = service.prepare_from_mempool(time_ms, self.key.public_key)
-        await service.write_block(block)
+        await service.write_block(block, self.certificate(block))
         service.cosign_head()
+        self.committed()
         self._pending_since = time.monotonic() if len(service.mempool) else None
+
+    def certificate(self, block: PreparedBlock) -> bytes | None:
+        """The commit certificate stored with ``block`` (none by default)."""
+        return None
+
+    def committed(self) -> None:
+        """Called after each block is written and cosigned."""

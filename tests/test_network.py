@@ -310,3 +310,33 @@ def test_a_node_catches_up_across_blocks_larger_than_one_read(network: NetworkFi
         nodes[3].wait_healthy()
         wait_until(lambda: agree(nodes), timeout=60, what="the restarted node to catch up")
         assert event_status(nodes[3], events[-1].hash.hex()) == "committed"
+
+
+def test_observer_follows_a_one_validator_network(tmp_path: Path) -> None:
+    single = write_network(tmp_path / "single", 1, consensus=CONSENSUS)
+    issuer = TestIssuer(KeyPair.generate(), single.genesis.origin)
+    observer_dir = single.directory / "observer"
+    observer_dir.mkdir()
+    (observer_dir / "genesis.toml").write_text(
+        (single.nodes[0].directory / "genesis.toml").read_text())
+    from nodeutil import free_port
+
+    (observer_dir / "node.toml").write_text(node_toml(
+        role="observer", key=None, listen=f"127.0.0.1:{free_port()}",
+        peers=[f"http://{single.nodes[0].listen}"]))
+    with running_nodes([single.nodes[0].config, observer_dir / "node.toml"], tmp_path) as nodes:
+        validator, observer = nodes
+        wait_until(lambda: (observer.health() or {}).get("peers"), timeout=20,
+                   what="the observer connected to the validator")
+        assert post_event(observer, issuer.register(single.governance).encoded)[0] == 200
+        event = issuer.issue("relayed by the observer")
+        status, body = post_event(observer, event.encoded)
+        assert status == 200 and body["status"] == "committed", body
+        wait_until(lambda: agree(nodes), timeout=20, what="the observer at the validator's head")
+        checkpoint = verified_checkpoint(observer, single).checkpoint
+        proof = json.loads(http_get(f"{observer.url}/v1/proof/inclusion?index={body['index']}"
+                                    f"&tree_size={checkpoint.tree_size}")[1])
+        verify_inclusion(event.hash, body["index"], checkpoint.tree_size,
+                         [bytes.fromhex(h) for h in proof["proof"]], checkpoint.root)
+        block = json.loads(http_get(f"{validator.url}/v1/blocks/{body['height']}")[1])
+        assert block["certificate"] is not None  # a one-vote commit certificate
