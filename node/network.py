@@ -489,13 +489,28 @@ class ConsensusProducer:
         self._ensure_height(proposal.height)
         self._remember(arrived.data)
         valid = await self._validate(proposal, arrived.frame)
-        if proposal.height == self.machine.height:
+        if valid is not None and proposal.height == self.machine.height:
             self._feed(ProposalInput(proposal, valid))
 
-    async def _validate(self, proposal: Proposal, frame: ProposalFrame) -> bool:
-        """valid(v): execute the proposed block and compare everything with our own result."""
+    async def _validate(self, proposal: Proposal, frame: ProposalFrame) -> bool | None:
+        """valid(v): execute the proposed block and compare everything with our own result.
+
+        None, and the machine is not told, when the frame's leaves do not hash to the
+        block id the proposal signs: such a body says nothing about block v, and the
+        machine's first verdict on v stands for the whole height, so a Byzantine
+        proposer sending one node a wrong body could make it refuse v for ever while
+        the others lock on v (a halt).  The real body may still come (peers relay
+        it); otherwise the propose timeout passes.  Hashed first: no check may judge
+        v from a body that is not v.
+        """
         if proposal.block_id in self.prepared:
             return True
+        leaves = [*frame.events, frame.header]
+        if self.ledger.log.stage_append(leaves, self.service.store.batch()).new_root \
+                != proposal.block_id:
+            log.info("proposal for height %d round %d: the body is not the block it signs",
+                     proposal.height, proposal.round)
+            return None
         try:
             header = decode_header(frame.header)
             if header.proposer != proposal.proposer or header.height != proposal.height:

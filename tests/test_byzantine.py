@@ -1,0 +1,419 @@
+"""One validator of four is Byzantine: the three honest nodes must not be fooled or stopped.
+
+Three ``vcledger-node`` processes run validators 0..2; validator 3 is a
+:class:`byzantine.ByzantineValidator` holding its real key, so everything it
+signs verifies.  All tests share one network (starting nodes is the slow
+part) and each ends by checking that the honest nodes still agree on one
+head and still commit a new event within a bounded time.
+
+What each test shows is in its docstring; ``docs/_reliability/byzantine.md``
+has the figures of a bounded and a ``--long`` run.  Every wait is a polled
+condition with a deadline; the nodes are killed and reaped and the Byzantine
+validator's thread joined whatever happens.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from byzantine import ByzantineValidator, CraftedBlock
+from nodeutil import (
+    NetworkFiles,
+    NodeProcess,
+    TestIssuer,
+    fixed_key,
+    http_get,
+    running_nodes,
+    wait_until,
+    write_network,
+)
+
+from client.events import (
+    CredentialIssue,
+    CredentialRevoke,
+    RevocationReason,
+    SignedEvent,
+    decode_event,
+    sign_event,
+)
+from client.keys import KeyPair
+from node.consensus import Proposal, Vote, VoteKind
+from node.wire import (
+    decode_proposal,
+    decode_vote,
+    max_frame_size,
+)
+
+pytestmark = pytest.mark.slow
+
+SEED = 20260106
+MAX_BLOCK_EVENTS = 16
+CONSENSUS = {
+    "max_block_events": MAX_BLOCK_EVENTS,
+    "block_interval_ms": 20,
+    # Honest nodes never start a height on their own while a test runs, so at the
+    # Byzantine validator's turn nothing happens until its proposal arrives, and
+    # any block committed while the network is idle means it is being driven.
+    "empty_block_interval_ms": 120_000,
+    "timeout_propose_ms": 500,
+    "timeout_prevote_ms": 250,
+    "timeout_precommit_ms": 250,
+    "timeout_delta_ms": 250,
+}
+MAX_FRAME = max_frame_size(MAX_BLOCK_EVENTS)
+COMMIT_WITHIN = 20.0
+"""Seconds an event submitted to an honest node may take to commit while under attack."""
+RSS_GROWTH_LIMIT = 150 * 1024 * 1024
+"""Generous: the honest nodes' bounded buffers (seen frames, early votes, ...) stay far below."""
+
+
+@dataclass
+class Net:
+    files: NetworkFiles
+    nodes: list[NodeProcess]
+    byz: ByzantineValidator
+    issuer: TestIssuer
+    other_issuer: TestIssuer
+    labels: Iterator[int]
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    @property
+    def honest_keys(self) -> list[bytes]:
+        return list(self.files.genesis.validator_keys[:3])
+
+    def fresh(self) -> SignedEvent:
+        return self.issuer.issue(f"byzantine test {next(self.labels)}")
+
+    def commit(self, event: SignedEvent, node: int = 0,
+               timeout: float = COMMIT_WITHIN) -> dict[str, Any]:
+        status, body = post_event(self.nodes[node], event.encoded, wait=timeout)
+        assert status == 200 and body["status"] == "committed", (status, body)
+        return body
+
+    def my_turn(self) -> int:
+        """Commit filler events until validator 3 proposes round 0 of the next height."""
+        for i in range(8):
+            height = self.byz.follow() + 1
+            if self.byz.is_my_turn(height):
+                return height
+            self.commit(self.fresh(), node=i % 3)
+        raise AssertionError("the Byzantine validator's turn never came")
+
+    def wait_committed(self, height: int, timeout: float = COMMIT_WITHIN) -> None:
+        wait_until(lambda: self.byz.follow() >= height, timeout=timeout,
+                   what=f"the honest nodes to commit height {height}", interval=0.05)
+
+    def evidence(self, node: int) -> list[dict[str, Any]]:
+        status, body = http_get(f"{self.nodes[node].url}/v1/evidence?limit=1000")
+        assert status == 200, body
+        items: list[dict[str, Any]] = json.loads(body)["evidence"]
+        return items
+
+    def rss(self) -> list[int]:
+        return [rss_bytes(node) for node in self.nodes]
+
+
+def post_event(node: NodeProcess, data: bytes, *, wait: float | None = COMMIT_WITHIN
+               ) -> tuple[int, dict[str, Any]]:
+    query = "" if wait is None else f"?wait=commit&timeout={wait}"
+    request = urllib.request.Request(node.url + "/v1/events" + query, data=data,
+                                     headers={"Content-Type": "application/vnd.vcledger.event"})
+    try:
+        with urllib.request.urlopen(request, timeout=(wait or 5) + 10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def rss_bytes(node: NodeProcess) -> int:
+    """VmRSS of a node process, from /proc."""
+    assert node.process is not None
+    for line in Path(f"/proc/{node.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS line")
+
+
+def heads(net: Net) -> list[tuple[int, str] | None]:
+    result = []
+    for node in net.nodes:
+        health = node.health()
+        result.append(None if health is None else (health["height"], health["log_root"]))
+    return result
+
+
+def peer_counts(net: Net) -> list[int]:
+    counts = []
+    for node in net.nodes:
+        health = node.health()
+        assert health is not None
+        counts.append(int(health["peers"]))
+    return counts
+
+
+def assert_honest_and_live(net: Net) -> None:
+    """The three honest nodes sit at one head, and a new event commits on all of them."""
+    body = net.commit(net.fresh(), node=1)
+    wait_until(lambda: None not in heads(net) and len(set(heads(net))) == 1, timeout=15,
+               what="the honest nodes to agree on one head", interval=0.05)
+    height = net.byz.follow()
+    assert height >= body["height"]
+    for node in net.nodes:  # every honest node has every block the Byzantine one followed
+        status, raw = http_get(f"{node.url}/v1/checkpoint")
+        assert status == 200, raw
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    directory = tmp_path_factory.mktemp("byzantine")
+    keys = [fixed_key(f"byzantine validator {i}") for i in range(4)]
+    files = write_network(directory / "net", 4, consensus=CONSENSUS, validator_keys=keys,
+                          governance=fixed_key("byzantine governance"))
+    configs = [node.config for node in files.nodes[:3]]
+    with running_nodes(configs, directory) as nodes:
+        byz = ByzantineValidator(files.genesis, keys[3], [n.url for n in nodes],
+                                 directory / "byzantine-ledger", SEED)
+        try:
+            host, port = files.nodes[3].listen.split(":")
+            byz.serve(host, int(port))
+            issuer = TestIssuer(fixed_key("byzantine issuer A"), files.genesis.origin,
+                                "Issuer A")
+            other = TestIssuer(fixed_key("byzantine issuer B"), files.genesis.origin,
+                               "Issuer B")
+            net = Net(files, nodes, byz, issuer, other, itertools.count())
+            wait_until(lambda: all(c >= 2 for c in peer_counts(net)), timeout=30,
+                       what="the honest nodes to connect to each other")
+            net.commit(issuer.register(files.governance))
+            net.commit(other.register(files.governance))
+            byz.follow()
+            byz.connect_all()
+            yield net
+        finally:
+            byz.close()
+
+
+# -- invalid blocks as proposer -------------------------------------------------------------
+
+
+def _flip_last_byte(event: SignedEvent) -> SignedEvent:
+    """The same event with one bit of its signature (the last field) changed."""
+    return decode_event(event.encoded[:-1] + bytes([event.encoded[-1] ^ 1]))
+
+
+def _committed_event(net: Net, defect: str) -> SignedEvent | None:
+    """The event already in the log that a replay or a revocation needs (committed
+    before the Byzantine validator's turn, which a commit would use up)."""
+    if defect not in ("replayed_event", "revocation_by_wrong_issuer"):
+        return None
+    event = net.fresh()
+    net.commit(event)
+    return event
+
+
+def _invalid_block(net: Net, defect: str, committed: SignedEvent | None
+                   ) -> tuple[bytes, CraftedBlock, list[SignedEvent]]:
+    """A proposal frame for the next height with exactly one defect; its body and
+    the events that must never reach the log."""
+    byz = net.byz
+    good = [net.fresh(), net.fresh()]
+    if defect == "wrong_block_id":
+        block = byz.build_block(good)
+        return byz.proposal_frame(block, block_id=byz.random_hash()), block, good
+    if defect == "wrong_status_root":
+        block = byz.build_block(good, status_root=byz.random_hash())
+    elif defect == "wrong_previous_hash":
+        block = byz.build_block(good, previous=byz.random_hash())
+    elif defect == "wrong_height":
+        block = byz.build_block(good, height=byz.ledger.head.height + 2)
+    elif defect == "wrong_proposer_in_header":
+        block = byz.build_block(good, proposer=net.honest_keys[0])
+    elif defect == "time_beyond_clock_skew":
+        block = byz.build_block(good, at_ms=int(time.time() * 1000) + 10 * 60_000)
+    elif defect == "time_not_after_parent":
+        parent = byz.ledger.head.header
+        assert parent is not None
+        block = byz.build_block(good, time_ms=parent.time_ms)
+    elif defect == "bad_event_signature":
+        good = [good[0], _flip_last_byte(good[1])]
+        block = byz.build_block(good)
+    elif defect == "replayed_event":
+        assert committed is not None
+        block = byz.build_block([good[0], committed], execute=False)
+        good = [good[0]]  # the replayed one is in the log already, once
+    elif defect == "revocation_by_wrong_issuer":
+        assert committed is not None and isinstance(committed.payload, CredentialIssue)
+        # Names issuer A, signed by issuer B's (valid, registered) key.
+        revoke = sign_event(CredentialRevoke(net.issuer.did, committed.payload.digest,
+                                             RevocationReason.FRAUD),
+                            origin=net.files.genesis.origin, key=net.other_issuer.key,
+                            created=int(time.time()))
+        block = byz.build_block([revoke], execute=False)
+        good = [revoke]
+    elif defect == "too_many_events":
+        good = [net.fresh() for _ in range(MAX_BLOCK_EVENTS + 1)]
+        block = byz.build_block(good)
+    else:
+        raise AssertionError(defect)
+    return byz.proposal_frame(block), block, good
+
+
+DEFECTS = ["wrong_block_id", "wrong_status_root", "wrong_previous_hash", "wrong_height",
+           "wrong_proposer_in_header", "time_beyond_clock_skew", "time_not_after_parent",
+           "bad_event_signature", "replayed_event", "revocation_by_wrong_issuer",
+           "too_many_events"]
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+def test_invalid_proposal_gets_nil_prevotes_and_never_commits(
+        net: Net, defect: str, record_figure: Callable[..., None]) -> None:
+    """As the proposer of round 0, send a block with one defect to every honest node:
+    each prevotes nil, the height is decided in a later round with another block,
+    and none of the block's events reaches the log."""
+    byz = net.byz
+    committed = _committed_event(net, defect)
+    height = net.my_turn()
+    frame, block, never = _invalid_block(net, defect, committed)
+    byz.send_all(frame, kind="invalid proposal")
+    prevotes = byz.honest_votes(height, 0, VoteKind.PREVOTE, timeout=10)
+    assert prevotes == {key: {None} for key in net.honest_keys}, prevotes
+    net.wait_committed(height)
+    assert byz.roots[height] != block.block_id
+    assert byz.ledger.header(height).proposer != byz.key.public_key
+    for node in net.nodes:
+        for event in never:
+            status, body = http_get(f"{node.url}/v1/events/{event.hash.hex()}")
+            assert status == 404, (defect, body)
+    if committed is not None:  # still where it was first committed, and only there
+        position = byz.ledger.event_position(committed.hash)
+        assert position is not None and position.height < height
+    record_figure("invalid proposal rejected", 1, defect=defect, height=height)
+    assert_honest_and_live(net)
+
+
+def test_a_body_that_is_not_the_signed_block_does_not_poison_it(
+        net: Net, record_figure: Callable[..., None]) -> None:
+    """The proposer signs block X, sends node 1 the signed proposal with another body
+    and the others X's real body, prevotes X and then withholds its precommit.
+
+    Node 1 must not decide "X is invalid" from a body that is not X: the nodes
+    that saw X lock on it, and if node 1 refused X for the rest of the height
+    no round could ever gather three votes again (one of four Byzantine halts
+    the network).  Node 1 should wait for X's real body, which the others relay.
+    """
+    byz = net.byz
+    height = net.my_turn()
+    block = byz.build_block([net.fresh()])
+    other = byz.build_block([net.fresh()])
+    real = byz.proposal_frame(block)
+    wrong_body = byz.proposal_frame(other, block_id=block.block_id)
+    assert wrong_body != real
+    byz.send_plan([(net.urls[1], wrong_body), (net.urls[0], real), (net.urls[2], real)],
+                  kind="proposal with a body that is not the signed block")
+    byz.send_all(byz.vote_frame(VoteKind.PREVOTE, height, 0, block.block_id), kind="prevote")
+    net.wait_committed(height)
+    record_figure("commit after a mismatched proposal body", 1, height=height,
+                  block=("the signed block" if byz.roots[height] == block.block_id
+                         else "another block"))
+    assert_honest_and_live(net)
+
+
+# -- equivocation ----------------------------------------------------------------------------
+
+
+def _check_evidence(net: Net, kind: str, height: int) -> int:
+    """Every honest node recorded the Byzantine validator's two messages for (height, 0);
+    each verifies against the validator set.  Returns the number of records checked."""
+    origin, validators = net.files.genesis.origin, net.files.genesis.validator_keys
+    me = net.byz.key.public_key
+    checked = 0
+    for node in range(3):
+        wait_until(lambda node=node: any(  # type: ignore[misc]
+            e["kind"] == kind and e["height"] == height for e in net.evidence(node)),
+            timeout=10, what=f"node {node} to record {kind} evidence at height {height}")
+        [entry] = [e for e in net.evidence(node) if e["kind"] == kind and e["height"] == height]
+        assert entry["round"] == 0 and entry["validator"] == me.hex()
+        first, second = (base64.b64decode(entry[k]) for k in ("first", "second"))
+        messages: list[Proposal | Vote]
+        if kind == "proposal":
+            messages = [decode_proposal(m, origin, validators) for m in (first, second)]
+            proposals = [m for m in messages if isinstance(m, Proposal)]
+            assert {(p.height, p.round, p.proposer) for p in proposals} == {(height, 0, me)}
+            assert proposals[0].block_id != proposals[1].block_id
+        else:
+            votes = [decode_vote(m, origin, validators) for m in (first, second)]
+            assert {(v.kind, v.height, v.round, v.voter) for v in votes} == {
+                (VoteKind(int(kind[-1])), height, 0, me)}
+            assert votes[0].block_id != votes[1].block_id
+        checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("kind", ["proposal", "vote-1", "vote-2"])
+def test_equivocation_is_recorded_as_evidence_and_changes_nothing(
+        net: Net, kind: str, record_figure: Callable[..., None]) -> None:
+    """Two different valid proposals for one (height, round) — one to node 0, the other
+    to nodes 1 and 2 — or two different prevotes / precommits to everyone.  Every
+    honest node records both signed messages as evidence, and they still commit
+    one block, the same everywhere."""
+    byz = net.byz
+    height = net.my_turn()
+    if kind == "proposal":
+        first = byz.build_block([net.fresh()])
+        second = byz.build_block([net.fresh()])
+        byz.send_plan([(net.urls[0], byz.proposal_frame(first)),
+                       (net.urls[1], byz.proposal_frame(second)),
+                       (net.urls[2], byz.proposal_frame(second))], kind="equivocating proposal")
+    else:
+        vote_kind = VoteKind(int(kind[-1]))
+        byz.send_all(byz.vote_frame(vote_kind, height, 0, None),
+                     byz.vote_frame(vote_kind, height, 0, byz.random_hash()),
+                     kind=f"equivocating {vote_kind.name.lower()}")
+    checked = _check_evidence(net, kind, height)
+    net.wait_committed(height)
+    record_figure("evidence records checked", checked, kind=kind, height=height)
+    assert_honest_and_live(net)
+
+
+# -- votes that are not what they claim --------------------------------------------------
+
+
+@pytest.mark.parametrize("forgery", ["signed_by_another_validator", "non_validator_key",
+                                     "truncated_signature"])
+def test_unverifiable_vote_disconnects_the_sender(net: Net, forgery: str,
+                                                  record_figure: Callable[..., None]) -> None:
+    """A vote whose signature is not the claimed voter's, or whose voter is not a
+    validator, is refused and the link it came on is closed."""
+    byz = net.byz
+    byz.connect_all()
+    height = byz.follow() + 1
+    if forgery == "signed_by_another_validator":
+        frame = byz.vote_frame(VoteKind.PREVOTE, height, 0, None,
+                               claimed_voter=net.honest_keys[0])
+    elif forgery == "non_validator_key":
+        frame = byz.vote_frame(VoteKind.PREVOTE, height, 0, None,
+                               signer=KeyPair.from_seed(byz.rng.randbytes(32)))
+    else:
+        frame = byz.vote_frame(VoteKind.PREVOTE, height, 0, None)
+        frame = frame[:-3] + frame[-2:]  # drops a byte: the lengths no longer add up
+    target = byz.rng.randrange(3)
+    before = len(net.nodes[target].log_text())
+    byz.send(net.urls[target], frame, kind="forged vote")
+    assert byz.wait_closed(net.urls[target], timeout=10)
+    wait_until(lambda: "broke the protocol" in net.nodes[target].log_text()[before:],
+               timeout=10, what="the node to log why it disconnected")
+    record_figure("forged vote disconnected", 1, forgery=forgery)
+    byz.connect_all()
+    assert_honest_and_live(net)
