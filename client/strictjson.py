@@ -9,6 +9,7 @@ JSON edge of vcledger parses through :func:`loads`.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -46,7 +47,7 @@ def loads(
 
     Raises :class:`JsonError` naming ``what`` for oversized input, invalid
     UTF-8, a byte order mark, duplicate member names, NaN/Infinity, syntax
-    errors and nesting too deep to parse.
+    errors, integers too long to convert and nesting too deep to parse.
     """
     if len(data) > max_size:
         raise JsonError(f"{what} is {len(data)} bytes; the limit is {max_size}")
@@ -71,5 +72,10 @@ def loads(
         raise JsonError(
             f"{what} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except ValueError as exc:
+        # int() refuses numbers of more than sys.get_int_max_str_digits() digits
+        # (4300 by default) with a plain ValueError, which json passes through.
+        raise JsonError(f"{what} has a number too long to read (over "
+                        f"{sys.get_int_max_str_digits()} digits)") from exc
     except RecursionError as exc:
         raise JsonError(f"{what} nests too deeply") from exc
