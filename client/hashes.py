@@ -30,6 +30,10 @@ def hash_from_hex(text: str, what: str = "hash") -> Hash:
     if len(text) != 2 * HASH_SIZE or text != text.lower():
         raise InvalidEncoding(f"{what} must be {2 * HASH_SIZE} lowercase hex digits")
     try:
-        return Hash(bytes.fromhex(text))
+        value = bytes.fromhex(text)
     except ValueError as exc:
         raise InvalidEncoding(f"{what} is not hex: {text!r}") from exc
+    if len(value) != HASH_SIZE:
+        # bytes.fromhex skips whitespace, so 64 characters may hold fewer hex digits.
+        raise InvalidEncoding(f"{what} is not hex: {text!r}")
+    return Hash(value)

@@ -504,6 +504,15 @@ def test_identifiers_and_hex(long_mode: bool, record_figure: Callable[..., None]
     tally.record(record_figure)
 
 
+def test_hash_from_hex_refuses_whitespace() -> None:
+    """Regression: bytes.fromhex skips whitespace, so 64 characters with spaces gave a
+    'hash' of fewer than 32 bytes (the API then answered a status proof for it)."""
+    for text in ("00 " * 20 + "0000", "\t" + "ab" * 31 + "a", "ab" * 31 + "\n\n"):
+        assert len(text) == 64
+        with pytest.raises(InvalidEncoding):
+            hash_from_hex(text)
+
+
 def test_huge_json_integers_are_json_errors() -> None:
     """Regression: Python refuses to convert integers of more than 4300 digits with a
     ValueError that escaped strictjson (a 500 from the API, an internal error in the CLI)."""
