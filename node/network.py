@@ -67,6 +67,7 @@ from node.consensus import (
     Vote,
     VoteInput,
     VoteKind,
+    weak_quorum_size,
 )
 from node.errors import PeerProtocolError, RuleViolation
 from node.ledger import PreparedBlock
@@ -166,7 +167,9 @@ class ConsensusProducer:
         self.early_cosignatures: list[CosignatureFrame] = []
         self.early_votes: list[_VoteArrived] = []
         self.network_height = 0
-        """The highest height any verified consensus message was for."""
+        """The highest height f+1 validators sent verified consensus messages for."""
+        self.validator_heights: dict[bytes, int] = {}
+        """The highest height each validator sent a verified consensus message for."""
         self.persisted_bodies: set[Hash] = set()
         self.height_started = False
         self.last_block_at = time.monotonic()
@@ -457,7 +460,7 @@ class ConsensusProducer:
 
     def _on_vote(self, arrived: _VoteArrived) -> None:
         vote = arrived.vote
-        self.network_height = max(self.network_height, vote.height)
+        self._saw_height(vote.voter, vote.height)
         next_height = self.ledger.head.height + 1
         if vote.height < next_height:
             return
@@ -474,9 +477,25 @@ class ConsensusProducer:
             self._maybe_start_height(force=True)  # the network has moved on to the next height
         self._feed(VoteInput(vote))
 
+    def _saw_height(self, signer: bytes, height: int) -> None:
+        """Raise :attr:`network_height` to the height f+1 validators have reached.
+
+        At least one of them is correct, so the network really is there.  Taking
+        any one validator's word would let a Byzantine one, with a single vote for
+        a far height, make this node start every height at once and seal empty
+        blocks back to back for ever.
+        """
+        if height <= self.validator_heights.get(signer, 0):
+            return
+        self.validator_heights[signer] = height
+        weak = weak_quorum_size(len(self.validators))
+        reached = sorted(self.validator_heights.values(), reverse=True)
+        if len(reached) >= weak:
+            self.network_height = max(self.network_height, reached[weak - 1])
+
     async def _on_proposal(self, arrived: _ProposalArrived) -> None:
         proposal = arrived.proposal
-        self.network_height = max(self.network_height, proposal.height)
+        self._saw_height(proposal.proposer, proposal.height)
         next_height = self.ledger.head.height + 1
         if proposal.height < next_height:
             return

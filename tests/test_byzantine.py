@@ -417,3 +417,80 @@ def test_unverifiable_vote_disconnects_the_sender(net: Net, forgery: str,
     record_figure("forged vote disconnected", 1, forgery=forgery)
     byz.connect_all()
     assert_honest_and_live(net)
+
+
+# -- messages from far ahead ---------------------------------------------------------------
+
+
+def stays(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll for ``seconds`` and fail as soon as ``condition`` stops holding."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert condition(), what
+        time.sleep(0.05)
+
+
+def settle(counter: Callable[[], int], *, quiet: float, timeout: float, what: str) -> int:
+    """Wait until ``counter()`` has not changed for ``quiet`` seconds; return how much
+    it grew meanwhile.  Fails if it is still changing after ``timeout`` seconds."""
+    start = last = counter()
+    changed_at = time.monotonic()
+    deadline = changed_at + timeout
+    while time.monotonic() - changed_at < quiet:
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.05)
+        now = counter()
+        if now != last:
+            last, changed_at = now, time.monotonic()
+    return last - start
+
+
+def _far_ahead_frames(net: Net, lie: str, count: int) -> list[bytes]:
+    byz = net.byz
+    base = byz.follow() + 2
+    block = byz.build_block([])
+    frames = []
+    for _ in range(count):
+        height = base + byz.rng.randrange(1, 10**9)
+        round = byz.rng.randrange(0, 50)
+        if lie == "votes":
+            frames.append(byz.vote_frame(byz.rng.choice(list(VoteKind)), height, round,
+                                         byz.rng.choice([None, byz.random_hash()])))
+        elif lie == "proposals":
+            frames.append(byz.proposal_frame(block, height=height, round=round,
+                                             block_id=byz.random_hash()))
+        else:
+            frames.append(byz.status_frame(height, 2 * height))
+    return frames
+
+
+@pytest.mark.parametrize("lie", ["votes", "proposals", "status"])
+def test_messages_from_far_ahead_cost_bounded_work(net: Net, lie: str, long_mode: bool,
+                                                   record_figure: Callable[..., None]) -> None:
+    """Signed votes and proposals for heights up to a billion blocks ahead, or status
+    frames claiming such heights: the honest nodes may look for those blocks once,
+    but must not keep fetching them, start producing blocks to catch up with a
+    network that is not there, tell clients they are "catching up", or grow."""
+    byz = net.byz
+    byz.connect_all()
+    frames = _far_ahead_frames(net, lie, 2000 if long_mode else 200)
+    rss_before = net.rss()
+    byz.send_all(*frames, kind=f"{lie} far ahead")
+    net.commit(net.fresh())  # the frames went through each node's queue before this
+    wait_until(lambda: len(set(heads(net))) == 1, timeout=10, what="one head", interval=0.05)
+    fetches_while_settling = settle(byz.block_requests, quiet=1.5, timeout=15,
+                                    what="catch-up fetches to stop")
+    settled = byz.block_requests()
+    height = heads(net)[0]
+    # Idle now: no block should commit (no event is pending) and no catch-up should run.
+    stays(lambda: heads(net) == [height] * 3, 3.0, "blocks kept coming on an idle network")
+    extra_fetches = byz.block_requests() - settled
+    assert extra_fetches == 0, f"{extra_fetches} catch-up fetches on an idle network"
+    stranger = TestIssuer(KeyPair.from_seed(byz.rng.randbytes(32)), net.files.genesis.origin)
+    status, body = post_event(net.nodes[0], stranger.issue("unknown issuer").encoded, wait=None)
+    assert status == 422 and body["error"]["code"] == "unknown_issuer", body
+    growth = [after - before for before, after in zip(rss_before, net.rss(), strict=True)]
+    assert max(growth) < RSS_GROWTH_LIMIT, growth
+    record_figure("far-ahead messages sent", len(frames) * 3, lie=lie,
+                  catch_up_fetches=fetches_while_settling, rss_growth_mib=max(growth) / 2**20)
+    assert_honest_and_live(net)
