@@ -677,6 +677,16 @@ class ConsensusProducer:
                 await asyncio.sleep(SYNC_POLL_INTERVAL)
             else:
                 failures = 0
+        # No peer could serve the next block, however high some claim to be.  Heights
+        # in hello and status frames are unsigned: until a peer claims one anew, do
+        # not believe it, or a lying peer keeps this node fetching (and telling
+        # clients it is catching up) for ever.
+        head_height = self.ledger.head.height
+        for connection in self.peers.connections:
+            if connection.height > head_height:
+                log.info("peer %s claims height %d but no peer serves block %d; "
+                         "not believed", connection.label, connection.height, head_height + 1)
+                connection.height = head_height
 
     async def _fetch_block(self, url: str, height: int) -> RawBlock | None:
         log.debug("fetching block %d from %s", height, url)
