@@ -196,11 +196,15 @@ class NodeService:
         Cheap checks first; signatures (the expensive part) only for events
         that would otherwise be accepted.  Each event gets its own result.
 
-        ``from_peer`` marks events gossiped by another node.  Their ledger
-        rules are not checked here — the answer goes to no client, and every
-        block is checked against the rules when it is built or judged — but
-        their signatures are, because a block's events taken from the mempool
-        are not verified again.
+        ``from_peer`` marks events gossiped by another node.  They pass the
+        same rules against this node's committed state, and one that fails any
+        rule is dropped at once rather than waiting for a block that might cure
+        it: the answer goes to no client, and the node the client used keeps the
+        event.  Otherwise a peer could fill the pool with validly signed events
+        that no block will ever take (an unregistered issuer's, say), and
+        honest events would wait behind them for minutes.  Their signatures are
+        checked too, because a block's events taken from the mempool are not
+        verified again.
         """
         results: list[SubmitResult | None] = [None] * len(encoded_events)
         to_check: list[tuple[int, SignedEvent]] = []
@@ -227,14 +231,10 @@ class NodeService:
             if event.hash in self.mempool or event.hash in seen:
                 results[i] = Pending(event.hash)
                 continue
-            if from_peer:
-                seen.add(event.hash)
-                to_check.append((i, event))
-                continue
             try:
                 self.ledger.admit(event, now_ms, signature_checked=True)
             except RuleViolation as exc:
-                if exc.code in STATELESS_RULES:
+                if exc.code in STATELESS_RULES or from_peer:
                     results[i] = self._reject(event.hash, exc)
                 else:
                     retry.append((i, event))

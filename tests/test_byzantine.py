@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -38,6 +40,7 @@ from nodeutil import (
     write_network,
 )
 
+from client import encoding
 from client.events import (
     CredentialIssue,
     CredentialRevoke,
@@ -49,8 +52,11 @@ from client.events import (
 from client.keys import KeyPair
 from node.consensus import Proposal, Vote, VoteKind
 from node.wire import (
+    EventsFrame,
+    Hello,
     decode_proposal,
     decode_vote,
+    encode_frame,
     max_frame_size,
 )
 
@@ -493,4 +499,152 @@ def test_messages_from_far_ahead_cost_bounded_work(net: Net, lie: str, long_mode
     assert max(growth) < RSS_GROWTH_LIMIT, growth
     record_figure("far-ahead messages sent", len(frames) * 3, lie=lie,
                   catch_up_fetches=fetches_while_settling, rss_growth_mib=max(growth) / 2**20)
+    assert_honest_and_live(net)
+
+
+# -- garbage on the wire ---------------------------------------------------------------------
+
+
+def _garbage(net: Net, kind: str) -> bytes | str:
+    byz = net.byz
+    if kind == "oversized_frame":  # one byte over the cap every peer frame has
+        return b"\x00" * (MAX_FRAME + 1)
+    if kind == "malformed_msgpack":
+        return b"\xc1\x93\x01"  # 0xc1 is never used in msgpack
+    if kind == "truncated_frame":
+        return byz.status_frame(7, 8)[:-1]
+    if kind == "non_canonical_integer":  # [1, "status", 7, 8] with 7 as a uint8
+        return b"\x94\x01\xa6status\xcc\x07\x08"
+    if kind == "unknown_frame_type":
+        return encoding.pack([1, "gossip", b"\x00" * 32])
+    if kind == "unknown_version":
+        return encoding.pack([2, "status", 7, 8])
+    if kind == "deep_nesting":
+        return b"\x91" * 100 + b"\x00"
+    if kind == "map_instead_of_array":
+        return b"\x81\xa4vote\x01"
+    if kind == "negative_height":
+        return encoding.pack([1, "status", -1, 8])
+    if kind == "second_hello":
+        return encode_frame(Hello(net.files.genesis.origin, net.files.genesis.hash,
+                                  byz.rng.randbytes(16), 0))
+    if kind == "text_message":
+        return "hello, I am a validator"
+    raise AssertionError(kind)
+
+
+GARBAGE = ["oversized_frame", "malformed_msgpack", "truncated_frame", "non_canonical_integer",
+           "unknown_frame_type", "unknown_version", "deep_nesting", "map_instead_of_array",
+           "negative_height", "second_hello", "text_message"]
+
+
+@pytest.mark.parametrize("kind", GARBAGE)
+def test_garbage_frame_disconnects_the_sender(net: Net, kind: str,
+                                              record_figure: Callable[..., None]) -> None:
+    """Every malformed frame closes the link it came on (the node logs why, except
+    for an oversized frame, which the WebSocket layer refuses before the node sees
+    it); the node's peer count drops by that link and nothing else changes."""
+    byz = net.byz
+    byz.connect_all()
+    target = byz.rng.randrange(3)
+    node = net.nodes[target]
+    wait_until(lambda: peer_counts(net)[target] >= 3, timeout=10,
+               what="the Byzantine link to count as a peer")
+    peers_before = peer_counts(net)[target]
+    log_before = len(node.log_text())
+    byz.send_raw(net.urls[target], _garbage(net, kind), kind=f"garbage: {kind}")
+    assert byz.wait_closed(net.urls[target], timeout=10), f"{kind} did not close the link"
+    wait_until(lambda: peer_counts(net)[target] == peers_before - 1, timeout=10,
+               what="the node to drop the link from its peers")
+    if kind != "oversized_frame":
+        wait_until(lambda: re.search(r"broke the protocol|non-binary",
+                                     node.log_text()[log_before:]),
+                   timeout=10, what="the node to log why it disconnected")
+    record_figure("garbage frame disconnected", 1, kind=kind)
+    byz.connect_all()
+    assert_honest_and_live(net)
+
+
+# -- flooding ------------------------------------------------------------------------------------
+
+
+def _flood_frames(net: Net, count: int) -> list[bytes]:
+    """Frames that each pass decoding and signature checks: this height's votes for
+    random blocks in rounds 0..16 (equivocation at scale), votes far ahead, status
+    claims, events signed by unregistered issuers, and proposals for rounds whose
+    proposer is someone else."""
+    byz = net.byz
+    height = byz.follow() + 1
+    block = byz.build_block([])
+    not_mine = [r for r in range(64) if not byz.is_my_turn(height, r)]
+    strangers = [TestIssuer(KeyPair.from_seed(byz.rng.randbytes(32)), net.files.genesis.origin)
+                 for _ in range(8)]
+    frames = []
+    for i in range(count):
+        kind = i % 5
+        if kind == 0:
+            frames.append(byz.vote_frame(byz.rng.choice(list(VoteKind)), height,
+                                         byz.rng.randrange(17), byz.random_hash()))
+        elif kind == 1:
+            frames.append(byz.vote_frame(VoteKind.PREVOTE, height + byz.rng.randrange(3, 10**6),
+                                         byz.rng.randrange(100), None))
+        elif kind == 2:
+            claimed = height + byz.rng.randrange(10**6)
+            frames.append(byz.status_frame(claimed, 2 * claimed))
+        elif kind == 3:
+            frames.append(encode_frame(EventsFrame(tuple(
+                s.issue(f"flood {i} {j}").encoded for j, s in enumerate(strangers)))))
+        else:
+            frames.append(byz.proposal_frame(block, round=byz.rng.choice(not_mine),
+                                             block_id=byz.random_hash()))
+    return frames
+
+
+def test_a_flood_of_valid_looking_frames_leaves_the_network_live_and_bounded(
+        net: Net, long_mode: bool, record_figure: Callable[..., None]) -> None:
+    """For a bounded time the Byzantine validator sends every honest node frames
+    that decode and verify, as fast as the links take them.  Meanwhile a client
+    keeps submitting events to the honest nodes: each commits within
+    ``COMMIT_WITHIN`` seconds, the honest nodes stay connected to each other, agree
+    afterwards, and their memory grows by less than ``RSS_GROWTH_LIMIT``."""
+    byz = net.byz
+    byz.connect_all()
+    seconds = 60.0 if long_mode else 6.0
+    frames = _flood_frames(net, 20_000 if long_mode else 2_500)
+    rss_before = net.rss()
+    latencies: list[float] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        for i in itertools.count():
+            if stop.is_set():
+                return
+            event = net.fresh()
+            started = time.monotonic()
+            status, body = post_event(net.nodes[i % 3], event.encoded, wait=COMMIT_WITHIN)
+            if status == 200 and body.get("status") == "committed":
+                latencies.append(time.monotonic() - started)
+            else:
+                failures.append(f"{status} {body}")
+                return
+
+    submitter = threading.Thread(target=client, name="flood-client", daemon=True)
+    submitter.start()
+    try:
+        sent = byz.flood(frames, seconds=seconds, kind="flood")
+    finally:
+        stop.set()
+        submitter.join(timeout=COMMIT_WITHIN + 15)
+    assert not submitter.is_alive()
+    assert not failures, failures
+    assert latencies and max(latencies) < COMMIT_WITHIN, latencies
+    wait_until(lambda: all(c >= 2 for c in peer_counts(net)), timeout=15,
+               what="the honest nodes to stay connected to each other")
+    growth = [after - before for before, after in zip(rss_before, net.rss(), strict=True)]
+    assert max(growth) < RSS_GROWTH_LIMIT, growth
+    record_figure("flood frames sent", sent, seconds=seconds, distinct=len(frames),
+                  commits_during_flood=len(latencies),
+                  max_commit_latency_s=round(max(latencies), 3),
+                  rss_growth_mib=round(max(growth) / 2**20, 1))
     assert_honest_and_live(net)
