@@ -71,7 +71,7 @@ from node.consensus import (
 )
 from node.errors import PeerProtocolError, RuleViolation
 from node.ledger import PreparedBlock
-from node.peers import PeerConnection, PeerSet
+from node.peers import SEND_QUEUE, PeerConnection, PeerSet
 from node.service import BlockProducer, NodeService, SingleValidatorProducer
 from node.wire import (
     CosignatureFrame,
@@ -101,7 +101,12 @@ MAX_PREPARED = 8
 MAX_EARLY_PROPOSALS = 16
 MAX_EARLY_COSIGNATURES = 256
 MAX_EARLY_VOTES = 4096
-MAX_HEIGHT_MESSAGES = 4096
+MAX_HEIGHT_MESSAGES = SEND_QUEUE // 2
+"""This height's messages kept for re-gossip: half a peer's send queue, so sending them
+all at once (a greeting, a re-gossip) cannot by itself overflow the queue and cut the link."""
+MAX_HEIGHT_MESSAGES_PER_SIGNER = 256
+"""Of those, per validator: a correct one sends a proposal and two votes a round, so
+this is 85 rounds; a Byzantine one's thousands of votes cannot crowd out the others'."""
 REGOSSIP_INTERVAL = 1.0
 SYNC_POLL_INTERVAL = 0.5
 RECENT_COSIGNED = 8
@@ -163,6 +168,8 @@ class ConsensusProducer:
         self.prepared: OrderedDict[Hash, PreparedBlock] = OrderedDict()
         self.bodies: OrderedDict[Hash, tuple[bytes, tuple[bytes, ...]]] = OrderedDict()
         self.height_messages: OrderedDict[bytes, bytes] = OrderedDict()
+        self._signer_messages: dict[bytes, deque[bytes]] = {}
+        """Digests in :attr:`height_messages`, oldest first, by the validator who signed."""
         self.early_proposals: list[_ProposalArrived] = []
         self.early_cosignatures: list[CosignatureFrame] = []
         self.early_votes: list[_VoteArrived] = []
@@ -392,7 +399,7 @@ class ConsensusProducer:
             frame = VoteFrame(signed_vote.signed)
             self._feed(VoteInput(signed_vote))
         data = encode_frame(frame)
-        self._remember(data)
+        self._remember(data, self.key.public_key)
         self.peers.broadcast(data)
 
     def _persist_body(self, block_id: Hash) -> None:
@@ -411,8 +418,15 @@ class ConsensusProducer:
             self.bodies[Hash(key[len(WAL_BODY_PREFIX):])] = (header, tuple(events))
             self.persisted_bodies.add(Hash(key[len(WAL_BODY_PREFIX):]))
 
-    def _remember(self, data: bytes) -> None:
-        self.height_messages[hashlib.sha256(data).digest()] = data
+    def _remember(self, data: bytes, signer: bytes) -> None:
+        digest = hashlib.sha256(data).digest()
+        if digest in self.height_messages:
+            return
+        kept = self._signer_messages.setdefault(signer, deque())
+        if len(kept) >= MAX_HEIGHT_MESSAGES_PER_SIGNER:
+            self.height_messages.pop(kept.popleft(), None)
+        kept.append(digest)
+        self.height_messages[digest] = data
         while len(self.height_messages) > MAX_HEIGHT_MESSAGES:
             self.height_messages.popitem(last=False)
 
@@ -472,7 +486,7 @@ class ConsensusProducer:
             return
         if vote.height == next_height:
             self._ensure_height(vote.height)
-            self._remember(arrived.data)
+            self._remember(arrived.data, vote.voter)
         elif not self.height_started:
             self._maybe_start_height(force=True)  # the network has moved on to the next height
         self._feed(VoteInput(vote))
@@ -506,7 +520,7 @@ class ConsensusProducer:
                 self._want_sync()
             return
         self._ensure_height(proposal.height)
-        self._remember(arrived.data)
+        self._remember(arrived.data, proposal.proposer)
         valid = await self._validate(proposal, arrived.frame)
         if valid is not None and proposal.height == self.machine.height:
             self._feed(ProposalInput(proposal, valid))
@@ -596,6 +610,7 @@ class ConsensusProducer:
         self.prepared.clear()
         self.bodies.clear()
         self.height_messages.clear()
+        self._signer_messages.clear()
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()

@@ -15,6 +15,7 @@ validator's thread joined whatever happens.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import re
@@ -182,11 +183,11 @@ def assert_honest_and_live(net: Net) -> None:
         assert status == 200, raw
 
 
-@pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    directory = tmp_path_factory.mktemp("byzantine")
+@contextlib.contextmanager
+def started_network(directory: Path, consensus: dict[str, int]) -> Iterator[Net]:
+    """Honest validators 0..2 as processes, validator 3 Byzantine, two issuers registered."""
     keys = [fixed_key(f"byzantine validator {i}") for i in range(4)]
-    files = write_network(directory / "net", 4, consensus=CONSENSUS, validator_keys=keys,
+    files = write_network(directory / "net", 4, consensus=consensus, validator_keys=keys,
                           governance=fixed_key("byzantine governance"))
     configs = [node.config for node in files.nodes[:3]]
     with running_nodes(configs, directory) as nodes:
@@ -209,6 +210,12 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
             yield net
         finally:
             byz.close()
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    with started_network(tmp_path_factory.mktemp("byzantine"), CONSENSUS) as started:
+        yield started
 
 
 # -- invalid blocks as proposer -------------------------------------------------------------
@@ -648,3 +655,29 @@ def test_a_flood_of_valid_looking_frames_leaves_the_network_live_and_bounded(
                   max_commit_latency_s=round(max(latencies), 3),
                   rss_growth_mib=round(max(growth) / 2**20, 1))
     assert_honest_and_live(net)
+
+
+def test_many_votes_in_a_slow_height_do_not_cut_the_honest_links(
+        tmp_path: Path, long_mode: bool, record_figure: Callable[..., None]) -> None:
+    """At its turn the Byzantine validator proposes nothing and sends thousands of
+    distinct, validly signed votes for the height.  With the genesis' default
+    propose timeout (longer than the one-second re-gossip interval) the height
+    outlasts a re-gossip, and every honest node re-sends the messages it holds
+    for the height to every peer.  The honest nodes must stay connected to each
+    other and commit the height."""
+    consensus = {**CONSENSUS, "timeout_propose_ms": 1500}
+    with started_network(tmp_path, consensus) as slow:
+        byz = slow.byz
+        height = slow.my_turn()
+        count = 12_000 if long_mode else 6_000
+        frames = [byz.vote_frame(byz.rng.choice(list(VoteKind)), height, byz.rng.randrange(17),
+                                 byz.random_hash()) for _ in range(count)]
+        started = time.monotonic()
+        byz.send(slow.urls[0], *frames, kind="votes for one slow height")
+        slow.wait_committed(height, timeout=30)
+        took = time.monotonic() - started
+        for node in slow.nodes:
+            assert "not keeping up" not in node.log_text(), node.log_text()[-3000:]
+        assert all(c >= 2 for c in peer_counts(slow))
+        record_figure("votes sent in one slow height", count, commit_s=round(took, 2))
+        assert_honest_and_live(slow)
