@@ -167,6 +167,8 @@ class ConsensusProducer:
         self.inbox: asyncio.Queue[_Item] = asyncio.Queue()
         self.prepared: OrderedDict[Hash, PreparedBlock] = OrderedDict()
         self.bodies: OrderedDict[Hash, tuple[bytes, tuple[bytes, ...]]] = OrderedDict()
+        self.voted_blocks: set[Hash] = set()
+        """Blocks this node proposed or voted for at this height: never evicted."""
         self.height_messages: OrderedDict[bytes, bytes] = OrderedDict()
         self._signer_messages: dict[bytes, deque[bytes]] = {}
         """Digests in :attr:`height_messages`, oldest first, by the validator who signed."""
@@ -371,13 +373,21 @@ class ConsensusProducer:
         self.prepared[block.block_id] = block
         self.bodies[block.block_id] = (block.header.encoded,
                                        tuple(e.encoded for e in block.events))
-        while len(self.prepared) > MAX_PREPARED:
-            self.prepared.popitem(last=False)
-        while len(self.bodies) > MAX_PREPARED:
-            self.bodies.popitem(last=False)
+        # Oldest first, but never the new block nor one this node proposed or voted for.
+        # A Byzantine proposer's extra valid blocks would otherwise push out the one
+        # being decided, and a decision no honest node holds the block of halts the
+        # network.  Pinning suffices: a decided round's polka and precommit quorum
+        # share an honest validator, which voted for the block in both and keeps it.
+        for cache in (self.prepared, self.bodies):
+            unpinned = [b for b in cache
+                        if b not in self.voted_blocks and b != block.block_id]
+            for block_id in unpinned[:max(0, len(cache) - MAX_PREPARED)]:
+                del cache[block_id]
 
     def _broadcast(self, message: Proposal | Vote) -> None:
         assert self.key is not None, "an observer never sends consensus messages"
+        if message.block_id is not None:
+            self.voted_blocks.add(message.block_id)  # kept until the height ends (_keep)
         frame: Frame
         if isinstance(message, Proposal):
             body = self.bodies.get(message.block_id)
@@ -609,6 +619,7 @@ class ConsensusProducer:
             self.persisted_bodies.clear()
         self.prepared.clear()
         self.bodies.clear()
+        self.voted_blocks.clear()
         self.height_messages.clear()
         self._signer_messages.clear()
         for timer in self._timers:

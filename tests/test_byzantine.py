@@ -681,3 +681,31 @@ def test_many_votes_in_a_slow_height_do_not_cut_the_honest_links(
         assert all(c >= 2 for c in peer_counts(slow))
         record_figure("votes sent in one slow height", count, commit_s=round(took, 2))
         assert_honest_and_live(slow)
+
+
+@pytest.mark.parametrize("rounds", ["own_round", "other_rounds"])
+def test_extra_valid_proposals_do_not_push_out_the_block_being_decided(
+        net: Net, rounds: str, record_figure: Callable[..., None]) -> None:
+    """At its turn the Byzantine validator proposes a valid block X and, right behind
+    it, more valid blocks of its own for the same height: in round 0 again
+    (equivocation) or in rounds whose proposer is someone else.  Each is a real
+    block, so a node that judged it keeps it ready to commit.  The honest nodes
+    prevote X and must then commit X, not find they decided a block they no
+    longer hold."""
+    byz = net.byz
+    height = net.my_turn()
+    block = byz.build_block([])
+    header = byz.ledger.head.header
+    assert header is not None
+    extra_rounds = ([0] * 12 if rounds == "own_round"
+                    else [r for r in range(1, 17) if not byz.is_my_turn(height, r)][:12])
+    extras = [byz.proposal_frame(byz.build_block([], at_ms=block_time), round=r)
+              for r, block_time in zip(extra_rounds, itertools.count(
+                  byz.block_time_ms() + 1000), strict=False)]
+    byz.send_all(byz.proposal_frame(block), *extras, kind=f"extra valid proposals ({rounds})")
+    byz.send_all(byz.vote_frame(VoteKind.PREVOTE, height, 0, block.block_id),
+                 byz.vote_frame(VoteKind.PRECOMMIT, height, 0, block.block_id), kind="vote")
+    net.wait_committed(height)
+    record_figure("extra valid proposals sent", len(extras) * 3, rounds=rounds,
+                  committed_the_first=byz.roots[height] == block.block_id)
+    assert_honest_and_live(net)
