@@ -163,10 +163,13 @@ class Store:
         ``create`` is false, or another process (or this one) has it open, or
         LevelDB cannot open it; :class:`node.errors.StoreCorrupted` if LevelDB
         reports corruption or the ``format`` marker is missing or another
-        than :data:`STORE_FORMAT`.
+        than :data:`STORE_FORMAT`.  Only a directory without a database gets
+        a new one: an existing database that LevelDB opens empty lost its files
+        (a copy of a running node, say) and is refused, never taken as new.
         """
         path = Path(path)
-        if not create and not (path / "CURRENT").is_file():
+        existed = (path / "CURRENT").is_file()
+        if not create and not existed:
             raise StoreUnavailable(
                 f"no vcledger database in {path}; check the data directory, or initialise a "
                 "new node there"
@@ -201,7 +204,7 @@ class Store:
                 ) from exc
             raise StoreUnavailable(f"cannot open the database in {path}: {message}") from exc
         try:
-            cls._check_format(db, path, create=create)
+            cls._check_format(db, path, create=create and not existed)
         except plyvel.CorruptionError as exc:
             db.close()
             raise StoreCorrupted(
@@ -224,6 +227,13 @@ class Store:
             if empty and create:
                 db.put(_meta_key(_FORMAT_NAME), STORE_FORMAT, sync=True)
                 return
+            if empty:
+                raise StoreCorrupted(
+                    f"the database in {path} exists but holds nothing, not even its format "
+                    "marker: its files are incomplete (copied from a running node?) or its "
+                    "first start was cut short; restore a backup taken while the node was "
+                    "stopped, or move the directory away and re-sync into an empty one"
+                )
             raise StoreCorrupted(
                 f"{path} holds a LevelDB database without a vcledger format marker; it is not "
                 "a vcledger data directory"

@@ -23,13 +23,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import http.client
+import itertools
 import json
 import os
+import random
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -41,6 +45,7 @@ from typing import Any, TypeVar
 from client.events import CredentialIssue, IssuerRegister, Payload, SignedEvent, sign_event
 from client.hashes import Hash
 from client.keys import KeyPair, write_key_file
+from client.merkle import leaf_hash
 from client.trust import format_trust
 from node.config import Genesis, NodeConfig, load_genesis, load_node_config
 from node.setup import NodeFiles, genesis_toml, node_toml
@@ -126,12 +131,15 @@ def write_network(
     settings: dict[str, object] | None = None,
     validator_keys: Sequence[KeyPair] | None = None,
     governance: KeyPair | None = None,
+    peer_url: Callable[[int, int], str] | None = None,
 ) -> NetworkFiles:
     """Write a network of ``count`` validators under ``directory``/node0, node1, ...
 
     ``settings`` overrides node.toml lines by name (``max_events``,
     ``max_body_bytes``, ``max_wait_s``, ...) in every node.  Keys are fresh
-    unless given.  Every file is loaded back through the node's own loaders.
+    unless given.  ``peer_url(i, j)``, if given, is the URL node ``i`` uses to
+    reach node ``j`` (a test proxy, say); by default node ``j``'s own address.
+    Every file is loaded back through the node's own loaders.
     """
     ports = list(ports) if ports is not None else [free_port() for _ in range(count)]
     assert len(ports) == count
@@ -149,7 +157,8 @@ def write_network(
         node_dir.mkdir()
         (node_dir / "genesis.toml").write_text(text)
         write_key_file(node_dir / "validator.key", key.seed)
-        peers = [f"http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i]
+        peers = [f"http://127.0.0.1:{p}" if peer_url is None else peer_url(i, j)
+                 for j, p in enumerate(ports) if j != i]
         config = node_toml(role="validator", key="validator.key",
                            listen=f"127.0.0.1:{ports[i]}", peers=peers)
         for setting, value in (settings or {}).items():
@@ -335,3 +344,212 @@ def running_nodes(configs: Sequence[Path], log_dir: Path, *,
     finally:
         for node in nodes:
             node.kill()
+
+
+# -- a network under load, and what the fault tests check ---------------------------------
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A node's answer "committed": its promise that the event stays at ``index``/``height``."""
+
+    event_hash: str
+    index: int
+    height: int
+    node: int
+
+
+def post_event_to(url: str, data: bytes, *, wait: float | None = None,
+                  timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
+    """POST one event to the node at ``url`` (``?wait=commit`` when ``wait`` is given).
+
+    Returns ``(status, JSON body)`` also for 4xx/5xx; a connection that fails
+    or breaks raises :class:`OSError` or :class:`http.client.HTTPException`.
+    """
+    query = "" if wait is None else f"?wait=commit&timeout={wait:g}"
+    request = urllib.request.Request(url + "/v1/events" + query, data=data,
+                                     headers={"Content-Type": "application/vnd.vcledger.event"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
+    status, body = http_get(url, timeout)
+    return status, json.loads(body) if body else None
+
+
+class Load:
+    """Writer threads that post fresh signed events to random nodes with ``?wait=commit``.
+
+    Every "committed" answer is kept as an :class:`Ack`; an event that gets
+    no answer (node killed, link cut) or "pending" is posted again, to another
+    random node, up to ``attempts`` times (submitting is idempotent).  After
+    some acknowledgements a writer also fetches the node's newest checkpoint
+    with ``min_cosignatures=threshold`` and keeps its text.  Writer ``k``
+    draws from ``random.Random(f"{seed}/{k}")``, so the same seed sends the
+    same events to the same nodes in the same order (timing aside).
+    """
+
+    def __init__(self, urls: Sequence[str], issuer: TestIssuer, *, seed: int | str,
+                 writers: int = 3, wait: float = 10.0, attempts: int = 8,
+                 threshold: int = 1, checkpoint_share: float = 0.3) -> None:
+        self.urls = list(urls)
+        self.issuer = issuer
+        self.seed = seed
+        self.wait = wait
+        self.attempts = attempts
+        self.threshold = threshold
+        self.checkpoint_share = checkpoint_share
+        self.acks: list[Ack] = []
+        self.checkpoints: list[tuple[int, str]] = []
+        self.unexpected: list[str] = []
+        self.unacknowledged: list[str] = []
+        self.connection_failures = 0
+        self.pending_answers = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._write, args=(k,), daemon=True,
+                                          name=f"load-{k}") for k in range(writers)]
+
+    def start(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the writers and wait for the requests in flight (bounded by ``wait``)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self.wait + 20)
+            assert not thread.is_alive(), "a load writer did not stop"
+
+    def __enter__(self) -> Load:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def ack_count(self) -> int:
+        return len(self.acks)
+
+    def _write(self, k: int) -> None:
+        rng = random.Random(f"{self.seed}/{k}")
+        for n in itertools.count():
+            if self._stop.is_set():
+                return
+            event = self.issuer.issue(f"load {self.seed}/{k}/{n}")
+            acked = False
+            for attempt in range(self.attempts):
+                if self._stop.is_set():
+                    break
+                node = rng.randrange(len(self.urls))
+                try:
+                    status, body = post_event_to(self.urls[node], event.encoded,
+                                                 wait=self.wait, timeout=self.wait + 15)
+                except (OSError, http.client.HTTPException):
+                    with self._lock:
+                        self.connection_failures += 1
+                    self._stop.wait(0.05 * attempt)  # back off from a node that is down
+                    continue
+                if status == 200 and body.get("status") == "committed":
+                    self.acks.append(Ack(body["event_hash"], body["index"], body["height"], node))
+                    acked = True
+                    break
+                if status in (202, 503):  # pending (no quorum in time), catching up, busy
+                    with self._lock:
+                        self.pending_answers += 1
+                    continue
+                self.unexpected.append(f"node {node} answered {status}: {body}")
+                break
+            if not acked:
+                self.unacknowledged.append(event.hash.hex())
+                continue
+            if rng.random() < self.checkpoint_share:
+                with contextlib.suppress(OSError, http.client.HTTPException):
+                    status, text = http_get(f"{self.urls[node]}/v1/checkpoint"
+                                            f"?min_cosignatures={self.threshold}")
+                    if status == 200:
+                        self.checkpoints.append((node, text.decode()))
+
+
+def head_of(url: str) -> tuple[int, str] | None:
+    """``(height, log_root)`` from ``/healthz``, or None when the node does not answer."""
+    try:
+        status, health = get_json(url + "/healthz", timeout=2.0)
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    return (health["height"], health["log_root"]) if status == 200 else None
+
+
+def heads_agree(urls: Sequence[str]) -> bool:
+    seen = [head_of(url) for url in urls]
+    return None not in seen and len(set(seen)) == 1
+
+
+def assert_same_chain(urls: Sequence[str]) -> list[list[dict[str, Any]]]:
+    """Every node holds the same block at every height up to the lowest head.
+
+    Compares each block's header hash (the header names the previous one and
+    carries the status root) and the block id its certificate signs (the log
+    root after the block).  Certificates themselves may differ between nodes
+    (any 2f+1 precommits decide).  Returns each node's blocks 1..H, in ``urls`` order.
+    """
+    heights = []
+    for url in urls:
+        status, block = get_json(url + "/v1/blocks/latest")
+        assert status == 200, (url, block)
+        heights.append(block["height"])
+    chains: list[list[dict[str, Any]]] = []
+    for url in urls:
+        chain = []
+        for height in range(1, min(heights) + 1):
+            status, block = get_json(f"{url}/v1/blocks/{height}")
+            assert status == 200, (url, height, block)
+            chain.append(block)
+        chains.append(chain)
+    for height in range(1, min(heights) + 1):
+        first = chains[0][height - 1]
+        for url, chain in zip(urls[1:], chains[1:], strict=True):
+            block = chain[height - 1]
+            assert block["header"]["hash"] == first["header"]["hash"], (
+                f"fork at height {height}: {urls[0]} has {first['header']}, "
+                f"{url} has {block['header']}")
+            assert block["tree_size"] == first["tree_size"]
+            assert block["event_hashes"] == first["event_hashes"]
+    return chains
+
+
+def assert_acknowledged_present(urls: Sequence[str], acks: Sequence[Ack],
+                                blocks: Sequence[dict[str, Any]]) -> None:
+    """Every acknowledged event is in every node's log at the index and height it was
+    promised (``/v1/events/{hash}``, ``/v1/entries/{index}``, the block's event list)."""
+    for ack in acks:
+        block = blocks[ack.height - 1]
+        offset = ack.index - block["header"]["first_index"]
+        assert 0 <= offset < len(block["event_hashes"]), (ack, block["header"])
+        assert block["event_hashes"][offset] == ack.event_hash, ack
+        for url in urls:
+            status, found = get_json(f"{url}/v1/events/{ack.event_hash}")
+            assert status == 200 and found["status"] == "committed", (url, ack, found)
+            assert (found["index"], found["height"]) == (ack.index, ack.height), (url, ack, found)
+            status, leaf = http_get(f"{url}/v1/entries/{ack.index}")
+            assert status == 200 and leaf_hash(leaf).hex() == ack.event_hash, (url, ack)
+
+
+def evidence_at(url: str) -> list[Any]:
+    status, body = get_json(url + "/v1/evidence?limit=1000")
+    assert status == 200, body
+    evidence: list[Any] = body["evidence"]
+    return evidence
+
+
+def fault_seed(what: str) -> int:
+    """The seed of a randomised fault test: ``$VCLEDGER_SEED`` if set (to replay a
+    failure), else a fresh one.  Printed, so a failing run's output names it."""
+    text = os.environ.get("VCLEDGER_SEED")
+    seed = int(text) if text else random.SystemRandom().randrange(2**32)
+    print(f"{what}: seed {seed} (replay with VCLEDGER_SEED={seed})")
+    return seed
