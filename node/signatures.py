@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -40,8 +42,28 @@ INLINE_SLICE = 64
 MAX_CHUNK = 1024
 """Most signatures sent to one worker at once (bigger chunks cost fewer round trips)."""
 
+PARENT_CHECK_INTERVAL = 1.0
+"""Seconds between a worker's checks that the node that started it is still alive."""
+
 Signed = tuple[bytes, bytes, bytes]
 """``(Ed25519 public key, signature, signed message)``."""
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: exit once the node process is gone.
+
+    A node stopped cleanly shuts its pool down, but one killed (``kill -9``,
+    the OOM killer) cannot, and a spawned worker holds both ends of its own
+    call queue's pipe, so it would wait for work forever: every crash would
+    leak the node's workers and their memory.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_INTERVAL)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _verify_chunk(triples: list[Signed]) -> list[bool]:
@@ -65,7 +87,9 @@ class SignatureChecker:
         self._pool: ProcessPoolExecutor | None = None
         if count > 1:
             # spawn, not fork: the parent runs an event loop and LevelDB threads.
-            self._pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with_parent,
+                                             initargs=(os.getpid(),))
 
     async def check(self, events: Sequence[SignedEvent]) -> list[bool]:
         """Whether each event's signature verifies for this network.

@@ -37,6 +37,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import threading
 import time
 import urllib.request
@@ -627,3 +628,48 @@ def test_a_copy_missing_its_newest_files_is_refused_not_taken_as_new(tmp_path: P
     with pytest.raises(StoreCorrupted, match="exists but holds nothing"):
         Store.open(copy, create=True)  # refused again: nothing was written on the way
 
+
+def child_pids(pid: int) -> set[int]:
+    """Processes whose parent is ``pid`` (Linux ``/proc``)."""
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            if int(text[text.rindex(")") + 2:].split()[1]) == pid:
+                children.add(int(stat.parent.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] != "Z"
+
+
+def test_a_killed_node_leaves_no_signature_workers_behind(tmp_path: Path) -> None:
+    """Regression: the signature workers of a SIGKILLed node waited for work forever
+    (each holds its own call queue's write end), so every crash leaked the node's
+    workers — in this suite, hundreds of processes and 20 GiB of memory."""
+    network = write_network(tmp_path / "net", 1, consensus={"block_interval_ms": 20,
+                                                           "empty_block_interval_ms": 100})
+    config = network.nodes[0].config
+    config.write_text(config.read_text().replace("\n[mempool]",
+                                                 "signature_workers = 2\n\n[mempool]", 1))
+    node = NodeProcess(config, tmp_path / "node.log")
+    workers: set[int] = set()
+    try:
+        node.start_healthy()
+        assert node.process is not None
+        pid = node.process.pid
+        workers = wait_until(lambda: len(child_pids(pid)) >= 2 and child_pids(pid),
+                             timeout=60, what="the node's two signature workers")
+        node.kill()
+        wait_until(lambda: not any(alive(w) for w in workers), timeout=15,
+                   what=f"the killed node's workers {sorted(workers)} to exit")
+    finally:
+        node.kill()
+        for worker in workers:  # never leave them behind, even when the test fails
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
