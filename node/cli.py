@@ -16,7 +16,7 @@ from aiohttp import web
 
 from client.errors import LedgerError
 from client.keys import read_key_file
-from node.api import build_app
+from node.api import LINGER_S, GuardedSite, build_app
 from node.config import load_genesis, load_node_config, parse_listen
 from node.network import make_producer
 from node.service import NodeService
@@ -54,11 +54,12 @@ async def _serve(config_path: Path) -> bool:
         producer = make_producer(service)
         access = logging.getLogger("vcledger.access")
         access.setLevel(logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.WARNING)
-        runner = web.AppRunner(build_app(service), access_log=access,
-                               keepalive_timeout=15, max_line_size=8190, max_field_size=8190)
+        runner = web.AppRunner(build_app(service), access_log=access, shutdown_timeout=5.0,
+                               keepalive_timeout=15, max_line_size=8190, max_field_size=8190,
+                               lingering_time=LINGER_S)
         await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port, backlog=config.api.max_connections,
-                           shutdown_timeout=5.0)
+        # Guarded: a connection limit and deadlines, so slow clients cannot stall the node.
+        site = GuardedSite(runner, config.host, config.port, backlog=config.api.max_connections)
         await site.start()
         await service.start(producer)
         log.info("node %s serving %s on http://%s:%d (height %d)",
