@@ -168,6 +168,31 @@ def _parse_json_body(raw: bytes, model: type[BaseModel], limit: int) -> BaseMode
         raise UsageError(f"request body: {describe_validation_error(exc)}") from exc
 
 
+async def _read_body(request: web.Request, service: NodeService) -> bytes:
+    """The whole request body, or a 4xx: never a 500 for what a client sent or did.
+
+    A body slower than ``request_timeout_s`` is 408 (so a slow sender cannot hold
+    a request open for the whole request limit); a broken transfer or content
+    encoding (bad chunking, a gzip body that does not inflate) is 400; a client
+    that closed the connection mid-body gets a 400 it will never read, rather
+    than an "unexpected error" in the log.
+    """
+    limit = service.config.api.request_timeout_s
+    try:
+        async with asyncio.timeout(limit):
+            return await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(
+            text=f"the request body did not arrive within {limit:g} s") from None
+    except web.RequestPayloadError as exc:
+        cause = exc.__cause__ or exc
+        reason = " ".join(str(getattr(cause, "message", None) or cause).split())[:200]
+        raise UsageError(f"the request body cannot be decoded: {reason}") from exc
+    except ConnectionError as exc:
+        raise UsageError("the client closed the connection before the whole body arrived"
+                         ) from exc
+
+
 def _content_type(request: web.Request) -> str:
     return request.content_type.lower()
 
@@ -221,7 +246,7 @@ async def submit_event(request: web.Request) -> web.Response:
     wait = _wait_requested(request)
     timeout = _wait_timeout(request, service)
     content_type = _content_type(request)
-    raw = await request.read()
+    raw = await _read_body(request, service)
     if content_type == EVENT_CONTENT_TYPE:
         event_bytes = raw
     elif content_type == "application/json":
@@ -250,7 +275,7 @@ async def submit_events(request: web.Request) -> web.Response:
     wait = _wait_requested(request)
     timeout = _wait_timeout(request, service)
     content_type = _content_type(request)
-    raw = await request.read()
+    raw = await _read_body(request, service)
     if content_type == EVENTS_CONTENT_TYPE:
         items = encoding.expect_array(
             encoding.unpack(raw, max_size=service.config.api.max_body_bytes, what="event batch"),

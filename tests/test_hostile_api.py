@@ -412,3 +412,58 @@ def test_raw_http_fuzz(live: LiveNode, long_mode: bool, record_figure: Callable[
 
     check()
     _finish(live, tally, record_figure, "http: raw request bytes", node_errors)
+
+
+# -- broken bodies, one by one ---------------------------------------------------------------
+
+
+def test_bodies_that_break_in_transit(live: LiveNode, node_errors: Callable[[], list[str]],
+                                      record_figure: Callable[..., None]) -> None:
+    """Regression: a gzip body that does not inflate, bad chunking and a client that
+    leaves mid-body each gave a 500 or an "unexpected error" in the log."""
+    post = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    cases: list[tuple[bytes, int | None]] = [
+        ((post + "Content-Encoding: gzip\r\nContent-Length: 8\r\n\r\n").encode() + b"junkjunk",
+         400),
+        ((post + "Content-Encoding: deflate\r\nContent-Length: 8\r\n\r\n").encode()
+         + b"junkjunk", 400),
+        ((post + "Transfer-Encoding: chunked\r\n\r\n").encode() + b"zz\r\nabc\r\n0\r\n\r\n",
+         400),
+        ((post + "Transfer-Encoding: chunked\r\n\r\n").encode() + b"ffffffffff\r\nabc", None),
+        ((post + "Content-Length: 100\r\n\r\n").encode() + b'{"ev', None),
+        ((post + "Content-Encoding: gzip\r\nContent-Length: 999\r\n\r\n").encode()
+         + gzip.compress(b"x" * 10)[:12], None),
+    ]
+    bomb = gzip.compress(b"0" * (8 * 1024 * 1024))
+    cases.append(((post + f"Content-Encoding: gzip\r\nContent-Length: {len(bomb)}\r\n\r\n"
+                   ).encode() + bomb, 413))
+    cases.append(((post + f"Content-Length: {70 * 1024}\r\n\r\n").encode()
+                  + b"{" * (70 * 1024), 413))
+    for request, status in cases:
+        reply = exchange(live.port, request, half_close=status is None)
+        assert_api_answer(reply, request, may_drop=status is None)
+        if status is not None:
+            assert reply.status == status, (reply, request[:200])
+    record_figure("inputs_tried", len(cases), edge="http: bodies broken in transit")
+    live.assert_still_serving()
+    assert node_errors() == []
+
+
+def test_a_body_slower_than_the_limit_is_408(tmp_path: Path) -> None:
+    """A client that trickles its body gets 408 after request_timeout_s, not after the
+    whole request limit (request_timeout_s + max_wait_s)."""
+    node = LiveNode.single(tmp_path / "net", {"request_timeout_s": 1, "max_wait_s": 30})
+    try:
+        with socket.create_connection(("127.0.0.1", node.port), timeout=10) as sock:
+            sock.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nContent-Length: 50\r\n\r\n{")
+            started = time.monotonic()
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            elapsed = time.monotonic() - started
+            document = json.loads(response.read())
+        assert response.status == 408 and document["error"]["code"] == "timeout"
+        assert "did not arrive within 1 s" in document["error"]["message"]
+        assert 0.9 <= elapsed < 5, elapsed
+    finally:
+        node.stop()

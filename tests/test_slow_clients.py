@@ -46,6 +46,7 @@ from test_hostile_api import (
 )
 
 from node import api
+from node.api import LINGER_S
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
 
@@ -237,6 +238,40 @@ def test_slowloris_sockets_cannot_lock_out_well_behaved_clients(
         assert all(a.response == b"" for a in attackers if a.closed is not None)
         record_figure("healthz_latency_s", round(max(latencies), 3), slowloris_sockets=8,
                       max_connections=8, evicted=stats["evicted"])
+    assert node_errors() == []
+
+
+# -- slow bodies and a full house --------------------------------------------------------------
+
+
+def test_slow_bodies_get_408_and_a_full_house_answers_503(
+        tmp_path: Path, node_errors: Callable[[], list[str]],
+        record_figure: Callable[..., None]) -> None:
+    head = (b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n")
+    with small_node(tmp_path / "net") as node, trickle(node.port, interval=0.2) as slow:
+        bodies = [slow.open(head, forever=b" ") for _ in range(8)]
+        slow.start()
+        # Every slot is in a request: a newcomer is refused at once, in JSON, not parked.
+        wait_until(lambda: guard_stats(node)["accepted"] >= 9, timeout=5,
+                   what="the slow bodies to be accepted")
+        reply, elapsed = timed_get(node.port)
+        refusal_json(reply)
+        assert elapsed < 1.0, elapsed
+        # After request_timeout_s (2 s) each slow body is answered 408, and closed once
+        # aiohttp has lingered LINGER_S reading what the client still sends.
+        wait_until(lambda: all(b.closed is not None for b in bodies), timeout=10,
+                   what="the slow bodies answered and closed")
+        for body in bodies:
+            assert body.response.startswith(b"HTTP/1.1 408 "), body.response[:100]
+            assert b'"code": "timeout"' in body.response
+            assert body.answered_after is not None and 1.9 <= body.answered_after <= 3.0, body
+            assert body.lifetime is not None and body.lifetime <= 2 + LINGER_S + 1.5, body
+        # ...and the well-behaved get in again.
+        node.assert_still_serving()
+        record_figure("slow_body_lifetime_s", round(max(b.lifetime or 0 for b in bodies), 2),
+                      answered_after_s=round(max(b.answered_after or 0 for b in bodies), 2),
+                      slow_bodies=8, request_timeout_s=2, refused=guard_stats(node)["refused"])
     assert node_errors() == []
 
 
