@@ -194,7 +194,9 @@ async def _read_body(request: web.Request, service: NodeService) -> bytes:
 
 
 def _content_type(request: web.Request) -> str:
-    return request.content_type.lower()
+    # The media type alone, parsed here: aiohttp's parser (the email package's)
+    # raises IndexError on parameters such as "a;h*", a 500 for a bad header.
+    return request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
 
 
 def _result_json(result: SubmitResult) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from nodeutil import (
     NetworkFiles,
     TestIssuer,
     fixed_key,
+    running_nodes,
     wait_until,
     write_network,
 )
@@ -352,6 +353,25 @@ async def _count(live: LiveNode) -> int:
     return int(live.guard.open_connections)
 
 
+def test_submit_endpoints_fuzz(live: LiveNode, long_mode: bool,
+                               record_figure: Callable[..., None],
+                               node_errors: Callable[[], list[str]]) -> None:
+    events = [live.issuer.issue("fuzz base").encoded, live.issuer.register(GOVERNANCE).encoded]
+    tally: Counter[str] = Counter()
+
+    @fuzz_settings(long_mode, bounded=120, long=4000)
+    @given(submissions(events))
+    def check(case: tuple[str, str, bytes]) -> None:
+        target, content_type, body = case
+        request = request_bytes("POST", target, body, content_type=content_type)
+        reply = exchange(live.port, request)
+        tally[str(reply.status)] += 1
+        assert_api_answer(reply, request)
+
+    check()
+    _finish(live, tally, record_figure, "http: POST /v1/events[/batch]", node_errors)
+
+
 def test_read_endpoints_fuzz(live: LiveNode, long_mode: bool,
                              record_figure: Callable[..., None],
                              node_errors: Callable[[], list[str]]) -> None:
@@ -449,6 +469,19 @@ def test_bodies_that_break_in_transit(live: LiveNode, node_errors: Callable[[], 
     assert node_errors() == []
 
 
+def test_odd_content_type_parameters_are_415(live: LiveNode,
+                                             node_errors: Callable[[], list[str]]) -> None:
+    """Regression: aiohttp's content-type parser (the email package's) raised IndexError
+    on parameters such as "a;h*", and the node answered 500."""
+    for content_type in ("a;h*", ";h*", "text/plain;0*", "application/json;0*"):
+        request = request_bytes("POST", "/v1/events", b"{}", content_type=content_type)
+        reply = exchange(live.port, request)
+        assert_api_answer(reply, request)
+        expected = 400 if content_type.startswith("application/json") else 415
+        assert reply.status == expected, reply
+    assert node_errors() == []
+
+
 def test_a_body_slower_than_the_limit_is_408(tmp_path: Path) -> None:
     """A client that trickles its body gets 408 after request_timeout_s, not after the
     whole request limit (request_timeout_s + max_wait_s)."""
@@ -467,3 +500,82 @@ def test_a_body_slower_than_the_limit_is_408(tmp_path: Path) -> None:
         assert 0.9 <= elapsed < 5, elapsed
     finally:
         node.stop()
+
+
+# -- memory, on a real node process ------------------------------------------------------------
+
+
+def vm_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def _flood_requests(did: str, event: bytes) -> list[bytes]:
+    """One round of bad requests of every kind, each on its own connection."""
+    b64 = base64.b64encode(event).decode()
+    post = "POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    return [
+        request_bytes("POST", "/v1/events", b'{"event": ' + b"1" * 5000 + b"}",
+                      content_type="application/json"),
+        request_bytes("POST", "/v1/events", b"[" * 50_000 + b"]" * 50_000,
+                      content_type="application/json"),
+        request_bytes("POST", "/v1/events", json.dumps({"event": b64, "x": "y" * 30_000}).encode(),
+                      content_type="application/json"),
+        request_bytes("POST", "/v1/events/batch", msgpack.packb([event[:-1]] * 200),
+                      content_type=EVENTS_CONTENT_TYPE),
+        request_bytes("POST", "/v1/events", event[:-3] + b"\x00\x00\x00",
+                      content_type=EVENT_CONTENT_TYPE),
+        request_bytes("POST", "/v1/events", b"x" * 70_000, content_type=EVENT_CONTENT_TYPE),
+        (post + "Content-Encoding: gzip\r\nContent-Length: 8\r\n\r\njunkjunk").encode(),
+        request_bytes("GET", f"/v1/status/{did}/{'00%20' * 16}"),
+        request_bytes("GET", "/v1/proof/inclusion?index=1&tree_size=" + "9" * 5000),
+        request_bytes("GET", "/v1/entries/%D9%A1"),
+        request_bytes("GET", "/" + "a" * 9000),
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64 + b"\r\n\r\n",
+    ]
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_under_a_flood_of_bad_requests(
+        tmp_path: Path, long_mode: bool, record_figure: Callable[..., None]) -> None:
+    rounds = 1500 if long_mode else 150
+    network = write_network(tmp_path / "net", consensus=FAST_CONSENSUS, governance=GOVERNANCE,
+                            settings={"max_body_bytes": 64 * 1024, "request_timeout_s": 5})
+    issuer = TestIssuer(KeyPair.generate(), network.genesis.origin)
+    with running_nodes([network.nodes[0].config], tmp_path) as (node,):
+        assert node.process is not None
+        pid = node.process.pid
+        register = request_bytes("POST", "/v1/events?wait=commit",
+                                 issuer.register(network.governance).encoded,
+                                 content_type=EVENT_CONTENT_TYPE)
+        assert exchange(node.port, register).status == 200
+        batch = _flood_requests(issuer.did, issuer.issue("flood").encoded)
+        # One warm-up round: imports, caches and allocator arenas settle first.
+        for request in batch:
+            exchange(node.port, request)
+        before = vm_rss_kib(pid)
+        statuses: Counter[str] = Counter()
+        started = time.monotonic()
+        for _ in range(rounds):
+            for request in batch:
+                reply = exchange(node.port, request)
+                statuses[str(reply.status)] += 1
+                assert_api_answer(reply, request, may_drop=True)
+        elapsed = time.monotonic() - started
+        after = vm_rss_kib(pid)
+        sent = rounds * len(batch)
+        record_figure("rss_kib", {"before": before, "after": after, "growth": after - before},
+                      requests=sent, seconds=round(elapsed, 1))
+        record_figure("inputs_tried", sent, edge="http flood on a node process",
+                      statuses=dict(statuses))
+        assert statuses["None"] == 0, statuses
+        # Generous: the flood must not leave memory behind in proportion to its size.
+        assert after - before < 64 * 1024, (before, after)
+        reply = exchange(node.port, request_bytes(
+            "POST", "/v1/events?wait=commit", issuer.issue("after the flood").encoded,
+            content_type=EVENT_CONTENT_TYPE))
+        assert reply.status == 200 and json.loads(reply.body)["status"] == "committed"
+        assert "unexpected error" not in node.log_text()
+        assert "Traceback" not in node.log_text()

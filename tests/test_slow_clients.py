@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nodeutil import wait_until
+from nodeutil import FAST_CONSENSUS, TestIssuer, running_nodes, wait_until, write_network
 from test_hostile_api import (
     GOVERNANCE,
     LiveNode,
@@ -45,8 +45,9 @@ from test_hostile_api import (
     request_bytes,
 )
 
+from client.keys import KeyPair
 from node import api
-from node.api import LINGER_S
+from node.api import EVENT_CONTENT_TYPE, LINGER_S
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
 
@@ -376,3 +377,66 @@ def test_more_connections_than_the_limit(tmp_path: Path, node_errors: Callable[[
         record_figure("connections", count, max_connections=8, ok=statuses.count(200),
                       refused=statuses.count(503))
     assert node_errors() == []
+
+
+# -- all at once, on a real node process --------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_real_node_under_slow_clients(tmp_path: Path, long_mode: bool,
+                                        record_figure: Callable[..., None]) -> None:
+    scale = 4 if long_mode else 1
+    limit = 24 * scale
+    network = write_network(tmp_path / "net", consensus=FAST_CONSENSUS, governance=GOVERNANCE,
+                            settings={"max_connections": limit, "request_timeout_s": 2,
+                                      "max_wait_s": 2})
+    issuer = TestIssuer(KeyPair.generate(), network.genesis.origin)
+    post = (b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n")
+    with running_nodes([network.nodes[0].config], tmp_path) as (node,), \
+            trickle(node.port, interval=0.2) as slow:
+        reply = exchange(node.port, request_bytes(
+            "POST", "/v1/events?wait=commit", issuer.register(network.governance).encoded,
+            content_type=EVENT_CONTENT_TYPE), timeout=15)
+        assert reply.status == 200, reply
+        slowloris = [slow.open(HEALTHZ, forever=b"X-Slow: 1\r\n") for _ in range(10 * scale)]
+        bodies = [slow.open(post, forever=b" ") for _ in range(8 * scale)]
+        keepers = [slow.open(HEALTHZ + b"\r\n") for _ in range(8 * scale)]
+        slow.start()
+        started = time.monotonic()
+        waits: list[float] = []
+        refused = commits = 0
+        while time.monotonic() - started < 8:
+            wanted = time.monotonic()
+            while True:  # a well-behaved client retries a 503 (it says Retry-After: 1)
+                reply, _ = timed_get(node.port)
+                if reply.status == 200:
+                    break
+                refusal_json(reply)
+                refused += 1
+                assert time.monotonic() - wanted < 4.0, "no /healthz for 4 s"
+            waits.append(time.monotonic() - wanted)
+            if len(waits) % 5 == 0:
+                reply = exchange(node.port, request_bytes(
+                    "POST", "/v1/events?wait=commit", issuer.issue(f"slow {len(waits)}").encoded,
+                    content_type=EVENT_CONTENT_TYPE), timeout=15)
+                if reply.status == 503:
+                    refusal_json(reply)
+                else:
+                    assert reply.status == 200 and json.loads(reply.body)["status"] == "committed"
+                    commits += 1
+        wait_until(lambda: all(c.closed is not None for c in slowloris + bodies), timeout=10,
+                   what="every slowloris and slow body dropped")
+        lifetimes = {"slowloris": max(c.lifetime or 0 for c in slowloris),
+                     "slow_body": max(c.lifetime or 0 for c in bodies)}
+        # Head deadline 2 s (or evicted sooner); body limit 2 s, a 408, LINGER_S, closed.
+        assert lifetimes["slowloris"] <= 3.5, lifetimes
+        assert lifetimes["slow_body"] <= 2 + LINGER_S + 2, lifetimes
+        assert all(b.response.startswith(b"HTTP/1.1 408 ") for b in bodies)
+        assert commits >= 3 and max(waits) < 4.0
+        assert "Traceback" not in node.log_text()
+        record_figure("slow_clients", len(slowloris) + len(bodies) + len(keepers),
+                      max_connections=limit, healthz_requests=len(waits),
+                      healthz_worst_wait_s=round(max(waits), 3), refused=refused,
+                      commits=commits, **{f"{k}_max_lifetime_s": round(v, 2)
+                                          for k, v in lifetimes.items()})
