@@ -75,7 +75,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     service = request.app[SERVICE_KEY]
     try:
         limit = service.config.api.request_timeout_s + service.config.api.max_wait_s
-        async with asyncio.timeout(limit):
+        # The peer WebSocket lasts as long as the peer does; its hello timeout and
+        # heartbeat bound it, not the time limit of a request.
+        async with asyncio.timeout(None if request.path == PEER_PATH else limit):
             return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
