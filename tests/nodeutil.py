@@ -553,3 +553,16 @@ def fault_seed(what: str) -> int:
     seed = int(text) if text else random.SystemRandom().randrange(2**32)
     print(f"{what}: seed {seed} (replay with VCLEDGER_SEED={seed})")
     return seed
+
+
+def share_cores(network: NetworkFiles) -> NetworkFiles:
+    """Give every node of ``network`` ``signature_workers = 1`` (verify in the node's own
+    process), as scripts/localnet does: several nodes share a machine's few cores."""
+    for files in network.nodes:
+        text = files.config.read_text()
+        assert "signature_workers" not in text
+        # A top-level key: it must come before the first [table].
+        text = text.replace("\n[mempool]", "signature_workers = 1\n\n[mempool]", 1)
+        files.config.write_text(text)
+        assert load_node_config(files.config).signature_workers == 1
+    return network
