@@ -367,7 +367,9 @@ def _verdict(world: World, document: dict[str, Any], trust: str) -> tuple[int, s
 def test_a_bundle_mixing_two_networks_is_invalid(world: World,
                                                  record_figure: Callable[..., None]) -> None:
     a, b = world.a, world.b
-    # The same issuer key, registered on both networks, issues the same credential on each.
+    # The same issuer key, registered on both networks, issues the same credential on each;
+    # another issuer on B first, so that B's positions and status map differ from A's.
+    world.register(b, "erin's neighbour on B")
     erin = world.register(a, "erin")
     world.register(b, "erin")
     diploma = credential_file(world.directory, erin.did, "erin-diploma")
@@ -380,7 +382,7 @@ def test_a_bundle_mixing_two_networks_is_invalid(world: World,
     code, _, err = cli("issue", str(diploma), "--key", str(erin.key_file), "--node", b.url)
     assert code == 0, err
     from_a, from_b = _bundle(world, a, diploma, "erin-a"), _bundle(world, b, diploma, "erin-b")
-    assert from_a["event"] != from_b["event"]
+    assert from_a["event"] != from_b["event"] and from_a["status"] != from_b["status"]
     assert _verdict(world, from_a, a.trust)[0] == 0
     assert _verdict(world, from_b, b.trust)[0] == 0
     # A network's bundle under the twin's trust file: same name, other validators.
