@@ -108,6 +108,8 @@ MAX_HEIGHT_MESSAGES_PER_SIGNER = 256
 """Of those, per validator: a correct one sends a proposal and two votes a round, so
 this is 85 rounds; a Byzantine one's thousands of votes cannot crowd out the others'."""
 REGOSSIP_INTERVAL = 1.0
+GREETING_EVENTS = 2_000
+"""Pending events a newly connected peer is sent (oldest first, 500 to a frame)."""
 SYNC_POLL_INTERVAL = 0.5
 RECENT_COSIGNED = 8
 SYNC_FETCH_TIMEOUT = 30.0
@@ -779,7 +781,12 @@ class ConsensusProducer:
             self.inbox.put_nowait(_Wake())
 
     def _greeting(self, connection: PeerConnection) -> list[bytes]:
-        return head_frames(self.service) + list(self.height_messages.values())
+        # Pending events too: those admitted while this node had no peer were gossiped
+        # to no one, and an observer never proposes them itself.
+        pending = [e.encoded for e in self.service.mempool.peek(GREETING_EVENTS)]
+        events = [encode_frame(EventsFrame(tuple(pending[start:start + 500])))
+                  for start in range(0, len(pending), 500)]
+        return head_frames(self.service) + list(self.height_messages.values()) + events
 
     async def _regossip_loop(self) -> None:
         """Re-send this height's messages when the height seems stuck: peers that missed

@@ -54,6 +54,7 @@ from nodeutil import (
 from tcpproxy import Mode, TcpProxy
 
 from client.trust import load_trust
+from node.setup import node_toml
 
 pytestmark = pytest.mark.slow
 
@@ -392,3 +393,38 @@ def test_flapping_links_keep_safety_and_recover(
                   seed=seed)
     record_figure("flapping: events acknowledged and found", len(load.acks), seed=seed)
     record_figure("flapping: heal to progress, s", round(heal_time, 2), seed=seed)
+
+
+# -- an observer cut off from the validators -----------------------------------------------
+
+
+def test_an_event_an_isolated_observer_admitted_commits_after_healing(
+        proxy: TcpProxy, tmp_path: Path) -> None:
+    """Regression: an event admitted while the node had no peer connection was gossiped
+    to no one and, on an observer (which never proposes), stayed pending forever."""
+    network = proxied_network(tmp_path / "net", proxy)
+    ports = [int(n.listen.rsplit(":", 1)[1]) for n in network.nodes]
+    observer_dir = network.directory / "observer"
+    observer_dir.mkdir()
+    (observer_dir / "genesis.toml").write_text(
+        (network.nodes[0].directory / "genesis.toml").read_text())
+    for j, port in enumerate(ports):
+        proxy.add_link(link_name(NODES, j), port)
+    (observer_dir / "node.toml").write_text(node_toml(
+        role="observer", key=None, listen=f"127.0.0.1:{free_port()}",
+        peers=[proxy.links[link_name(NODES, j)].url for j in range(NODES)], signature_workers=1))
+    configs = [n.config for n in network.nodes] + [observer_dir / "node.toml"]
+    with running_nodes(configs, tmp_path, timeout=60) as running:
+        urls = [n.url for n in running]
+        wait_until(lambda: fully_connected(urls[:NODES]) and (head_of(urls[NODES]) or (0,))[0] > 0,
+                   timeout=30, what="the validators connected and the observer following")
+        issuer = registered_issuer(network, urls[0], 0)
+        for j in range(NODES):  # the validators do not dial the observer: one way each
+            proxy.set(link_name(NODES, j), Mode.CUT)
+        wait_until(lambda: get_json(urls[NODES] + "/healthz")[1]["peers"] == 0, timeout=10,
+                   what="the observer without peers")
+        stranded = submit_pending(urls[NODES], issuer.issue("via a cut-off observer").encoded,
+                                  1.0)
+        proxy.set_all(Mode.PASS)
+        wait_until(lambda: all(event_status(u, stranded) == "committed" for u in urls),
+                   timeout=30, what="the observer's event committed after healing")
