@@ -67,6 +67,7 @@ from node.consensus import (
     Vote,
     VoteInput,
     VoteKind,
+    proposer_of,
     weak_quorum_size,
 )
 from node.errors import PeerProtocolError, RuleViolation
@@ -105,8 +106,11 @@ MAX_HEIGHT_MESSAGES = SEND_QUEUE // 2
 """This height's messages kept for re-gossip: half a peer's send queue, so sending them
 all at once (a greeting, a re-gossip) cannot by itself overflow the queue and cut the link."""
 MAX_HEIGHT_MESSAGES_PER_SIGNER = 256
-"""Of those, per validator: a correct one sends a proposal and two votes a round, so
-this is 85 rounds; a Byzantine one's thousands of votes cannot crowd out the others'."""
+"""Of those, votes per validator: a correct one sends two a round, so this is 128
+rounds; a Byzantine one's thousands of votes cannot crowd out the others'."""
+MAX_HEIGHT_PROPOSALS_PER_SIGNER = 4
+"""And proposals per validator (each may carry a whole block): a correct proposer
+sends one in each of its rounds, and only recent ones are worth re-sending."""
 REGOSSIP_INTERVAL = 1.0
 GREETING_EVENTS = 2_000
 """Pending events a newly connected peer is sent (oldest first, 500 to a frame)."""
@@ -172,8 +176,8 @@ class ConsensusProducer:
         self.voted_blocks: set[Hash] = set()
         """Blocks this node proposed or voted for at this height: never evicted."""
         self.height_messages: OrderedDict[bytes, bytes] = OrderedDict()
-        self._signer_messages: dict[bytes, deque[bytes]] = {}
-        """Digests in :attr:`height_messages`, oldest first, by the validator who signed."""
+        self._signer_messages: dict[tuple[bytes, bool], deque[bytes]] = {}
+        """Digests in :attr:`height_messages`, oldest first, by (signer, is a proposal)."""
         self.early_proposals: list[_ProposalArrived] = []
         self.early_cosignatures: list[CosignatureFrame] = []
         self.early_votes: list[_VoteArrived] = []
@@ -411,7 +415,7 @@ class ConsensusProducer:
             frame = VoteFrame(signed_vote.signed)
             self._feed(VoteInput(signed_vote))
         data = encode_frame(frame)
-        self._remember(data, self.key.public_key)
+        self._remember(data, self.key.public_key, proposal=isinstance(message, Proposal))
         self.peers.broadcast(data)
 
     def _persist_body(self, block_id: Hash) -> None:
@@ -430,12 +434,13 @@ class ConsensusProducer:
             self.bodies[Hash(key[len(WAL_BODY_PREFIX):])] = (header, tuple(events))
             self.persisted_bodies.add(Hash(key[len(WAL_BODY_PREFIX):]))
 
-    def _remember(self, data: bytes, signer: bytes) -> None:
+    def _remember(self, data: bytes, signer: bytes, *, proposal: bool = False) -> None:
         digest = hashlib.sha256(data).digest()
         if digest in self.height_messages:
             return
-        kept = self._signer_messages.setdefault(signer, deque())
-        if len(kept) >= MAX_HEIGHT_MESSAGES_PER_SIGNER:
+        kept = self._signer_messages.setdefault((signer, proposal), deque())
+        if len(kept) >= (MAX_HEIGHT_PROPOSALS_PER_SIGNER if proposal
+                         else MAX_HEIGHT_MESSAGES_PER_SIGNER):
             self.height_messages.pop(kept.popleft(), None)
         kept.append(digest)
         self.height_messages[digest] = data
@@ -454,6 +459,14 @@ class ConsensusProducer:
         if isinstance(frame, ProposalFrame):
             proposal = self._verified(decode_proposal, frame.signed_proposal)
             assert isinstance(proposal, Proposal)
+            if proposal.proposer != proposer_of(self.validators, proposal.height,
+                                                proposal.round):
+                # No correct validator sends this (the machine would refuse it): drop it
+                # before its block is executed, kept or relayed.  Not a reason to cut
+                # the link, which may be an honest node that relayed it.
+                log.debug("dropped a proposal for height %d round %d from a validator "
+                          "that is not its proposer", proposal.height, proposal.round)
+                return False
             self.inbox.put_nowait(_ProposalArrived(proposal, frame, encode_frame(frame)))
             return True
         if isinstance(frame, EventsFrame):
@@ -532,7 +545,7 @@ class ConsensusProducer:
                 self._want_sync()
             return
         self._ensure_height(proposal.height)
-        self._remember(arrived.data, proposal.proposer)
+        self._remember(arrived.data, proposal.proposer, proposal=True)
         valid = await self._validate(proposal, arrived.frame)
         if valid is not None and proposal.height == self.machine.height:
             self._feed(ProposalInput(proposal, valid))

@@ -190,7 +190,7 @@ def started_network(directory: Path, consensus: dict[str, int]) -> Iterator[Net]
     files = write_network(directory / "net", 4, consensus=consensus, validator_keys=keys,
                           governance=fixed_key("byzantine governance"))
     configs = [node.config for node in files.nodes[:3]]
-    with running_nodes(configs, directory) as nodes:
+    with running_nodes(configs, directory, timeout=60) as nodes:
         byz = ByzantineValidator(files.genesis, keys[3], [n.url for n in nodes],
                                  directory / "byzantine-ledger", SEED)
         try:
@@ -657,30 +657,85 @@ def test_a_flood_of_valid_looking_frames_leaves_the_network_live_and_bounded(
     assert_honest_and_live(net)
 
 
+SLOW_CONSENSUS = {**CONSENSUS, "timeout_propose_ms": 3000}
+"""A propose timeout (longer than the genesis default) that keeps the Byzantine
+validator's height open through at least one re-gossip round (every second)."""
+
+
+@pytest.fixture(scope="module")
+def slow_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    with started_network(tmp_path_factory.mktemp("byzantine-slow"), SLOW_CONSENSUS) as started:
+        yield started
+
+
 def test_many_votes_in_a_slow_height_do_not_cut_the_honest_links(
-        tmp_path: Path, long_mode: bool, record_figure: Callable[..., None]) -> None:
+        slow_net: Net, long_mode: bool, record_figure: Callable[..., None]) -> None:
     """At its turn the Byzantine validator proposes nothing and sends thousands of
-    distinct, validly signed votes for the height.  With the genesis' default
-    propose timeout (longer than the one-second re-gossip interval) the height
-    outlasts a re-gossip, and every honest node re-sends the messages it holds
-    for the height to every peer.  The honest nodes must stay connected to each
-    other and commit the height."""
-    consensus = {**CONSENSUS, "timeout_propose_ms": 1500}
-    with started_network(tmp_path, consensus) as slow:
-        byz = slow.byz
-        height = slow.my_turn()
-        count = 12_000 if long_mode else 6_000
-        frames = [byz.vote_frame(byz.rng.choice(list(VoteKind)), height, byz.rng.randrange(17),
-                                 byz.random_hash()) for _ in range(count)]
-        started = time.monotonic()
-        byz.send(slow.urls[0], *frames, kind="votes for one slow height")
-        slow.wait_committed(height, timeout=30)
-        took = time.monotonic() - started
-        for node in slow.nodes:
-            assert "not keeping up" not in node.log_text(), node.log_text()[-3000:]
-        assert all(c >= 2 for c in peer_counts(slow))
-        record_figure("votes sent in one slow height", count, commit_s=round(took, 2))
-        assert_honest_and_live(slow)
+    distinct, validly signed votes for the height.  The height outlasts a
+    re-gossip, when every honest node re-sends the messages it holds for the
+    height to every peer.  The honest nodes must stay connected to each other
+    and commit the height."""
+    byz = slow_net.byz
+    height = slow_net.my_turn()
+    count = 12_000 if long_mode else 6_000
+    frames = [byz.vote_frame(byz.rng.choice(list(VoteKind)), height, byz.rng.randrange(17),
+                             byz.random_hash()) for _ in range(count)]
+    started = time.monotonic()
+    byz.send(slow_net.urls[0], *frames, kind="votes for one slow height")
+    slow_net.wait_committed(height, timeout=30)
+    took = time.monotonic() - started
+    for node in slow_net.nodes:
+        assert "not keeping up" not in node.log_text(), node.log_text()[-3000:]
+    assert all(c >= 2 for c in peer_counts(slow_net))
+    record_figure("votes sent in one slow height", count, commit_s=round(took, 2))
+    assert_honest_and_live(slow_net)
+
+
+def test_big_proposals_are_neither_kept_nor_resent_without_bound(
+        slow_net: Net, long_mode: bool, record_figure: Callable[..., None]) -> None:
+    """At its turn the Byzantine validator sends node 0 dozens of proposals for the
+    height, each carrying a frame-sized body: some for its own rounds, some for
+    rounds it does not propose.  Node 0 must not relay the latter, and must keep
+    only a few of the former for re-gossip: a node that connects during the
+    height is greeted with at most ``MAX_HEIGHT_PROPOSALS_PER_SIGNER`` of them
+    (re-sending them all every second would be a flood of its own, and keeping
+    them all costs up to a frame each)."""
+    byz = slow_net.byz
+    height = slow_net.my_turn()
+    count = 240 if long_mode else 40
+    own = [r for r in range(4 * count + 4) if byz.is_my_turn(height, r)][:count]
+    others = [r for r in range(1, 4 * count) if not byz.is_my_turn(height, r)][:count]
+    header = byz.build_block([]).header
+    junk = tuple(byz.rng.randbytes(4090) for _ in range(30))  # events no decoder accepts
+
+    def frame(round: int) -> bytes:
+        return byz.proposal_frame(CraftedBlock(height, header, junk, byz.random_hash()),
+                                  round=round)
+
+    frames = [frame(r) for r in others] + [frame(r) for r in own]
+    assert all(len(f) <= MAX_FRAME for f in frames)
+    rss_before = slow_net.rss()
+    byz.send(slow_net.urls[0], *frames, kind="frame-sized proposals")
+    # Node 0 relays each of its proposer's proposals to nodes 1 and 2, which pass
+    # them back to us: once the last one is back, node 0 has handled them all.
+    wait_until(lambda: frames[-1] in {d for _, d in list(byz.received)}, timeout=20,
+               what="node 0 to relay the last proposal")
+    relayed = {d for _, d in list(byz.received)} & set(frames[:len(others)])
+    assert not relayed, f"{len(relayed)} proposals from a non-proposer were relayed"
+    mark = len(byz.received)
+    byz.connect(slow_net.urls[0])  # a fresh link: node 0 greets it with what it keeps
+    settle(lambda: len(byz.received), quiet=0.5, timeout=15, what="node 0's greeting")
+    greeting = {d for url, d in list(byz.received)[mark:] if url == slow_net.urls[0]}
+    kept = len(greeting & set(frames[len(others):]))
+    # It keeps the newest few of its proposer's (proof that the greeting was read).
+    assert 1 <= kept <= 4, f"node 0 keeps {kept} of our proposals for re-gossip"
+    slow_net.wait_committed(height, timeout=30)
+    growth = [after - before for before, after in zip(rss_before, slow_net.rss(), strict=True)]
+    assert max(growth) < RSS_GROWTH_LIMIT, growth
+    record_figure("frame-sized proposals sent", len(frames), kept_for_regossip=kept,
+                  frame_bytes=max(len(f) for f in frames),
+                  rss_growth_mib=round(max(growth) / 2**20, 1))
+    assert_honest_and_live(slow_net)
 
 
 @pytest.mark.parametrize("rounds", ["own_round", "other_rounds"])
