@@ -50,6 +50,10 @@ SEND_QUEUE = 4096
 HELLO_TIMEOUT = 5.0
 HEARTBEAT = 10.0
 MAX_INBOUND = 64
+MAX_PENDING_HELLOS = 16
+"""Inbound connections that have not said hello yet.  Each may make aiohttp buffer a frame
+of up to ``max_frame`` bytes before its hello is read, so strangers that never say hello
+must not open hundreds of them (100 such connections took 500 MB)."""
 SEEN_FRAMES = 65_536
 BACKOFF_MIN = 0.1
 BACKOFF_MAX = 5.0
@@ -112,6 +116,7 @@ class PeerSet:
         self.nonce = os.urandom(16)
         self.connections: set[PeerConnection] = set()
         self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._pending_hellos = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._stopping = False
@@ -191,21 +196,37 @@ class PeerSet:
 
     async def accept(self, request: web.Request) -> web.WebSocketResponse:
         """The ``/v1/peer`` WebSocket endpoint."""
-        if len(self.connections) >= MAX_INBOUND:
+        if len(self.connections) >= MAX_INBOUND or self._pending_hellos >= MAX_PENDING_HELLOS:
             raise web.HTTPServiceUnavailable(text="too many peer connections")
         ws = web.WebSocketResponse(max_msg_size=self.max_frame, heartbeat=HEARTBEAT)
-        await ws.prepare(request)
-        await self._serve(ws, f"{request.remote}")
+        self._pending_hellos += 1
+        pending = True
+
+        def hello_done() -> None:
+            nonlocal pending
+            if pending:
+                pending = False
+                self._pending_hellos -= 1
+
+        try:
+            await ws.prepare(request)
+            await self._serve(ws, f"{request.remote}", hello_done=hello_done)
+        finally:
+            hello_done()
         return ws
 
     async def _serve(self, ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                     label: str) -> None:
+                     label: str, *, hello_done: Callable[[], None] | None = None) -> None:
         connection = PeerConnection(label, ws)
         writer: asyncio.Task[None] | None = None
         try:
             await ws.send_bytes(encode_frame(Hello(self.origin, self.genesis_hash, self.nonce,
                                                    self.hello_height())))
-            hello = await self._read_hello(ws, label)
+            try:
+                hello = await self._read_hello(ws, label)
+            finally:
+                if hello_done is not None:
+                    hello_done()
             if hello is None:
                 return
             connection.height = hello.height

@@ -17,6 +17,7 @@ anything it refuses, nothing else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections import Counter
@@ -29,8 +30,8 @@ import msgpack
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from nodeutil import FAST_CONSENSUS, wait_until, write_network
-from test_hostile_api import GOVERNANCE, SETTINGS, LiveNode, node_error_records
+from nodeutil import FAST_CONSENSUS, running_nodes, wait_until, write_network
+from test_hostile_api import GOVERNANCE, SETTINGS, LiveNode, node_error_records, vm_rss_kib
 from test_hostile_decoders import PACKABLE, fuzz_settings, mutated
 
 from client.hashes import Hash
@@ -236,6 +237,89 @@ def test_more_peers_than_allowed(network: Network, monkeypatch: pytest.MonkeyPat
     outcomes = network.target.run(crowd())
     assert outcomes == ["open", "open", "refused 503", "refused 503"], outcomes
     assert_network_fine(network, node_errors)
+
+
+def test_strangers_that_never_say_hello_are_capped(network: Network,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  node_errors: Callable[[], list[str]]) -> None:
+    """Regression (with the process test below): connections that never said hello were
+    not counted, and each could make the node buffer a max_frame-sized frame."""
+    monkeypatch.setattr(peers, "MAX_PENDING_HELLOS", 3)
+    monkeypatch.setattr(peers, "HELLO_TIMEOUT", 1.0)
+    url = f"http://127.0.0.1:{network.target.port}/v1/peer"
+
+    async def strangers() -> tuple[list[str], str]:
+        async with aiohttp.ClientSession() as session:
+            outcomes, sockets = [], []
+            for _ in range(5):
+                try:
+                    sockets.append(await session.ws_connect(url))
+                    outcomes.append("open")
+                except aiohttp.WSServerHandshakeError as exc:
+                    outcomes.append(f"refused {exc.status}")
+            for ws in sockets:  # each is dropped at the hello timeout...
+                while (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.BINARY:
+                    pass
+            try:  # ...and then there is room again
+                ws = await session.ws_connect(url)
+                await ws.close()
+                later = "open"
+            except aiohttp.WSServerHandshakeError as exc:
+                later = f"refused {exc.status}"
+            return outcomes, later
+
+    outcomes, later = network.target.run(strangers())
+    assert outcomes == ["open"] * 3 + ["refused 503"] * 2, outcomes
+    assert later == "open"
+    assert_network_fine(network, node_errors)
+
+
+STRANGERS = 60
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_under_strangers_with_big_frames(
+        tmp_path: Path, record_figure: Callable[..., None]) -> None:
+    """Sixty strangers at once each send a frame just under the cap instead of a hello
+    (the default max_block_events: 8 MB frames).  Before MAX_PENDING_HELLOS the node
+    buffered them all (about 5 MB of memory each, never given back)."""
+    files = write_network(tmp_path / "net", 2, consensus=FAST_CONSENSUS)
+    size = max_frame_size(files.genesis.consensus.max_block_events) - 64
+    frame = os.urandom(64) * (size // 64)
+    with running_nodes([files.nodes[0].config], tmp_path) as (node,):
+        assert node.process is not None
+        before = vm_rss_kib(node.process.pid)
+
+        async def flood() -> tuple[Counter[str], int]:
+            outcomes: Counter[str] = Counter()
+            peak = 0
+            async with aiohttp.ClientSession() as session:
+                async def one() -> None:
+                    try:
+                        ws = await session.ws_connect(f"{node.url}/v1/peer", max_msg_size=0)
+                    except aiohttp.WSServerHandshakeError as exc:
+                        outcomes[f"refused {exc.status}"] += 1
+                        return
+                    outcomes["open"] += 1
+                    with contextlib.suppress(ConnectionError):
+                        await ws.send_bytes(frame)
+                    with contextlib.suppress(TimeoutError):
+                        await ws.receive(timeout=2)
+                    await ws.close()
+
+                await asyncio.gather(*(one() for _ in range(STRANGERS)))
+                peak = max(peak, vm_rss_kib(node.process.pid))  # type: ignore[union-attr]
+            return outcomes, peak
+
+        outcomes, peak = asyncio.run(flood())
+        after = vm_rss_kib(node.process.pid)
+        record_figure("rss_kib", {"before": before, "peak": peak, "after": after,
+                                  "growth": after - before},
+                      strangers=STRANGERS, frame_bytes=size, outcomes=dict(outcomes))
+        assert outcomes["refused 503"] > 0, outcomes
+        assert after - before < 200 * 1024, (before, peak, after)
+        assert node.health() is not None
+        assert "Traceback" not in node.log_text()
 
 
 # -- garbage after a valid hello ---------------------------------------------------------------
