@@ -239,6 +239,29 @@ class ByzantineValidator:
         self.links[url] = link
         return link
 
+    def greet_with(self, url: str, first: bytes | None, timeout: float) -> float | None:
+        """Open a bare WebSocket to ``url``, send ``first`` (nothing if None) where the
+        hello belongs, and return how many seconds the honest node took to close it
+        (None if it was still open after ``timeout``)."""
+
+        async def go() -> float | None:
+            if self._session is None:
+                self._session = aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=None, connect=5))
+            started = time.monotonic()
+            async with self._session.ws_connect(f"{url}/v1/peer", max_msg_size=0) as ws:
+                if first is not None:
+                    await ws.send_bytes(first)
+                    self.sent["bad hello"] += 1
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        async for _ in ws:
+                            pass  # their hello, then nothing until they close
+                        return time.monotonic() - started
+            return None
+
+        return self.call(go(), timeout=timeout + 15)
+
     async def _read(self, link: Link) -> None:
         try:
             async for message in link.ws:

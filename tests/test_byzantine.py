@@ -764,3 +764,32 @@ def test_extra_valid_proposals_do_not_push_out_the_block_being_decided(
     record_figure("extra valid proposals sent", len(extras) * 3, rounds=rounds,
                   committed_the_first=byz.roots[height] == block.block_id)
     assert_honest_and_live(net)
+
+
+@pytest.mark.parametrize("hello", ["oversized", "wrong_origin", "wrong_genesis", "not_a_hello",
+                                   "none_at_all"])
+def test_a_bad_hello_is_refused(net: Net, hello: str,
+                                record_figure: Callable[..., None]) -> None:
+    """A connection whose first frame is not a valid hello for this network (or that
+    sends none) is closed without becoming a peer; the honest links stay up."""
+    byz, genesis = net.byz, net.files.genesis
+    nonce = byz.rng.randbytes(16)
+    first: bytes | None
+    if hello == "oversized":  # over the 64 KiB a frame before the hello may have
+        first = encoding.pack([1, "hello", genesis.origin, genesis.hash, nonce, 0,
+                               b"\x00" * (64 * 1024)])
+    elif hello == "wrong_origin":
+        first = encode_frame(Hello("vcledger.example/another", genesis.hash, nonce, 0))
+    elif hello == "wrong_genesis":
+        first = encode_frame(Hello(genesis.origin, byz.random_hash(), nonce, 0))
+    elif hello == "not_a_hello":
+        first = byz.status_frame(1, 2)
+    else:
+        first = None
+    target = byz.rng.randrange(3)
+    closed_after = byz.greet_with(net.urls[target], first, timeout=15)
+    assert closed_after is not None, f"a {hello} hello left the connection open"
+    wait_until(lambda: all(c >= 2 for c in peer_counts(net)), timeout=10,
+               what="the honest links to stay up")
+    record_figure("bad hello refused", 1, hello=hello, closed_after_s=round(closed_after, 2))
+    assert_honest_and_live(net)
