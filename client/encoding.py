@@ -35,6 +35,12 @@ INT64_MIN = -(2**63)
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
+ARRAYS_COUNTED_ABOVE = 64 * 1024
+"""Inputs larger than this may hold at most one array per 16 bytes (and 64 more), counted
+while they are decoded.  An empty array is one byte: 4 MiB of them are four million Python
+lists, 300 MB and seconds of garbage collection in the caller's thread before any field is
+looked at.  No protocol structure is nearly that dense."""
+
 
 def pack(value: Packable) -> bytes:
     """Encode ``value`` canonically.
@@ -51,7 +57,9 @@ def unpack(data: bytes, *, max_size: int, what: str) -> Any:
     Rejects, with an :class:`InvalidEncoding` naming ``what``: input over
     ``max_size`` bytes (checked before any parsing), truncated input, trailing
     bytes, maps, floats, booleans, extension types, invalid UTF-8, nesting deeper than
-    :data:`MAX_DEPTH`, integers outside 64 bits, and any non-shortest encoding.
+    :data:`MAX_DEPTH`, integers outside 64 bits, any non-shortest encoding, and
+    input over :data:`ARRAYS_COUNTED_ABOVE` bytes with more than one array per
+    16 bytes (counted while decoding, so refusing it costs little).
     Arrays come back as lists.
     """
     if not isinstance(data, bytes):
@@ -60,6 +68,8 @@ def unpack(data: bytes, *, max_size: int, what: str) -> Any:
         raise InvalidEncoding(f"{what} is {len(data)} bytes; the limit is {max_size}")
     if not data:
         raise InvalidEncoding(f"{what} is empty")
+    budget = (None if len(data) <= ARRAYS_COUNTED_ABOVE
+              else _ArrayBudget(len(data) // 16 + 64, what))
     try:
         value = msgpack.unpackb(
             data,
@@ -68,6 +78,7 @@ def unpack(data: bytes, *, max_size: int, what: str) -> Any:
             strict_map_key=True,
             max_map_len=0,
             max_ext_len=0,
+            list_hook=budget,
         )
     except msgpack.ExtraData as exc:
         raise InvalidEncoding(f"{what} has trailing bytes after the value") from exc
@@ -77,6 +88,23 @@ def unpack(data: bytes, *, max_size: int, what: str) -> Any:
     if pack(value) != data:
         raise InvalidEncoding(f"{what} is not in canonical (shortest) msgpack form")
     return value
+
+
+class _ArrayBudget:
+    """A msgpack ``list_hook`` that stops decoding once ``budget`` arrays were made."""
+
+    __slots__ = ("left", "what")
+
+    def __init__(self, budget: int, what: str) -> None:
+        self.left = budget
+        self.what = what
+
+    def __call__(self, items: list[Any]) -> list[Any]:
+        self.left -= 1
+        if self.left < 0:
+            raise InvalidEncoding(f"{self.what} holds more arrays than any protocol structure "
+                                  "of its size")
+        return items
 
 
 def _describe(exc: BaseException) -> str:

@@ -26,6 +26,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -295,6 +296,23 @@ def test_canonical_decoder(long_mode: bool, record_figure: Callable[..., None]) 
     check()
     tally.record(record_figure)
     assert tally.outcomes["encoding.unpack:InvalidEncoding"] > 0
+
+
+def test_many_tiny_arrays_are_refused_before_they_are_built() -> None:
+    """Regression: 4 MiB of empty arrays decoded to four million lists (300 MB, and 3 to
+    10 s of garbage collection in the node's event loop) before any check looked at them."""
+    count = 4 * 1024 * 1024 - 5
+    hostile = b"\xdd" + count.to_bytes(4, "big") + b"\x90" * count
+    started = time.monotonic()
+    with pytest.raises(InvalidEncoding, match="more arrays than"):
+        encoding.unpack(hostile, max_size=8 << 20, what="batch")
+    assert time.monotonic() - started < 1.0
+    # Dense but legitimate structures still decode: an 8 MB block of 2000 events.
+    block = encoding.pack([1, b"h" * 300, [b"e" * 4096] * 2000, None])
+    assert len(encoding.unpack(block, max_size=9 << 20, what="block")[2]) == 2000
+    nested = encoding.pack([[[b"x" * 13] * 4] * 2000])  # one array per 16 bytes or fewer
+    assert len(nested) > encoding.ARRAYS_COUNTED_ABOVE
+    assert len(encoding.unpack(nested, max_size=1 << 20, what="nested")[0]) == 2000
 
 
 def test_event_and_leaf_decoders(long_mode: bool, record_figure: Callable[..., None]) -> None:
