@@ -57,6 +57,8 @@ must not open hundreds of them (100 such connections took 500 MB)."""
 SEEN_FRAMES = 65_536
 BACKOFF_MIN = 0.1
 BACKOFF_MAX = 5.0
+YIELD_EVERY = 16
+"""Frames read from one peer between two turns given to the rest of the node."""
 
 FrameHandler = Callable[["PeerConnection", Frame], Awaitable[bool]]
 """Handles a decoded frame from a peer; returns True when it was new (forward it)."""
@@ -271,7 +273,14 @@ class PeerSet:
         return frame
 
     async def _read_loop(self, connection: PeerConnection) -> None:
+        received = 0
         async for message in connection.ws:
+            received += 1
+            if received % YIELD_EVERY == 0:
+                # Frames already buffered are read without ever waiting, so a peer that
+                # sends thousands at once would hold the event loop (the HTTP API,
+                # timers, consensus, other peers) until the last one is handled.
+                await asyncio.sleep(0)
             if message.type != aiohttp.WSMsgType.BINARY:
                 if message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                     return

@@ -389,7 +389,10 @@ class ByzantineValidator:
         while True:
             height = self.ledger.head.height + 1
             for url in self.honest_urls:
-                status, body = http_get(f"{url}/v1/blocks/{height}/raw")
+                try:
+                    status, body = http_get(f"{url}/v1/blocks/{height}/raw")
+                except OSError:  # busy or restarting: ask the next one
+                    continue
                 if status == 200:
                     self._apply(height, body)
                     break
