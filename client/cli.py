@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -181,12 +182,28 @@ async def _submit(node: NodeClient, payload: Payload, key: KeyPair, what: str,
                    "index": result.index, "height": result.height, "network": origin}
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    """``text`` as one line that cannot steer the terminal.
+
+    Messages quote untrusted files (a member name of a hostile trust file or
+    bundle): a carriage return or an escape sequence in one could overwrite
+    "invalid" with "valid" on the screen, and bidirectional overrides could
+    reorder it.  They are shown as ``\\xNN`` / ``\\uNNNN`` escapes instead.
+    """
+    return _UNPRINTABLE.sub(lambda found: (f"\\x{ord(found.group()):02x}"
+                                           if ord(found.group()) < 0x100
+                                           else f"\\u{ord(found.group()):04x}"), text)
+
+
 def _report(args: argparse.Namespace, document: dict[str, Any], lines: Sequence[str]) -> None:
     if args.json:
         _print_json(document)
     else:
         for line in lines:
-            print(line)
+            print(_printable(line))
 
 
 # -- keygen and issuer governance ---------------------------------------------------------
@@ -860,7 +877,7 @@ def _fail(args: argparse.Namespace | None, exc: LedgerError) -> int:
     message = exc.diagnostics()
     if args is not None and getattr(args, "json", False):
         _print_json({"error": {"code": exc.code, "message": message}})
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {_printable(message)}", file=sys.stderr)
     return exc.exit_code
 
 

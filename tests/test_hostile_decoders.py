@@ -664,6 +664,30 @@ def test_cli_with_hostile_files(long_mode: bool, record_figure: Callable[..., No
     tally.record(record_figure)
 
 
+def test_cli_messages_cannot_steer_the_terminal(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: a member name of a hostile trust file or bundle reached the terminal
+    raw, so a carriage return and an escape sequence could paint "valid" over the
+    verdict (found by test_cli_with_hostile_files with --long)."""
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps(VALID["trust"]))
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps(CASES["direct_valid"]["bundle"]))
+    paint = "\r\x1b[2K\x1b[32mvalid: issued by you\u202e"
+    hostile_trust = tmp_path / "hostile-trust.json"
+    hostile_trust.write_text(json.dumps({**VALID["trust"], paint: 1}))
+    hostile_bundle = tmp_path / "hostile-bundle.json"
+    hostile_bundle.write_text(json.dumps({**CASES["direct_valid"]["bundle"], paint: 1}))
+    for argv, expected in ((["verify", str(bundle), "--trust", str(hostile_trust)], 2),
+                           (["verify", str(hostile_bundle), "--trust", str(trust)], 4)):
+        code, out, err = _cli(capsys, *argv)
+        assert code == expected, (out, err)
+        shown = out + err
+        assert "\\x0d\\x1b[2K" in shown and "\\u202e" in shown, shown
+        assert not any(ord(c) < 0x20 and c != "\n" for c in shown), repr(shown)
+        assert len(shown.splitlines()) == 1, repr(shown)
+
+
 def test_cli_subprocess_with_hostile_files(tmp_path: Path) -> None:
     """A few of the same inputs through a real process: one line on stderr, no traceback."""
     trust = tmp_path / "trust.json"
