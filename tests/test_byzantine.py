@@ -830,3 +830,25 @@ def test_a_bad_hello_is_refused(net: Net, hello: str,
                what="the honest links to stay up")
     record_figure("bad hello refused", 1, hello=hello, closed_after_s=round(closed_after, 2))
     assert_honest_and_live(net)
+
+
+def test_after_every_attack_only_the_byzantine_validator_is_in_the_evidence(
+        net: Net, record_figure: Callable[..., None]) -> None:
+    """Runs last on the shared network: whatever came before, every evidence record
+    on every honest node names validator 3 and verifies, no honest validator ever
+    signed two conflicting messages, and the three honest nodes agree."""
+    origin, validators = net.files.genesis.origin, net.files.genesis.validator_keys
+    me = net.byz.key.public_key.hex()
+    counts = []
+    for node in range(3):
+        records = net.evidence(node)
+        counts.append(len(records))
+        for entry in records:
+            assert entry["validator"] == me, entry
+            decode = decode_proposal if entry["kind"] == "proposal" else decode_vote
+            for field in ("first", "second"):
+                decode(base64.b64decode(entry[field]), origin, validators)
+    assert_honest_and_live(net)
+    record_figure("attacks on the shared network", sum(net.byz.sent.values()),
+                  by_kind=dict(net.byz.sent), evidence_records=counts,
+                  height=net.byz.ledger.head.height)
