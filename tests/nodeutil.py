@@ -523,20 +523,24 @@ def assert_same_chain(urls: Sequence[str]) -> list[list[dict[str, Any]]]:
 
 
 def assert_acknowledged_present(urls: Sequence[str], acks: Sequence[Ack],
-                                blocks: Sequence[dict[str, Any]]) -> None:
+                                blocks: Sequence[dict[str, Any]]) -> int:
     """Every acknowledged event is in every node's log at the index and height it was
-    promised (``/v1/events/{hash}``, ``/v1/entries/{index}``, the block's event list)."""
+    promised (``/v1/events/{hash}``, ``/v1/entries/{index}``, the block's event list).
+    Returns how many events were found so."""
+    found = 0
     for ack in acks:
         block = blocks[ack.height - 1]
         offset = ack.index - block["header"]["first_index"]
         assert 0 <= offset < len(block["event_hashes"]), (ack, block["header"])
         assert block["event_hashes"][offset] == ack.event_hash, ack
         for url in urls:
-            status, found = get_json(f"{url}/v1/events/{ack.event_hash}")
-            assert status == 200 and found["status"] == "committed", (url, ack, found)
-            assert (found["index"], found["height"]) == (ack.index, ack.height), (url, ack, found)
+            status, event = get_json(f"{url}/v1/events/{ack.event_hash}")
+            assert status == 200 and event["status"] == "committed", (url, ack, event)
+            assert (event["index"], event["height"]) == (ack.index, ack.height), (url, ack, event)
             status, leaf = http_get(f"{url}/v1/entries/{ack.index}")
             assert status == 200 and leaf_hash(leaf).hex() == ack.event_hash, (url, ack)
+        found += 1
+    return found
 
 
 def evidence_at(url: str) -> list[Any]:

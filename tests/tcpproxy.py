@@ -126,6 +126,11 @@ class TcpProxy:
         self.links[name] = link
         return link
 
+    def retarget(self, name: str, target_port: int) -> None:
+        """Forward link ``name``'s new connections to ``target_port`` (listen first, pick
+        the target's port afterwards, and the OS cannot give both the same port)."""
+        self._call(self._retarget(self.links[name], target_port))
+
     def set(self, name: str, mode: Mode, delay: float = 0.0) -> None:
         """Switch link ``name``; when this returns, the new mode is in force
         (with ``CUT`` every open connection of the link is already reset)."""
@@ -171,6 +176,10 @@ class TcpProxy:
         link.server = await asyncio.start_server(on_connect, "127.0.0.1", 0,
                                                  limit=CHUNK, backlog=128)
         link.listen_port = link.server.sockets[0].getsockname()[1]
+
+    @staticmethod
+    async def _retarget(link: Link, target_port: int) -> None:
+        link.target_port = target_port
 
     async def _switch(self, link: Link, mode: Mode, delay: float) -> None:
         previous = link.mode
