@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import base58
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -333,6 +333,11 @@ def read_key_file(path: str | os.PathLike[str]) -> KeyPair:
         ) from exc
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyFileError(f"key file {target} is not a PEM private key: {exc}") from exc
+    except InternalError as exc:
+        # OpenSSL refuses some well-formed PKCS#8 it cannot load (an X448 key of the
+        # wrong length) with an error cryptography does not classify.
+        raise KeyFileError(f"key file {target} holds a private key OpenSSL cannot load; "
+                           "vcledger key files hold an Ed25519 key") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError(f"key file {target} holds a {type(key).__name__}, not an Ed25519 key")
     return KeyPair.from_seed(key.private_bytes_raw())

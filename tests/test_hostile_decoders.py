@@ -568,6 +568,25 @@ def test_key_file_loader(long_mode: bool, record_figure: Callable[..., None],
     tally.record(record_figure)
 
 
+def test_a_key_file_openssl_cannot_load_is_a_key_file_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (found by test_key_file_loader under --long): PKCS#8 naming X448 with a
+    32-byte key made cryptography raise InternalError, not ValueError; the CLI printed
+    "internal error" and the node would have died with a traceback."""
+    path = tmp_path / "x448.key"
+    path.write_bytes(b"-----BEGIN PRIVATE KEY-----\n"
+                     b"MC4CAQAwBQYDK2VvBCIEIABBBBBBBBBBFFFFFFFFFFF11111111111wwwwwwwwww\n"
+                     b"-----END PRIVATE KEY-----\n")
+    os.chmod(path, 0o600)
+    with pytest.raises(KeyFileError, match="OpenSSL cannot load"):
+        read_key_file(path)
+    credential = tmp_path / "c.json"
+    credential.write_text("{}")
+    code, out, err = _cli(capsys, "issue", str(credential), "--key", str(path), "--node",
+                          "http://127.0.0.1:1")
+    assert code == 1 and out == "" and err.startswith("vcledger: error: key file "), err
+
+
 def test_monitor_state_loader(long_mode: bool, record_figure: Callable[..., None],
                               tmp_path: Path) -> None:
     tally = Tally()
