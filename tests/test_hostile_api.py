@@ -26,6 +26,7 @@ import gzip
 import http.client
 import json
 import logging
+import select
 import socket
 import threading
 import time
@@ -68,6 +69,9 @@ from node.service import NodeService
 T = TypeVar("T")
 
 GOVERNANCE = fixed_key("governance")
+HALF_CLOSE_AFTER_S = 0.2
+"""How long :func:`exchange` waits for an answer before it half-closes the connection."""
+
 SETTINGS: dict[str, object] = {"max_body_bytes": 64 * 1024, "max_wait_s": 2,
                                "request_timeout_s": 3, "max_events": 100_000}
 
@@ -221,18 +225,21 @@ def exchange(port: int, data: bytes, *, half_close: bool = False,
              timeout: float = 15.0) -> Reply:
     """Send ``data`` on a fresh connection and read one response.
 
-    ``half_close`` shuts our sending side after ``data``, so the node sees the
-    end of an incomplete request at once (aiohttp then drops the connection,
-    and a response still being prepared with it).  ``Reply.status`` is None
-    when the node closed the connection without a response (fine only for a
-    request that never completed).  A node that neither answers nor closes
-    within ``timeout`` fails the test: a hang.
+    ``half_close`` shuts our sending side once the node has had a moment to
+    answer, so it sees the end of an incomplete request at once instead of
+    waiting for its head deadline (aiohttp drops a connection at its end, and
+    any answer still being prepared).  ``Reply.status`` is None when the node
+    closed the connection without a response (fine only for a request that
+    never completed).  A node that neither answers nor closes within
+    ``timeout`` fails the test: a hang.
     """
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         try:
             sock.sendall(data)
             if half_close:
-                sock.shutdown(socket.SHUT_WR)
+                ready, _, _ = select.select([sock], [], [], HALF_CLOSE_AFTER_S)
+                if not ready:
+                    sock.shutdown(socket.SHUT_WR)
         except OSError as exc:  # the node answered (413, 400) and closed mid-send
             sent_problem: str | None = repr(exc)
         else:

@@ -92,11 +92,12 @@ class Tally:
     def __init__(self) -> None:
         self.tried: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
+        """Keyed ``edge|outcome``."""
 
     def record(self, record_figure: Callable[..., None]) -> None:
         for edge, count in sorted(self.tried.items()):
-            outcomes = {k.split(":", 1)[1]: v for k, v in self.outcomes.items()
-                        if k.split(":", 1)[0] == edge}
+            outcomes = {k.split("|", 1)[1]: v for k, v in self.outcomes.items()
+                        if k.split("|", 1)[0] == edge}
             record_figure("inputs_tried", count, edge=edge, outcomes=outcomes)
 
 
@@ -117,9 +118,9 @@ def expect_only(tally: Tally, edge: str, error: type[LedgerError],
     except error as exc:
         message = exc.diagnostics()
         assert isinstance(message, str) and message.strip(), (edge, exc)
-        tally.outcomes[f"{edge}:{type(exc).__name__}"] += 1
+        tally.outcomes[f"{edge}|{type(exc).__name__}"] += 1
         return REJECTED
-    tally.outcomes[f"{edge}:accepted"] += 1
+    tally.outcomes[f"{edge}|accepted"] += 1
     return value
 
 
@@ -295,7 +296,7 @@ def test_canonical_decoder(long_mode: bool, record_figure: Callable[..., None]) 
 
     check()
     tally.record(record_figure)
-    assert tally.outcomes["encoding.unpack:InvalidEncoding"] > 0
+    assert tally.outcomes["encoding.unpack|InvalidEncoding"] > 0
 
 
 def test_many_tiny_arrays_are_refused_before_they_are_built() -> None:
@@ -435,7 +436,7 @@ def test_bundle_parser_and_verifier(long_mode: bool, record_figure: Callable[...
         expect_only(tally, "bundle.parse_bundle", BundleFormatError, parse_bundle, data)
         tally.tried["verify.verify_bundle"] += 1
         verdict = verify_bundle(data, TRUST)  # never raises: a verdict for anything
-        tally.outcomes[f"verify.verify_bundle:{verdict.status}"] += 1
+        tally.outcomes[f"verify.verify_bundle|{verdict.status}"] += 1
         assert verdict.message.strip()
         if verdict.status != "invalid":
             # Whatever still verifies says exactly what the original said.
@@ -677,7 +678,7 @@ def test_cli_with_hostile_files(long_mode: bool, record_figure: Callable[..., No
             code, out, err = _cli(capsys, "issue", str(credential), "--key", path,
                                   "--node", closed)
             _assert_clean_failure(code, out, err, {1})
-        tally.outcomes[f"cli:{kind}:exit {code}"] += 1
+        tally.outcomes[f"cli:{kind}|exit {code}"] += 1
 
     check()
     tally.record(record_figure)

@@ -404,17 +404,19 @@ def test_a_real_node_under_slow_clients(tmp_path: Path, long_mode: bool,
         keepers = [slow.open(HEALTHZ + b"\r\n") for _ in range(8 * scale)]
         slow.start()
         started = time.monotonic()
+        pause = threading.Event()  # never set: Event.wait paces the retries
         waits: list[float] = []
         refused = commits = 0
         while time.monotonic() - started < 8:
             wanted = time.monotonic()
-            while True:  # a well-behaved client retries a 503 (it says Retry-After: 1)
+            while True:  # a well-behaved client retries a 503 after a pause
                 reply, _ = timed_get(node.port)
                 if reply.status == 200:
                     break
                 refusal_json(reply)
                 refused += 1
                 assert time.monotonic() - wanted < 4.0, "no /healthz for 4 s"
+                pause.wait(0.1)
             waits.append(time.monotonic() - wanted)
             if len(waits) % 5 == 0:
                 reply = exchange(node.port, request_bytes(
