@@ -234,6 +234,11 @@ class ByzantineValidator:
         assert first.type == aiohttp.WSMsgType.BINARY, first
         hello = decode_frame(first.data, max_size=64 * 1024)
         assert isinstance(hello, Hello)
+        # The node counts the link as a peer before it greets it (status first):
+        # once the greeting starts, /healthz includes this link.
+        greeting = await asyncio.wait_for(ws.receive(), 10)
+        assert greeting.type == aiohttp.WSMsgType.BINARY, greeting
+        self.received.append((url, greeting.data))
         link = Link(url, ws, hello)
         link.reader = asyncio.ensure_future(self._read(link))
         self.links[url] = link
