@@ -87,8 +87,6 @@ CONSENSUS = {"block_interval_ms": 20, "empty_block_interval_ms": 2000,
              "timeout_propose_ms": 500, "timeout_prevote_ms": 250,
              "timeout_precommit_ms": 250, "timeout_delta_ms": 250}
 BIG_BLOCKS = {**CONSENSUS, "max_block_events": 5000}
-LARGE_BLOCK = 3000
-"""Events in the block a node is killed while writing: a LevelDB batch of about 2 MB."""
 SERVING = re.compile(r"serving \S+ on http://\S+ \(height (\d+)\)")
 
 
@@ -484,6 +482,7 @@ def test_kill_during_a_large_block_restarts_at_a_block_boundary(
     seed = fault_seed("kill during a large block")
     rng = random.Random(seed)
     rounds = 8 if long_mode else 3
+    size = 3000 if long_mode else 2000
     # Blocks gather events for a second, so the whole batch lands in one block.
     network = share_cores(write_network(tmp_path / "net", 4, consensus={
         **BIG_BLOCKS, "block_interval_ms": 1000}))
@@ -499,25 +498,26 @@ def test_kill_during_a_large_block_restarts_at_a_block_boundary(
             victim = rng.choice([i for i in range(len(nodes)) if i != proposer])
             entry = rng.choice([i for i in range(len(nodes)) if i != victim])
             reference = urls[entry]
-            events = [issuer.issue(f"big {seed}/{r}/{i}") for i in range(LARGE_BLOCK)]
+            events = [issuer.issue(f"big {seed}/{r}/{i}") for i in range(size)]
             data_dir = network.nodes[victim].directory / "data"
             poster = threading.Thread(target=post_batch, args=(urls[entry],
                                                                [e.encoded for e in events]),
                                       kwargs={"wait": None}, daemon=True)
             poster.start()
-            # First the victim's write-ahead copy of the block body (every validator
-            # keeps the block it saw 2f+1 prevotes for, after executing it) ...
-            body = sum(len(e.encoded) for e in events)
-            assert wait_for_log_growth(data_dir, body, timeout=60, tight=False), \
-                f"node {victim} did not take the block within 60 s (seed {seed})"
-            # ... then the lowest CPU priority for the victim, so that on a busy machine
-            # this poller is scheduled while the victim still appends the block's own
-            # batch to LevelDB's log (a few milliseconds at full speed), and the kill.
+            # Once the victim holds the batch (its signatures checked), it gets the
+            # lowest CPU priority, so that on a busy machine this poller is scheduled
+            # while the victim appends the block's batch to LevelDB's log (a few
+            # milliseconds at full speed).  The kill comes past the victim's
+            # write-ahead copy of the block body (every validator keeps the block it
+            # saw 2f+1 prevotes for), inside the block's own batch.
+            wait_until(lambda: (get_json(urls[victim] + "/healthz")[1]["mempool"]  # noqa: B023
+                                >= size), timeout=60, interval=0.005,
+                       what=f"the batch in node {victim}'s mempool (seed {seed})")
             assert nodes[victim].process is not None
             os.setpriority(os.PRIO_PROCESS, nodes[victim].process.pid, 19)
-            # (If the block was written before the poll saw the body, the kill comes
-            # after it, on a timeout.)
-            wait_for_log_growth(data_dir, rng.randint(16 * 1024, 2 * 1024 * 1024), timeout=5)
+            body = sum(len(e.encoded) for e in events)
+            assert wait_for_log_growth(data_dir, body + rng.randint(16 * 1024, 1024 * 1024),
+                                       timeout=60), f"node {victim} wrote no block (seed {seed})"
             nodes[victim].kill()
             poster.join(timeout=60)
             torn = leveldb_torn_batch(data_dir)
@@ -540,9 +540,9 @@ def test_kill_during_a_large_block_restarts_at_a_block_boundary(
         chains = assert_same_chain(urls)
         assert chains[0][-1]["height"] >= rounds
     print(f"kill during a large block: {dict(outcomes)}")
-    record_figure(f"kills during a {LARGE_BLOCK}-event block", rounds, seed=seed)
+    record_figure(f"kills during a {size}-event block", rounds, seed=seed)
     for outcome, count in sorted(outcomes.items()):
-        record_figure(f"kills during a {LARGE_BLOCK}-event block: {outcome}", count, seed=seed)
+        record_figure(f"kills during a {size}-event block: {outcome}", count, seed=seed)
 
 
 # -- the disk: a copy taken while the node writes ----------------------------------------
@@ -577,28 +577,36 @@ class BatchLoad:
         self.thread.join(timeout=60)
 
 
-def copy_database(source: Path, target: Path, rng: random.Random) -> list[str]:
-    """Copy a live LevelDB directory as a naive backup would, only slower.
+def copy_database(source: Path, target: Path, rng: random.Random, pid: int) -> list[str]:
+    """Copy the live LevelDB directory of node process ``pid`` as a naive backup would,
+    only slower.
 
     Like ``tar``: the files as listed at the start, each read up to the size it
     had when the copy of it began; in a random order, letting the node write
-    more between two files, and starting on a log file just as the node
-    appends to it.  Returns the names of files that vanished before their turn.
+    more between two files.  A log file is copied just as the node appends to
+    it, the node at the lowest CPU priority meanwhile, so that the copy takes
+    a write batch half written.  Returns the names of files that vanished
+    before their turn.
     """
     names = [p.name for p in source.iterdir()]
     rng.shuffle(names)
     target.mkdir()
     vanished = []
     for name in names:
-        if name.endswith(".log"):
-            wait_for_log_growth(source, rng.randint(1, 64 * 1024), timeout=5)
+        is_log = name.endswith(".log")
+        if is_log:
+            os.setpriority(os.PRIO_PROCESS, pid, 19)
+            wait_for_log_growth(source, rng.randint(8 * 1024, 128 * 1024), timeout=5)
         try:
             with (source / name).open("rb") as original:
                 size = os.fstat(original.fileno()).st_size
                 (target / name).write_bytes(original.read(size))
         except FileNotFoundError:
             vanished.append(name)
-        if not name.endswith(".log"):
+        if is_log:
+            with contextlib.suppress(PermissionError):  # raising priority needs root
+                os.setpriority(os.PRIO_PROCESS, pid, 0)
+        else:
             wait_for_log_growth(source, rng.randint(0, 128 * 1024), timeout=2, tight=False)
     return vanished
 
@@ -630,20 +638,17 @@ def test_a_copy_taken_while_writing_starts_at_a_boundary_or_refuses(
         urls = [n.url for n in nodes]
         wait_until(lambda: connected(urls), timeout=30, what="a fully connected network")
         register(urls[0], issuer, network)
-        with BatchLoad(urls, issuer, seed, size=1500 if long_mode else 800) as load:
+        with BatchLoad(urls, issuer, seed, size=1500 if long_mode else 400) as load:
             for c in range(copies):
                 source = rng.randrange(len(nodes))
                 data_dir = network.nodes[source].directory / "data"
-                # Start copying while a block's batch is being appended to LevelDB's
-                # log, the source at the lowest CPU priority so the copy overtakes it.
-                pid = nodes[source].process.pid  # type: ignore[union-attr]
-                os.setpriority(os.PRIO_PROCESS, pid, 19)
-                assert wait_for_log_growth(data_dir, rng.randint(1, 256 * 1024), timeout=60), \
+                # Start copying while the node writes.
+                assert wait_for_log_growth(data_dir, rng.randint(1, 256 * 1024), timeout=60,
+                                           tight=False), \
                     f"node {source} wrote nothing for 60 s (seed {seed})"
                 copy = tmp_path / f"copy{c}"
-                vanished += len(copy_database(data_dir, copy, rng))
-                with contextlib.suppress(PermissionError):  # raising priority needs root
-                    os.setpriority(os.PRIO_PROCESS, pid, 0)
+                assert nodes[source].process is not None
+                vanished += len(copy_database(data_dir, copy, rng, nodes[source].process.pid))
                 torn += leveldb_torn_batch(copy) is not None
                 config = observer_config(tmp_path / f"observer{c}", genesis_text, copy, urls)
                 observer = NodeProcess(config, tmp_path / f"observer{c}.log")
