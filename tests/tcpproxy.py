@@ -10,7 +10,7 @@ separate two nodes completely, set both links.)
 A link is in one of four modes, switched from the test thread with
 :meth:`TcpProxy.set`:
 
-* ``PASS``: bytes flow (with the link's ``delay`` added, if any);
+* ``PASS``: bytes flow;
 * ``CUT``: every open connection is reset, and new ones are accepted and reset
   at once, so the dialer sees a refused or broken connection right away;
 * ``DROP``: connections are accepted and kept open, but every byte in either
@@ -18,7 +18,8 @@ A link is in one of four modes, switched from the test thread with
   by their own timeouts.  A TCP stream never has holes, so when a dropped link
   is switched back, the connections that lost bytes are reset rather than
   resumed with garbage in the middle;
-* ``DELAY``: like ``PASS`` with ``delay`` seconds of latency per chunk (order kept).
+* ``DELAY``: like ``PASS`` with ``delay`` seconds added in each direction (a
+  request and its answer take twice that), order kept.
 
 Buffers are bounded: each direction of a connection holds at most
 :data:`MAX_BUFFERED_CHUNKS` chunks of up to :data:`CHUNK` bytes in flight;
@@ -101,8 +102,11 @@ class Link:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.listen_port}"
 
+    def is_cut(self) -> bool:
+        return self.mode is Mode.CUT
+
     def latency(self) -> float:
-        return self.delay if self.mode in (Mode.PASS, Mode.DELAY) else 0.0
+        return self.delay if self.mode is Mode.DELAY else 0.0
 
 
 class TcpProxy:
@@ -148,9 +152,9 @@ class TcpProxy:
         """Stop listening, reset every connection, stop the loop and join its thread."""
         if self._closed:
             return
-        self._closed = True
         with contextlib.suppress(Exception):
             self._call(self._shutdown())
+        self._closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=COMMAND_TIMEOUT)
         if not self._thread.is_alive():
@@ -163,7 +167,7 @@ class TcpProxy:
         self.close()
 
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        assert not self._closed or coroutine.__name__ == "_shutdown", "proxy is closed"
+        assert not self._closed, "proxy is closed"
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         return future.result(timeout=COMMAND_TIMEOUT)
 
@@ -206,7 +210,7 @@ class TcpProxy:
             _abort(writer)  # the node behind the link is down: refuse, like it would
             return
         connection = _Connection(writer, up_writer)
-        if link.mode is Mode.CUT:  # cut while we were connecting upstream
+        if link.is_cut():  # cut while we were connecting upstream
             connection.reset()
             return
         link.connections.add(connection)

@@ -300,9 +300,9 @@ class SignedVotes:
         proposals = snapshot[8]
         votes = snapshot[9]
         assert isinstance(proposals, list) and isinstance(votes, list)
-        for p_round, block_id, _valid_round in proposals:  # type: ignore[misc]
+        for p_round, block_id, _valid_round in proposals:
             self.proposals[(validator, height, p_round)].add(block_id)
-        for v_round, kind, block_id in votes:  # type: ignore[misc]
+        for v_round, kind, block_id in votes:
             self.slots[(validator, height, v_round, kind)].add(block_id)
         return height
 
@@ -523,7 +523,8 @@ def test_kill_during_a_large_block_restarts_at_a_block_boundary(
             torn = leveldb_torn_batch(data_dir)
             if torn is not None:
                 outcomes["killed inside a block's write batch" if torn > 1
-                         else "killed inside a write-ahead record"] += 1
+                         else "killed inside a one-put record (consensus write-ahead log)"
+                         if torn == 1 else "killed inside a record's first bytes"] += 1
             health = start_or_refusal(nodes[victim])
             assert isinstance(health, dict), f"a SIGKILLed node refused to start: {health}"
             height = start_height(nodes[victim])
@@ -744,8 +745,9 @@ def test_a_killed_node_leaves_no_signature_workers_behind(tmp_path: Path) -> Non
         node.start_healthy()
         assert node.process is not None
         pid = node.process.pid
-        workers = wait_until(lambda: len(child_pids(pid)) >= 2 and child_pids(pid),
-                             timeout=60, what="the node's two signature workers")
+        wait_until(lambda: len(child_pids(pid)) >= 2, timeout=60,
+                   what="the node's two signature workers")
+        workers = child_pids(pid)
         node.kill()
         wait_until(lambda: not any(alive(w) for w in workers), timeout=15,
                    what=f"the killed node's workers {sorted(workers)} to exit")
