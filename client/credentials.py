@@ -76,9 +76,13 @@ def canonical_json(credential: dict[str, Any]) -> bytes:
     try:
         return rfc8785.dumps(credential)
     except rfc8785.CanonicalizationError as exc:
-        # The library's only input-dependent failure that survives strict
-        # parsing: strings with lone surrogates, written as \\uD800 escapes.
+        # The library's input-dependent failures that survive strict parsing:
+        # strings with lone surrogates, written as \\uD800 escapes ...
         raise CredentialError(f"credential cannot be canonicalised: {exc}") from exc
+    except UnicodeEncodeError as exc:
+        # ... and member names with them, which it sorts by their UTF-16 form first.
+        raise CredentialError("credential cannot be canonicalised: a member name holds a "
+                              "lone surrogate (a \\uD800-\\uDFFF escape)") from exc
     except RecursionError as exc:
         raise CredentialError("credential nests too deeply to canonicalise") from exc
 
