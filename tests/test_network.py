@@ -295,7 +295,7 @@ def test_a_node_catches_up_across_blocks_larger_than_one_read(network: NetworkFi
         wait_until(lambda: connected(nodes), timeout=20, what="a fully connected network")
         assert post_event(nodes[0], issuer.register(network.governance).encoded)[0] == 200
         nodes[3].kill()
-        events = [issuer.issue(f"bulk {i}") for i in range(1500)]
+        events = [issuer.issue(f"bulk {i}") for i in range(2000)]
         request = urllib.request.Request(
             nodes[0].url + "/v1/events/batch?wait=commit",
             data=encoding.pack([e.encoded for e in events]),
@@ -305,7 +305,8 @@ def test_a_node_catches_up_across_blocks_larger_than_one_read(network: NetworkFi
         assert {r["status"] for r in results} == {"committed"}
         heights = {r["height"] for r in results}
         biggest = max(len(http_get(f"{nodes[0].url}/v1/blocks/{h}/raw")[1]) for h in heights)
-        assert biggest > 256 * 1024  # many network reads
+        # Blocks may split the batch, but one holds at least half: many network reads.
+        assert biggest > 128 * 1024
         nodes[3].start()
         nodes[3].wait_healthy()
         wait_until(lambda: agree(nodes), timeout=60, what="the restarted node to catch up")
