@@ -171,9 +171,17 @@ def nodes(proxy: TcpProxy, tmp_path: Path) -> Iterator[tuple[NetworkFiles, list[
             assert "Traceback" not in node.log_text(), node.log_text()
 
 
-def registered_issuer(network: NetworkFiles, url: str, seed: int) -> TestIssuer:
+def registered_issuer(network: NetworkFiles, urls: list[str], seed: int) -> TestIssuer:
+    """Register through the first node and wait until every node has committed it.
+
+    A node one block behind would otherwise refuse the issuer's events as
+    ``unknown_issuer`` if a partition cuts it off before that block reaches it.
+    """
     issuer = TestIssuer(fixed_key(f"partition issuer {seed}"), network.genesis.origin)
-    submit_committed(url, issuer.register(network.governance).encoded, 0)
+    registration = submit_committed(urls[0], issuer.register(network.governance).encoded, 0)
+    wait_until(lambda: all(event_status(url, registration.event_hash) == "committed"
+                           for url in urls),
+               timeout=30, what="the issuer's registration committed on every node")
     return issuer
 
 
@@ -249,7 +257,7 @@ def test_two_two_partition_halts_without_forking_and_recovers(
     seed = fault_seed("2|2 partition")
     rng = random.Random(seed)
     urls = [n.url for n in running]
-    issuer = registered_issuer(network, urls[0], seed)
+    issuer = registered_issuer(network, urls, seed)
     acks: list[Ack] = []
     heal_times: list[float] = []
     cycles = 4 if long_mode else 1
@@ -296,7 +304,7 @@ def test_three_one_partition_majority_commits_and_the_one_catches_up(
     seed = fault_seed("3|1 partition")
     rng = random.Random(seed)
     urls = [n.url for n in running]
-    issuer = registered_issuer(network, urls[0], seed)
+    issuer = registered_issuer(network, urls, seed)
     acks: list[Ack] = []
     catch_up_times: list[float] = []
     cycles = 4 if long_mode else 1
@@ -374,7 +382,7 @@ def test_flapping_links_keep_safety_and_recover(
     rng = random.Random(seed)
     urls = [n.url for n in running]
     trust = load_trust(network.trust)
-    issuer = registered_issuer(network, urls[0], seed)
+    issuer = registered_issuer(network, urls, seed)
     seconds = 90.0 if long_mode else 12.0
     with Load(urls, issuer, seed=seed, writers=2, wait=5.0, threshold=trust.threshold) as load:
         before = load.ack_count()
@@ -425,7 +433,7 @@ def test_an_event_an_isolated_observer_admitted_commits_after_healing(
         urls = [n.url for n in running]
         wait_until(lambda: fully_connected(urls[:NODES]) and (head_of(urls[NODES]) or (0,))[0] > 0,
                    timeout=30, what="the validators connected and the observer following")
-        issuer = registered_issuer(network, urls[0], 0)
+        issuer = registered_issuer(network, urls, 0)
         for j in range(NODES):  # the validators do not dial the observer: one way each
             proxy.set(link_name(NODES, j), Mode.CUT)
         wait_until(lambda: get_json(urls[NODES] + "/healthz")[1]["peers"] == 0, timeout=10,
