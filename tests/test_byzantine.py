@@ -6,7 +6,7 @@ signs verifies.  All tests share one network (starting nodes is the slow
 part) and each ends by checking that the honest nodes still agree on one
 head and still commit a new event within a bounded time.
 
-What each test shows is in its docstring; ``docs/_reliability/byzantine.md``
+What each test shows is in its docstring; ``docs/reliability.md`` (Byzantine peers)
 has the figures of a bounded and a ``--long`` run.  Every wait is a polled
 condition with a deadline; the nodes are killed and reaped and the Byzantine
 validator's thread joined whatever happens.

@@ -12,7 +12,7 @@ hostile JSON built from valid documents (members replaced by random JSON values,
 duplicate member names, NaN and Infinity, huge integers, deep nesting, bad UTF-8,
 byte order marks, lone surrogates).  The example counts are small and derandomised
 in CI and large and random with ``--long``; every test records how many inputs it
-tried (``record_figure``), which docs/_reliability/hostile-input.md reports.
+tried (``record_figure``), which docs/reliability.md reports.
 
 The CLI part runs ``client.cli.main`` in process with hostile bundle, trust,
 credential, receipt and key files: every outcome is a documented exit code with a
