@@ -35,6 +35,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -117,6 +118,30 @@ GREETING_EVENTS = 2_000
 SYNC_POLL_INTERVAL = 0.5
 RECENT_COSIGNED = 8
 SYNC_FETCH_TIMEOUT = 30.0
+
+
+class SyncSources:
+    """The order in which catch-up asks peers for blocks: the last one that served first.
+
+    Peers are tried in ``node.toml`` order at first.  One that serves a block
+    moves to the front, one that fails (no answer within the time limit, an
+    error, a block that does not check out) to the back: a peer that answers
+    slowly or not at all costs a lagging node one time limit, not one per block.
+    """
+
+    def __init__(self, urls: Sequence[str]) -> None:
+        self._order = list(dict.fromkeys(urls))
+
+    def order(self) -> list[str]:
+        return list(self._order)
+
+    def served(self, url: str) -> None:
+        self._order.remove(url)
+        self._order.insert(0, url)
+
+    def failed(self, url: str) -> None:
+        self._order.remove(url)
+        self._order.append(url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +228,7 @@ class ConsensusProducer:
             hello_height=lambda: self.ledger.head.height,
             greeting=self._greeting,
         )
+        self._sync_sources = SyncSources(self.peers.peer_urls)
         service.peers = self.peers
         service.on_admitted = self._events_admitted
 
@@ -700,17 +726,20 @@ class ConsensusProducer:
         while failures < 2 * max(1, len(self.peers.peer_urls)):
             height = self.ledger.head.height + 1
             progressed = False
-            for url in self.peers.peer_urls:
+            for url in self._sync_sources.order():
                 raw = await self._fetch_block(url, height)
                 if raw is None:
+                    self._sync_sources.failed(url)
                     continue
                 done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
                 self.inbox.put_nowait(_Synced(raw, done))
                 log.debug("fetched block %d from %s; queued (%d items ahead)", height, url,
                           self.inbox.qsize())
                 if await done:
+                    self._sync_sources.served(url)
                     progressed = True
                     break
+                self._sync_sources.failed(url)
             if not progressed:
                 failures += 1
                 if self.peers.max_peer_height() <= self.ledger.head.height:
