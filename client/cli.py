@@ -698,19 +698,22 @@ def _print_round(args: argparse.Namespace, number: int, report: Any) -> None:
         print(json.dumps({"round": number, **report.as_json()}), flush=True)
         return
     document = report.as_json()
-    print(f"round {number}: {document['result']}", flush=True)
+    # Node messages and served notes are untrusted text: escaped like every other line.
+    lines = [f"round {number}: {document['result']}"]
     for node in report.nodes:
         where = "" if node.tree_size is None else f" tree size {node.tree_size}"
-        print(f"  {node.node}: {node.status}{where}: {node.message}")
+        lines.append(f"  {node.node}: {node.status}{where}: {node.message}")
     for split in report.split_views:
-        print(f"  SPLIT VIEW: {split.description}")
+        lines.append(f"  SPLIT VIEW: {split.description}")
         for label, evidence in (("first", split.first), ("second", split.second)):
-            print(f"  {label} checkpoint, from {evidence.node}:")
-            for line in evidence.note.splitlines():
-                print(f"    {line}")
+            lines.append(f"  {label} checkpoint, from {evidence.node}:")
+            lines.extend(f"    {line}" for line in evidence.note.splitlines())
     if report.state is not None:
         verb = "recorded" if report.advanced else "unchanged"
-        print(f"  state {verb}: tree size {report.state.tree_size} from {report.state.node}")
+        lines.append(f"  state {verb}: tree size {report.state.tree_size} "
+                     f"from {report.state.node}")
+    for line in lines:
+        print(_printable(line))
     sys.stdout.flush()
 
 

@@ -8,12 +8,14 @@ subprocesses to show that no traceback reaches the user.
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import os
 import socket
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -364,3 +366,36 @@ def test_monitor_refuses_a_state_file_it_cannot_trust(capsys: pytest.CaptureFixt
     state.write_text("{")
     code, _, err = run(capsys, *args)
     assert code == 2 and "not JSON" in err
+
+
+def test_monitor_escapes_what_a_hostile_node_says(capsys: pytest.CaptureFixture[str],
+                                                  files: dict[str, Path]) -> None:
+    """A node's error text reaches the report; it must not be able to steer the terminal."""
+    hostile = "\r\x1b[2K\x1b[32mresult: consistent\u202e"
+
+    class Hostile(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"error": {"code": "x", "message": hostile}}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code, out, _ = run(capsys, "monitor", "--node", url, "--trust", str(files["trust"]),
+                           "--state", str(files["dir"] / "monitor.json"), "--once")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert code == 1
+    assert "\\x1b[32mresult: consistent" in out, out
+    assert not any(c in out for c in "\r\x1b\u202e"), repr(out)
