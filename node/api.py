@@ -9,8 +9,6 @@ and keys are lowercase hex; binary leaves and events are base64 in JSON.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import logging
 import socket
@@ -25,10 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from client import encoding
 from client.block import BlockHeader
-from client.errors import InvalidEncoding, LedgerError, UsageError
-from client.events import BATCH_ID_PATTERN
+from client.errors import LedgerError, UsageError
+from client.events import BATCH_ID_PATTERN, MAX_EVENT_SIZE
 from client.hashes import Hash, hash_from_hex
 from client.keys import public_key_from_did
+from client.note import decode_base64, encode_base64
 from client.status import (
     batch_status_key,
     credential_status_key,
@@ -50,6 +49,9 @@ EVENTS_CONTENT_TYPE = "application/vnd.vcledger.events"
 BLOCK_CONTENT_TYPE = "application/vnd.vcledger.block"
 PEER_PATH = "/v1/peer"
 MAX_BATCH_EVENTS = 10_000
+EVENT_ITEM_CAP = 2 * MAX_EVENT_SIZE
+"""Bytes (or base64 characters) one submitted event may take before it is parsed: room for
+an oversized event to be refused by name, by the event decoder, rather than the request."""
 MAX_JSON_CONTAINERS = 16
 MAX_PROOF_SPAN = 2**63 - 1
 
@@ -138,28 +140,14 @@ def _path_int(request: web.Request, name: str) -> int:
     return int(text)
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _b64decode(text: str, what: str) -> bytes:
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidEncoding(f"{what} is not valid base64") from exc
-    if base64.b64encode(data).decode("ascii") != text:
-        raise InvalidEncoding(f"{what} is not canonical base64")
-    return data
-
-
 class EventBody(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-    event: Annotated[str, Field(min_length=1, max_length=8192)]
+    event: Annotated[str, Field(min_length=1, max_length=EVENT_ITEM_CAP)]
 
 
 class EventsBody(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-    events: Annotated[list[Annotated[str, Field(min_length=1, max_length=8192)]],
+    events: Annotated[list[Annotated[str, Field(min_length=1, max_length=EVENT_ITEM_CAP)]],
                       Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
 
 
@@ -262,7 +250,7 @@ async def submit_event(request: web.Request) -> web.Response:
     elif content_type == "application/json":
         body = _parse_json_body(raw, EventBody, service.config.api.max_body_bytes)
         assert isinstance(body, EventBody)
-        event_bytes = _b64decode(body.event, "event")
+        event_bytes = decode_base64(body.event, "event")
     else:
         raise web.HTTPUnsupportedMediaType(
             text=f"send the event as {EVENT_CONTENT_TYPE} or as JSON {{\"event\": base64}}")
@@ -290,11 +278,11 @@ async def submit_events(request: web.Request) -> web.Response:
         items = encoding.expect_array(
             encoding.unpack(raw, max_size=service.config.api.max_body_bytes, what="event batch"),
             "event batch", max_len=MAX_BATCH_EVENTS)
-        events = [encoding.expect_bytes(item, "event", max_size=8192) for item in items]
+        events = [encoding.expect_bytes(item, "event", max_size=EVENT_ITEM_CAP) for item in items]
     elif content_type == "application/json":
         body = _parse_json_body(raw, EventsBody, service.config.api.max_body_bytes)
         assert isinstance(body, EventsBody)
-        events = [_b64decode(text, f"events[{i}]") for i, text in enumerate(body.events)]
+        events = [decode_base64(text, f"events[{i}]") for i, text in enumerate(body.events)]
     else:
         raise web.HTTPUnsupportedMediaType(
             text=f"send events as {EVENTS_CONTENT_TYPE} (a msgpack array of event byte strings) "
@@ -337,7 +325,7 @@ async def get_event(request: web.Request) -> web.Response:
         leaf = service.ledger.leaf(position.index)
         return web.json_response({"event_hash": event_hash.hex(), "status": "committed",
                                   "index": position.index, "height": position.height,
-                                  "event": _b64(leaf)})
+                                  "event": encode_base64(leaf)})
     if event_hash in service.mempool:
         return web.json_response({"event_hash": event_hash.hex(), "status": "pending"})
     outcome = await service.wait_for(event_hash, 0.001)
@@ -352,7 +340,7 @@ def _header_json(header: BlockHeader) -> dict[str, Any]:
         "proposer": header.proposer.hex(), "first_index": header.first_index,
         "event_count": header.event_count, "status_root": header.status_root.hex(),
         "validator_set_hash": header.validator_set_hash.hex(), "index": header.index,
-        "hash": header.hash.hex(), "encoded": _b64(header.encoded),
+        "hash": header.hash.hex(), "encoded": encode_base64(header.encoded),
     }
 
 
@@ -372,7 +360,7 @@ async def get_block(request: web.Request) -> web.Response:
         "tree_size": header.tree_size,
         "header": _header_json(header),
         "event_hashes": [h.hex() for h in ledger.event_hashes(header)],
-        "certificate": None if record.certificate is None else _b64(record.certificate),
+        "certificate": None if record.certificate is None else encode_base64(record.certificate),
     })
 
 
@@ -409,10 +397,10 @@ def _status_response(request: web.Request, status_key: Hash) -> web.Response:
     return web.json_response({
         "status_key": status_key.hex(),
         "tree_size": proven.header.tree_size,
-        "header": _b64(proven.header.encoded),
+        "header": encode_base64(proven.header.encoded),
         "status_root": proven.header.status_root.hex(),
         "record": record,
-        "value": None if proven.value is None else _b64(proven.value),
+        "value": None if proven.value is None else encode_base64(proven.value),
         "proof": proven.proof.encode().hex(),
     })
 
@@ -461,7 +449,8 @@ async def get_evidence(request: web.Request) -> web.Response:
         _, kind, height, round_, signer, first, second = encoding.unpack(
             value, max_size=4096, what="evidence")
         items.append({"kind": kind, "height": height, "round": round_,
-                      "validator": signer.hex(), "first": _b64(first), "second": _b64(second)})
+                      "validator": signer.hex(), "first": encode_base64(first),
+                      "second": encode_base64(second)})
     return web.json_response({"evidence": items})
 
 

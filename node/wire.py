@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from client import encoding
+from client.block import MAX_HEADER_SIZE
 from client.encoding import (
     expect_array,
     expect_bytes,
@@ -310,7 +311,7 @@ def decode_frame(untrusted: bytes, *, max_size: int) -> Frame:
             _, _, signed, header, events = expect_array(fields, "proposal frame", 5)
             return ProposalFrame(
                 expect_bytes(signed, "signed proposal", max_size=MAX_VOTE_SIZE),
-                expect_bytes(header, "header", max_size=1024),
+                expect_bytes(header, "header", max_size=MAX_HEADER_SIZE),
                 tuple(expect_bytes(e, "event", max_size=MAX_EVENT_SIZE)
                       for e in expect_array(events, "proposal events")),
             )
@@ -354,7 +355,7 @@ def decode_raw_block(untrusted: bytes, *, max_size: int) -> RawBlock:
             raise InvalidEncoding("block: unknown version")
         certificate = fields[3]
         return RawBlock(
-            expect_bytes(fields[1], "header", max_size=1024),
+            expect_bytes(fields[1], "header", max_size=MAX_HEADER_SIZE),
             tuple(expect_bytes(e, "event", max_size=MAX_EVENT_SIZE)
                   for e in expect_array(fields[2], "block events")),
             None if certificate is None else expect_bytes(certificate, "certificate",
