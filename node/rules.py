@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -376,16 +376,3 @@ def admit_event(
     """Mempool admission: would ``event`` pass on top of the committed state now?"""
     apply_event(context, BlockState(reader), event, Position(next_index, next_height), now_ms,
                 signature_checked=signature_checked)
-
-
-def verify_signatures(origin: str, events: Sequence[SignedEvent]) -> list[bool]:
-    """Check each event's signature; a worker process runs this for whole batches."""
-    results = []
-    for event in events:
-        try:
-            event.verify_signature(origin)
-        except SignatureError:
-            results.append(False)
-        else:
-            results.append(True)
-    return results
