@@ -61,6 +61,21 @@ def _free(port: int) -> bool:
     return True
 
 
+def free_port_block(count: int, attempts: int = 100) -> int:
+    """A base port P such that P .. P+count-1 are free on 127.0.0.1 now (for ``--base-port``).
+
+    Starts from ports the OS hands out, so concurrent callers rarely collide;
+    another process may still take one before the nodes bind it.
+    """
+    for _ in range(attempts):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count <= 65535 and all(_free(base + i) for i in range(count)):
+            return base
+    raise LocalnetError(f"found no {count} consecutive free ports on 127.0.0.1")
+
+
 def sample_credential(issuer: str, number: int) -> dict[str, object]:
     """A W3C Verifiable Credentials 2.0 style diploma (never sent to the ledger)."""
     return {

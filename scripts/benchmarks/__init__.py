@@ -10,6 +10,8 @@ busy or slow host.
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,3 +94,15 @@ def best_of(k: int, function: Callable[[], object]) -> float:
         function()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 30.0) -> None:
+    """SIGTERM ``process`` (a node stops cleanly on it); SIGKILL it after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

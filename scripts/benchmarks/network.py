@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,7 @@ from pathlib import Path
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from benchmarks import Row
+from benchmarks import Row, stop_process
 from client import encoding
 from client.events import (
     CredentialIssue,
@@ -49,7 +47,7 @@ from client.events import (
 )
 from client.hashes import sha256
 from client.keys import KeyPair, read_key_file
-from node.localnet import ORIGIN, create
+from node.localnet import ORIGIN, create, free_port_block
 
 NAME = "network"
 
@@ -61,27 +59,10 @@ LATENCY_BATCH = 25
 NODES = 4
 
 
-def _free_base_port(count: int) -> int:
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count > 65000:
-            continue
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no block of free ports on 127.0.0.1")
-
-
 class Localnet:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.base = _free_base_port(NODES)
+        self.base = free_port_block(NODES)
         create(directory, NODES, self.base)
         self.urls = [f"http://127.0.0.1:{self.base + i}" for i in range(NODES)]
         self.processes: list[subprocess.Popen[bytes] | None] = [None] * NODES
@@ -96,13 +77,8 @@ class Localnet:
 
     def stop(self, i: int) -> None:
         process = self.processes[i]
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            stop_process(process)
         self.processes[i] = None
 
     def close(self) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks import Row
+from benchmarks import Row, stop_process
 from benchmarks.node_scale import CACHE, ROOT, free_port, healthy, ledger_of, run_node
 
 NAME = "node_http"
@@ -77,12 +76,7 @@ def _trivial_server(log: Path) -> Iterator[str]:
             time.sleep(0.01)
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, grace=10)
 
 
 async def _drive(url: str, paths: list[str]) -> float:

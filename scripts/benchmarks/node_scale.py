@@ -36,7 +36,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks import Row
+from benchmarks import Row, stop_process
 from client.events import (
     CredentialIssue,
     IssuerRegister,
@@ -243,13 +242,7 @@ def run_node(network: Network, log_path: Path, *, timeout: float = 60.0,
             if attempt or "already in use" not in log_path.read_text(errors="replace"):
                 raise RuntimeError(f"node exited with {process.returncode}; see {log_path}")
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process)
 
 
 def memory_kib(pid: int) -> dict[str, int]:
