@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from node.store import Store
 
 FIGURES = Path(__file__).resolve().parent.parent / ".reliability" / "figures.jsonl"
 
@@ -42,3 +44,17 @@ def record_figure(request: pytest.FixtureRequest, long_mode: bool) -> Callable[.
             handle.write(json.dumps(entry) + "\n")
 
     return record
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where a test's LevelDB database goes (created by the ``store`` fixture or the test)."""
+    return tmp_path / "db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    """A new, empty node database in ``db_path``, closed after the test."""
+    opened = Store.open(db_path, create=True)
+    yield opened
+    opened.close()

@@ -56,6 +56,9 @@ GENESIS_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 #: Block timing that keeps tests fast: blocks 20 ms after the first pending event.
 FAST_CONSENSUS = {"block_interval_ms": 20, "empty_block_interval_ms": 2000}
+#: And round timeouts short enough that a lost round costs a multi-node test little.
+FAST_NETWORK_CONSENSUS = {**FAST_CONSENSUS, "timeout_propose_ms": 500, "timeout_prevote_ms": 250,
+                          "timeout_precommit_ms": 250, "timeout_delta_ms": 250}
 
 T = TypeVar("T")
 
@@ -309,9 +312,15 @@ class NodeProcess:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            # faulthandler answers SIGUSR1 with every thread's stack even when the event
+            # loop is blocked: the log then says where the node was stuck.
+            self.process.send_signal(signal.SIGUSR1)
+            with contextlib.suppress(AssertionError):
+                wait_until(lambda: "most recent call first" in self.log_text(), timeout=5,
+                           what="the node's thread dump", interval=0.1)
             self.kill()
             raise AssertionError(f"node did not stop within {timeout} s after SIGTERM:\n"
-                                 + self.log_text()[-3000:]) from None
+                                 + self.log_text()[-6000:]) from None
 
 
 class NodeExited(AssertionError):
@@ -374,6 +383,18 @@ def post_event_to(url: str, data: bytes, *, wait: float | None = None,
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+
+
+def post_event(node: NodeProcess, data: bytes, *, wait: float | None = 20.0
+               ) -> tuple[int, dict[str, Any]]:
+    """:func:`post_event_to` a node process, with a socket limit beyond the wait."""
+    return post_event_to(node.url, data, wait=wait, timeout=(wait or 5) + 10)
+
+
+def event_status(url: str, event_hash: str) -> str | None:
+    """The ``status`` ``/v1/events/{hash}`` reports, or None when the node does not know it."""
+    status, body = get_json(f"{url}/v1/events/{event_hash}")
+    return body.get("status") if status == 200 else None
 
 
 def get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:

@@ -21,8 +21,6 @@ import json
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +29,13 @@ from typing import Any
 import pytest
 from byzantine import ByzantineValidator, CraftedBlock
 from nodeutil import (
+    FAST_NETWORK_CONSENSUS,
     NetworkFiles,
     NodeProcess,
     TestIssuer,
     fixed_key,
     http_get,
+    post_event,
     running_nodes,
     wait_until,
     write_network,
@@ -66,16 +66,12 @@ pytestmark = pytest.mark.slow
 SEED = 20260106
 MAX_BLOCK_EVENTS = 16
 CONSENSUS = {
+    **FAST_NETWORK_CONSENSUS,
     "max_block_events": MAX_BLOCK_EVENTS,
-    "block_interval_ms": 20,
     # Honest nodes never start a height on their own while a test runs, so at the
     # Byzantine validator's turn nothing happens until its proposal arrives, and
     # any block committed while the network is idle means it is being driven.
     "empty_block_interval_ms": 120_000,
-    "timeout_propose_ms": 500,
-    "timeout_prevote_ms": 250,
-    "timeout_precommit_ms": 250,
-    "timeout_delta_ms": 250,
 }
 MAX_FRAME = max_frame_size(MAX_BLOCK_EVENTS)
 COMMIT_WITHIN = 20.0
@@ -131,18 +127,6 @@ class Net:
 
     def rss(self) -> list[int]:
         return [rss_bytes(node) for node in self.nodes]
-
-
-def post_event(node: NodeProcess, data: bytes, *, wait: float | None = COMMIT_WITHIN
-               ) -> tuple[int, dict[str, Any]]:
-    query = "" if wait is None else f"?wait=commit&timeout={wait}"
-    request = urllib.request.Request(node.url + "/v1/events" + query, data=data,
-                                     headers={"Content-Type": "application/vnd.vcledger.event"})
-    try:
-        with urllib.request.urlopen(request, timeout=(wait or 5) + 10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def rss_bytes(node: NodeProcess) -> int:

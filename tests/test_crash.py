@@ -48,6 +48,7 @@ from typing import Any
 
 import pytest
 from nodeutil import (
+    FAST_NETWORK_CONSENSUS,
     Load,
     NetworkFiles,
     NodeProcess,
@@ -83,9 +84,7 @@ from node.wire import read_certificate_claim, verify_certificate
 
 pytestmark = pytest.mark.slow
 
-CONSENSUS = {"block_interval_ms": 20, "empty_block_interval_ms": 2000,
-             "timeout_propose_ms": 500, "timeout_prevote_ms": 250,
-             "timeout_precommit_ms": 250, "timeout_delta_ms": 250}
+CONSENSUS = FAST_NETWORK_CONSENSUS
 BIG_BLOCKS = {**CONSENSUS, "max_block_events": 5000}
 SERVING = re.compile(r"serving \S+ on http://\S+ \(height (\d+)\)")
 

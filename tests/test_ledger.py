@@ -53,11 +53,6 @@ def genesis(tmp_path: Path) -> Genesis:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "db"
-
-
-@pytest.fixture
 def ledger(db_path: Path, genesis: Genesis) -> Iterator[Ledger]:
     store = Store.open(db_path, create=True)
     yield Ledger(store, genesis)

@@ -17,11 +17,14 @@ from typing import Any
 
 import pytest
 from nodeutil import (
+    FAST_NETWORK_CONSENSUS,
     ROOT,
     NetworkFiles,
     NodeProcess,
     TestIssuer,
+    event_status,
     http_get,
+    post_event,
     running_nodes,
     wait_until,
     write_network,
@@ -34,30 +37,12 @@ from client.keys import KeyPair
 from client.merkle import verify_inclusion
 from client.note import format_note, parse_note
 from client.trust import load_trust
+from node.localnet import free_port_block
 from node.setup import node_toml
 
 pytestmark = pytest.mark.slow
 
-CONSENSUS = {"block_interval_ms": 20, "empty_block_interval_ms": 2000,
-             "timeout_propose_ms": 500, "timeout_prevote_ms": 250,
-             "timeout_precommit_ms": 250, "timeout_delta_ms": 250}
-
-
-def post_event(node: NodeProcess, data: bytes, *, wait: float | None = 20.0
-               ) -> tuple[int, dict[str, Any]]:
-    query = "" if wait is None else f"?wait=commit&timeout={wait}"
-    request = urllib.request.Request(node.url + "/v1/events" + query, data=data,
-                                     headers={"Content-Type": "application/vnd.vcledger.event"})
-    try:
-        with urllib.request.urlopen(request, timeout=(wait or 5) + 10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def event_status(node: NodeProcess, event_hash: str) -> str | None:
-    status, body = http_get(f"{node.url}/v1/events/{event_hash}")
-    return json.loads(body).get("status") if status == 200 else None
+CONSENSUS = FAST_NETWORK_CONSENSUS
 
 
 def heads(nodes: list[NodeProcess]) -> list[tuple[int, str] | None]:
@@ -108,7 +93,7 @@ def test_events_submitted_to_any_node_commit_everywhere(network: NetworkFiles,
         checkpoint = verified_checkpoint(nodes[2], network).checkpoint
         for event_hash, index in acknowledged:
             for node in nodes:
-                assert event_status(node, event_hash) == "committed"
+                assert event_status(node.url, event_hash) == "committed"
             status, body = http_get(f"{nodes[1].url}/v1/proof/inclusion?index={index}"
                                     f"&tree_size={checkpoint.tree_size}")
             proof = json.loads(body)
@@ -142,7 +127,7 @@ def test_survives_one_fault_halts_safely_at_two_and_recovers(network: NetworkFil
 
         nodes[2].start()
         nodes[2].wait_healthy()
-        wait_until(lambda: event_status(nodes[0], stuck.hash.hex()) == "committed", timeout=30,
+        wait_until(lambda: event_status(nodes[0].url, stuck.hash.hex()) == "committed", timeout=30,
                    what="the stuck event commits once three validators are up")
         nodes[3].start()
         nodes[3].wait_healthy()
@@ -151,7 +136,7 @@ def test_survives_one_fault_halts_safely_at_two_and_recovers(network: NetworkFil
         assert len(roots) <= 2  # a node may be one checkpoint ahead while cosigning
         wait_until(lambda: len({verified_checkpoint(n, network).checkpoint for n in nodes}) == 1,
                    timeout=20, what="every node serves the same cosigned checkpoint")
-        assert event_status(nodes[3], stuck.hash.hex()) == "committed"
+        assert event_status(nodes[3].url, stuck.hash.hex()) == "committed"
 
 
 def test_checkpoint_needs_the_threshold_of_cosignatures(network: NetworkFiles,
@@ -201,31 +186,6 @@ def test_observer_follows_and_serves_verifiable_proofs(network: NetworkFiles,
         assert observer.health() is not None and observer.health()["role"] == "observer"  # type: ignore[index]
 
 
-def _free_port_block(count: int) -> int:
-    import socket
-
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count >= 65535:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("127.0.0.1", port))
-                sockets.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise AssertionError("no block of free ports")
-
-
 class Localnet:
     """``scripts/localnet`` as a subprocess, its output collected by a reader thread."""
 
@@ -263,7 +223,7 @@ class Localnet:
 
 def test_localnet_script_starts_reuses_and_stops_cleanly(tmp_path: Path) -> None:
     directory = tmp_path / "localnet"
-    base = _free_port_block(4)
+    base = free_port_block(4)
     for attempt in ("create", "reuse"):
         localnet = Localnet(directory, base)
         try:
@@ -310,7 +270,7 @@ def test_a_node_catches_up_across_blocks_larger_than_one_read(network: NetworkFi
         nodes[3].start()
         nodes[3].wait_healthy()
         wait_until(lambda: agree(nodes), timeout=60, what="the restarted node to catch up")
-        assert event_status(nodes[3], events[-1].hash.hex()) == "committed"
+        assert event_status(nodes[3].url, events[-1].hash.hex()) == "committed"
 
 
 def test_observer_follows_a_one_validator_network(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 from nodeutil import (
+    FAST_NETWORK_CONSENSUS,
     Ack,
     Load,
     NetworkFiles,
@@ -38,6 +39,7 @@ from nodeutil import (
     TestIssuer,
     assert_acknowledged_present,
     assert_same_chain,
+    event_status,
     evidence_at,
     fault_seed,
     fixed_key,
@@ -58,9 +60,7 @@ from node.setup import node_toml
 
 pytestmark = pytest.mark.slow
 
-CONSENSUS = {"block_interval_ms": 20, "empty_block_interval_ms": 2000,
-             "timeout_propose_ms": 500, "timeout_prevote_ms": 250,
-             "timeout_precommit_ms": 250, "timeout_delta_ms": 250}
+CONSENSUS = FAST_NETWORK_CONSENSUS
 NODES = 4
 HEAL_BOUND = 60.0
 """Seconds within which blocks must commit again after a heal (reconnect backoff is at
@@ -113,11 +113,6 @@ def fully_connected(urls: list[str]) -> bool:
         if status != 200 or (health["peers"] or 0) < 2 * (len(urls) - 1):
             return False
     return True
-
-
-def event_status(url: str, event_hash: str) -> str | None:
-    status, body = get_json(f"{url}/v1/events/{event_hash}")
-    return body.get("status") if status == 200 else None
 
 
 def submit_committed(url: str, data: bytes, node: int) -> Ack:

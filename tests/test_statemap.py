@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,6 @@ from node.errors import StoreCorrupted
 from node.smt import MemoryNodeStore, apply_updates
 from node.statemap import StatusMap
 from node.store import Store
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    opened = Store.open(db_path, create=True)
-    yield opened
-    opened.close()
 
 
 def status_key(n: int) -> bytes:

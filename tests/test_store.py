@@ -11,7 +11,6 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import plyvel
@@ -26,18 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def be64(value: int) -> bytes:
     return value.to_bytes(8, "big")
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    opened = Store.open(db_path, create=True)
-    yield opened
-    opened.close()
 
 
 def fill_every_family(store: Store) -> None:

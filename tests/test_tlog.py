@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import plyvel
@@ -24,18 +24,6 @@ from node.store import Store
 from node.tlog import LOG_SIZE_META, PersistentLog
 
 BOUNDARY_SIZES = [1, 2, 3, 255, 256, 257, 511, 512, 513, 600]
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    opened = Store.open(db_path, create=True)
-    yield opened
-    opened.close()
 
 
 def make_leaves(rng: random.Random, count: int, start: int) -> list[bytes]:
