@@ -54,6 +54,7 @@ from client.status import (
     Position,
     Revocation,
 )
+from vectorgen.smt import encoded_proof, subtree_hash
 
 ORIGIN = "vcledger.example/bundles"
 OTHER_ORIGIN = "vcledger.example/another-network"
@@ -114,43 +115,6 @@ def _path(m: int, hashes: list[bytes]) -> list[bytes]:
     return [*_path(m - k, hashes[k:]), _mth(hashes[:k])]
 
 
-def _bit(key: bytes, index: int) -> int:
-    return (key[index // 8] >> (7 - index % 8)) & 1
-
-
-def _smt_hash(pairs: dict[bytes, bytes], depth: int) -> bytes:
-    if not pairs:
-        return bytes(32)
-    if len(pairs) == 1:
-        ((key, value),) = pairs.items()
-        return _sha256(b"\x02" + key + _sha256(value))
-    left = {k: v for k, v in pairs.items() if _bit(k, depth) == 0}
-    right = {k: v for k, v in pairs.items() if _bit(k, depth) == 1}
-    return _sha256(b"\x03" + _smt_hash(left, depth + 1) + _smt_hash(right, depth + 1))
-
-
-def _smt_proof(pairs: dict[bytes, bytes], key: bytes) -> bytes:
-    """The canonical encoding of the proof for ``key`` (docs/protocol.md, "Status map")."""
-    siblings: list[bytes] = []
-    current = pairs
-    depth = 0
-    while len(current) > 1:
-        same = {k: v for k, v in current.items() if _bit(k, depth) == _bit(key, depth)}
-        other = {k: v for k, v in current.items() if _bit(k, depth) != _bit(key, depth)}
-        siblings.append(_smt_hash(other, depth + 1))
-        current = same
-        depth += 1
-    terminal = None
-    if current:
-        ((leaf_key, value),) = current.items()
-        terminal = [leaf_key, _sha256(value)]
-    bitmap = bytearray((depth + 7) // 8)
-    for index, sibling in enumerate(siblings):
-        if sibling != bytes(32):
-            bitmap[index // 8] |= 0x80 >> (index % 8)
-    return pack([1, depth, bytes(bitmap), [s for s in siblings if s != bytes(32)], terminal])
-
-
 def _status_key(*parts: object) -> bytes:
     return _sha256(pack(list(parts)))  # type: ignore[arg-type]
 
@@ -196,7 +160,7 @@ class _Chain:
         header = BlockHeader(
             height=self.height, previous=self.previous, time_ms=BLOCK_TIME_MS + self.height,
             proposer=VALIDATORS[0][1].public_key, first_index=first, event_count=len(events),
-            status_root=_smt_hash(self.status, 0),
+            status_root=subtree_hash(self.status, 0),
             validator_set_hash=validator_set_hash([(n, k.public_key) for n, k in VALIDATORS]),
         )
         self.leaves.append(header.encoded)
@@ -242,7 +206,7 @@ class _Chain:
     def status_entry(self, key: bytes) -> dict[str, Any]:
         value = self.status.get(key)
         return {"value": None if value is None else _b64(value),
-                "proof": _smt_proof(self.status, key).hex()}
+                "proof": encoded_proof(self.status, key).hex()}
 
 
 def _credential(number: int) -> dict[str, Any]:

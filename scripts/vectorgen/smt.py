@@ -43,7 +43,7 @@ def _internal(left: bytes, right: bytes) -> bytes:
 Pairs = dict[bytes, bytes]
 
 
-def _subtree_hash(pairs: Pairs, depth: int) -> bytes:
+def subtree_hash(pairs: Pairs, depth: int) -> bytes:
     if not pairs:
         return ZERO
     if len(pairs) == 1:
@@ -51,7 +51,7 @@ def _subtree_hash(pairs: Pairs, depth: int) -> bytes:
         return _leaf(key, value)
     left = {k: v for k, v in pairs.items() if _bit(k, depth) == 0}
     right = {k: v for k, v in pairs.items() if _bit(k, depth) == 1}
-    return _internal(_subtree_hash(left, depth + 1), _subtree_hash(right, depth + 1))
+    return _internal(subtree_hash(left, depth + 1), subtree_hash(right, depth + 1))
 
 
 def _proof(pairs: Pairs, key: bytes) -> tuple[str, list[bytes], tuple[bytes, bytes] | None]:
@@ -62,7 +62,7 @@ def _proof(pairs: Pairs, key: bytes) -> tuple[str, list[bytes], tuple[bytes, byt
     while len(current) > 1:
         same = {k: v for k, v in current.items() if _bit(k, depth) == _bit(key, depth)}
         other = {k: v for k, v in current.items() if _bit(k, depth) != _bit(key, depth)}
-        siblings.append(_subtree_hash(other, depth + 1))
+        siblings.append(subtree_hash(other, depth + 1))
         current = same
         depth += 1
     if not current:
@@ -70,6 +70,12 @@ def _proof(pairs: Pairs, key: bytes) -> tuple[str, list[bytes], tuple[bytes, byt
     ((leaf_key, value),) = current.items()
     kind = "membership" if leaf_key == key else "non_membership_leaf"
     return kind, siblings, (leaf_key, _sha256(value))
+
+
+def encoded_proof(pairs: Pairs, key: bytes) -> bytes:
+    """The canonical encoding of the proof for ``key`` in the map ``pairs`` (reference)."""
+    _, siblings, terminal = _proof(pairs, key)
+    return _encode(siblings, terminal)
 
 
 def _encode(siblings: list[bytes], terminal: tuple[bytes, bytes] | None) -> bytes:
@@ -135,7 +141,7 @@ def _valid() -> dict[str, object]:
             "name": name,
             "description": description,
             "entries": [{"key": k.hex(), "value": v.hex()} for k, v in sorted(pairs.items())],
-            "root": _subtree_hash(pairs, 0).hex(),
+            "root": subtree_hash(pairs, 0).hex(),
             "proofs": proofs,
         })
     return {
@@ -168,7 +174,7 @@ def _invalid() -> dict[str, object]:
         })
 
     deep = {_ff(0xFF): b"deepest-1", _ff(0xFE): b"deepest-0", bytes(32): b"far"}
-    deep_root = _subtree_hash(deep, 0)
+    deep_root = subtree_hash(deep, 0)
     _, siblings, terminal = _proof(deep, _ff(0xFF))
     member = _encode(siblings, terminal)
     assert terminal is not None
@@ -188,7 +194,7 @@ def _invalid() -> dict[str, object]:
         b"deepest-1", _encode(siblings[:-1], terminal), rejected_by="verify", error="RootMismatch")
 
     chain = {bytes(32): b"left-left", b"\x40" + bytes(31): b"left-right"}
-    chain_root = _subtree_hash(chain, 0)
+    chain_root = subtree_hash(chain, 0)
     near = b"\x20" + bytes(31)
     _, leaf_siblings, leaf_terminal = _proof(chain, near)
     assert leaf_terminal is not None
