@@ -3,11 +3,14 @@ against plain msgpack, hashlib and cryptography calls."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
+import base58
 import msgpack
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -18,7 +21,15 @@ from client.credentials import canonical_json, digest, parse_credential
 from client.errors import InvalidEncoding, SignatureError
 from client.events import decode_event
 from client.status import decode_record
-from node.wire import decode_frame, decode_proposal, decode_vote, encode_frame, verify_certificate
+from node.config import load_genesis
+from node.wire import (
+    decode_frame,
+    decode_proposal,
+    decode_raw_block,
+    decode_vote,
+    encode_frame,
+    verify_certificate,
+)
 
 VECTORS = Path(__file__).parent / "vectors"
 
@@ -154,3 +165,51 @@ def test_wire_vectors() -> None:
     for frame in vector["frames"]:
         data = bytes.fromhex(frame["encoded"])
         assert encode_frame(decode_frame(data, max_size=1 << 20)) == data
+    # the frames that carry a block body, rebuilt independently of node/wire.py
+    block = vector["raw_block"]
+    header, events = bytes.fromhex(block["header"]), [bytes.fromhex(e) for e in block["events"]]
+    certificate_bytes = bytes.fromhex(block["certificate"])
+    assert certificate_bytes.hex() == certificate["encoded"]
+    assert decode_header(header).event_count == len(events)
+    assert [decode_event(e).encoded for e in events] == events
+    by_type = {frame["type"]: bytes.fromhex(frame["encoded"]) for frame in vector["frames"]}
+    assert by_type["proposal"] == pack([1, "proposal", bytes.fromhex(proposal["signed"]), header,
+                                        events])
+    assert by_type["events"] == pack([1, "events", events])
+    raw = bytes.fromhex(block["encoded"])
+    assert raw == pack([1, header, events, certificate_bytes])
+    decoded_block = decode_raw_block(raw, max_size=1 << 20)
+    assert (decoded_block.header, list(decoded_block.events), decoded_block.certificate) == (
+        header, events, certificate_bytes)
+    assert decoded_block.encode() == raw
+
+
+def test_genesis_vector(tmp_path: Path) -> None:
+    vector = load("genesis.json")
+    toml = tomllib.loads(vector["genesis_toml"])
+    # independently of node/config.py: keys from the verifier keys and did:keys, then the hash
+    validator_keys = [base64.b64decode(v["verifier_key"].split("+", 2)[2])
+                      for v in toml["validators"]]
+    assert all(key[0] == 0x04 for key in validator_keys)  # cosignature/v1 verifier keys
+    assert [key[1:].hex() for key in validator_keys] == vector["validator_keys"]
+    governance_keys = [base58.b58decode(g["did"].removeprefix("did:key:z"))
+                       for g in toml["governance"]]
+    assert all(key[:2] == b"\xed\x01" for key in governance_keys)  # multicodec ed25519-pub
+    assert [key[2:].hex() for key in governance_keys] == vector["governance_keys"]
+    genesis_time_ms = int(toml["genesis_time"].timestamp() * 1000)
+    assert genesis_time_ms == vector["genesis_time_ms"]
+    explicit = toml["consensus"]
+    assert [explicit[name] for name in ("max_block_events", "block_interval_ms")] == (
+        vector["consensus"][:2])
+    expected = hashlib.sha256(pack([
+        "vcledger/genesis/v1", toml["origin"], genesis_time_ms,
+        [[v["name"], key[1:]] for v, key in zip(toml["validators"], validator_keys, strict=True)],
+        [[g["name"], key[2:]] for g, key in zip(toml["governance"], governance_keys,
+                                                   strict=True)],
+        vector["consensus"],
+    ])).hexdigest()
+    assert expected == vector["hash"]
+    # and through the node's loader
+    path = tmp_path / "genesis.toml"
+    path.write_text(vector["genesis_toml"])
+    assert load_genesis(path).hash.hex() == vector["hash"]

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol_fixtures import ORIGIN, fixed_key
+from protocol_fixtures import CREATED, ORIGIN, fixed_key, sample_events
 
+from client.block import BlockHeader, validator_set_hash
 from client.merkle import leaf_hash
 from node.consensus import NIL_ROUND, Proposal, Vote, VoteKind
 from node.wire import (
     CosignatureFrame,
+    EventsFrame,
     Hello,
+    ProposalFrame,
+    RawBlock,
     Status,
     VoteFrame,
     certificate_from_precommits,
@@ -43,13 +47,27 @@ def generate() -> dict[str, object]:
     precommits = [sign_vote(ORIGIN, Vote(VoteKind.PRECOMMIT, 5, 1, BLOCK_ID, keys[i]),
                             VALIDATORS[i]) for i in (0, 1, 3)]
     certificate = certificate_from_precommits(precommits, keys)
+    # A block body for the proposal and events frames and the raw block: two sample
+    # events and the header leaf that closes them (structure only: BLOCK_ID stays a
+    # placeholder rather than the log root these leaves would give).
+    block_events = [event.encoded for event in sample_events()[:2]]
+    header = BlockHeader(
+        height=5, previous=leaf_hash(b"previous header"), time_ms=CREATED * 1000 + 500,
+        proposer=keys[1], first_index=20, event_count=len(block_events),
+        status_root=leaf_hash(b"status root"),
+        validator_set_hash=validator_set_hash([(f"node{i}", k) for i, k in enumerate(keys)]),
+    )
     frames: list[dict[str, Any]] = [
         {"type": "hello", "encoded": encode_frame(Hello(ORIGIN, leaf_hash(b"genesis"),
                                                          b"\x07" * 16, 4)).hex()},
         {"type": "status", "encoded": encode_frame(Status(4, 9)).hex()},
         {"type": "vote", "encoded": encode_frame(VoteFrame(precommits[0].signed)).hex()},
         {"type": "cosig", "encoded": encode_frame(CosignatureFrame(9, "— node0 AAAA")).hex()},
+        {"type": "proposal", "encoded": encode_frame(ProposalFrame(
+            proposal.signed, header.encoded, tuple(block_events))).hex()},
+        {"type": "events", "encoded": encode_frame(EventsFrame(tuple(block_events))).hex()},
     ]
+    raw_block = RawBlock(header.encoded, tuple(block_events), certificate.encode())
     return {"wire_messages.json": {
         "description": "Consensus messages.  Votes sign msgpack ['vcledger/vote/v1', origin, "
                        "kind (1 prevote, 2 precommit), height, round, block_id | nil]; "
@@ -68,4 +86,8 @@ def generate() -> dict[str, object]:
         "certificate": {"height": 5, "round": 1, "block_id": BLOCK_ID.hex(),
                         "signers": [0, 1, 3], "encoded": certificate.encode().hex()},
         "frames": frames,
+        "raw_block": {"header": header.encoded.hex(),
+                      "events": [e.hex() for e in block_events],
+                      "certificate": certificate.encode().hex(),
+                      "encoded": raw_block.encode().hex()},
     }}
