@@ -13,6 +13,16 @@ rejects any: there is exactly one byte form for each (origin, size, root).
 Validators sign checkpoints with cosignature/v1 (c2sp.org/tlog-cosignature,
 signature type 0x04).  :func:`verify_checkpoint` applies the network's trust
 policy: at least ``threshold`` valid cosignatures by distinct trusted keys.
+
+A verified checkpoint has a *time*: the moment by which ``threshold``
+distinct trusted validators had cosigned it, i.e. the threshold-th newest
+counted cosignature timestamp.  A v1 cosignature states that, as of its
+timestamp, this was the largest tree its signer had seen; so the time is
+what the trust policy itself vouches for.  Fewer than ``threshold`` faulty
+validators can neither make a checkpoint look fresher (a lone "now" among
+old cosignatures does not move it) nor older than the honest ones say.
+Cosignatures dated more than :data:`MAX_FUTURE_DRIFT` seconds after the
+verifier's clock are not counted at all.
 """
 
 from __future__ import annotations
@@ -24,7 +34,21 @@ from dataclasses import dataclass
 from client import note
 from client.errors import InvalidEncoding, SignatureError, UsageError, VerificationError
 from client.hashes import HASH_SIZE, Hash, as_hash
-from client.note import Verifier
+from client.note import MAX_FUTURE_DRIFT, Verifier
+
+__all__ = [
+    "MAX_CHECKPOINT_BODY_SIZE",
+    "MAX_FUTURE_DRIFT",
+    "MAX_ORIGIN_SIZE",
+    "MAX_TREE_SIZE",
+    "Checkpoint",
+    "Cosigner",
+    "VerifiedCheckpoint",
+    "checkpoint_time",
+    "format_checkpoint",
+    "parse_checkpoint",
+    "verify_checkpoint",
+]
 
 MAX_ORIGIN_SIZE = 255
 """Longest origin in UTF-8 bytes (the 1-byte length of tlog-cosignature's ML-DSA form)."""
@@ -135,16 +159,34 @@ class Cosigner:
     timestamp: int
 
 
+def checkpoint_time(timestamps: Iterable[int], threshold: int) -> int:
+    """The threshold-th newest of ``timestamps``: when ``threshold`` signers had all signed.
+
+    Precondition: at least ``threshold >= 1`` timestamps, one per distinct
+    signer (:func:`verify_checkpoint` guarantees both).
+    """
+    ordered = sorted(timestamps, reverse=True)
+    assert 1 <= threshold <= len(ordered), (threshold, len(ordered))
+    return ordered[threshold - 1]
+
+
 @dataclass(frozen=True)
 class VerifiedCheckpoint:
     """A checkpoint that met the trust policy, with the cosignatures that counted."""
 
     checkpoint: Checkpoint
     cosigners: tuple[Cosigner, ...]
+    time: int
+    """POSIX seconds by which ``threshold`` distinct trusted validators had cosigned this
+    tree (the threshold-th newest counted cosignature): how fresh the checkpoint is."""
 
     @property
     def newest_timestamp(self) -> int:
-        """The latest cosignature time: how fresh the checkpoint is known to be."""
+        """The latest counted cosignature time.
+
+        Not a measure of freshness: one validator alone decides it.  Use
+        :attr:`time`.  Kept only until every caller has moved to :attr:`time`.
+        """
         return max(cosigner.timestamp for cosigner in self.cosigners)
 
 
@@ -168,7 +210,14 @@ def verify_checkpoint(
        rejects the note; unknown keys are ignored; see :func:`note.open_note`,
        which also explains ``now``);
     4. count distinct trusted public keys with a valid cosignature; fewer than
-       ``threshold`` rejects the checkpoint.
+       ``threshold`` rejects the checkpoint;
+    5. the checkpoint's :attr:`VerifiedCheckpoint.time` is the threshold-th
+       newest of the counted cosignature timestamps (:func:`checkpoint_time`).
+
+    With ``now`` (POSIX seconds from the caller's clock), a cosignature dated
+    more than :data:`MAX_FUTURE_DRIFT` seconds after ``now`` counts neither
+    toward the threshold nor the time; without it, every timestamp is taken
+    as it is (callers that judge freshness must pass ``now``).
 
     A key listed twice under different names still counts once, so the
     policy cannot be met by one validator signing under two names.
@@ -202,8 +251,16 @@ def verify_checkpoint(
             Cosigner(signature.name, signature.key_id, signature.public_key, signature.timestamp),
         )
     if len(cosigners) < threshold:
+        future = (
+            f" ({opened.ignored_future} more dated over {MAX_FUTURE_DRIFT} s in the future "
+            "were not counted; is this computer's clock right?)"
+            if opened.ignored_future else ""
+        )
         raise SignatureError(
             f"checkpoint has valid cosignatures by {len(cosigners)} trusted validator(s); "
-            f"the trust policy requires {threshold}"
+            f"the trust policy requires {threshold}{future}"
         )
-    return VerifiedCheckpoint(checkpoint, tuple(cosigners.values()))
+    counted = tuple(cosigners.values())
+    return VerifiedCheckpoint(
+        checkpoint, counted, checkpoint_time((c.timestamp for c in counted), threshold)
+    )

@@ -58,8 +58,17 @@ MAX_NAME_SIZE = 255
 MAX_VERIFIER_KEY_LENGTH = MAX_NAME_SIZE * 4 + 64
 """Longest verifier key text: name, key ID, base64 of a 33-byte key, separators."""
 
-MAX_FUTURE_SKEW = 300
-"""Seconds a cosignature's timestamp may lie ahead of the verifier's clock."""
+MAX_FUTURE_DRIFT = 60
+"""Seconds a cosignature's timestamp may lie ahead of the verifier's clock and still count.
+
+tlog-cosignature says only that verifiers MAY reject cosignatures with
+timestamps in the future; the bound is ours.  A cosignature dated later
+than this is not counted (neither toward a threshold nor a checkpoint's
+time): otherwise one validator with a fast or lying clock could make a
+checkpoint look fresher than it is.  60 s matches the nodes' default
+``max_clock_skew_ms``, which already bounds how far block times may run
+ahead, and is wide enough for NTP-synchronised clocks.
+"""
 
 SIGNATURE_PREFIX = "\u2014 "
 """U+2014 EM DASH and a space start every signature line."""
@@ -456,7 +465,7 @@ class OpenedNote:
     ignored_unknown: int
     """Distinct signature lines by keys not in the trusted list (never checked)."""
     ignored_future: int = 0
-    """Cosignatures by trusted keys dated beyond ``now`` + skew: not checked, not counted."""
+    """Cosignatures by trusted keys dated beyond ``now`` + drift: not checked, not counted."""
 
 
 def verifier_map(verifiers: Iterable[Verifier | str]) -> dict[tuple[str, bytes], Verifier]:
@@ -509,7 +518,7 @@ def open_note(
     ``note.Open``), so each key counts once.
 
     With ``now`` (POSIX seconds, from the caller's clock), a cosignature dated
-    more than :data:`MAX_FUTURE_SKEW` seconds after ``now`` is not counted
+    more than :data:`MAX_FUTURE_DRIFT` seconds after ``now`` is not counted
     (tlog-cosignature allows rejecting future timestamps); it is dropped
     rather than failing the note so that one validator with a fast clock
     cannot make checkpoints unverifiable.
@@ -557,7 +566,7 @@ def open_parsed_note(
             timestamp = int.from_bytes(line.signature[:TIMESTAMP_SIZE], "big")
             if timestamp > MAX_TIMESTAMP:
                 raise SignatureError(f"cosignature by {label} has timestamp {timestamp} > 2^63-1")
-            if now is not None and timestamp > now + MAX_FUTURE_SKEW:
+            if now is not None and timestamp > now + MAX_FUTURE_DRIFT:
                 future += 1
                 continue
             message = cosignature_message(parsed.body, timestamp)

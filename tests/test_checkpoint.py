@@ -116,7 +116,8 @@ def test_policy_vectors(case: dict[str, Any]) -> None:
             validators[i].public_key for i in case["cosigners"]
         ]
         assert verified.checkpoint.origin == case["origin"]
-        assert verified.newest_timestamp == max(c.timestamp for c in verified.cosigners)
+        stamps = sorted((c.timestamp for c in verified.cosigners), reverse=True)
+        assert verified.time == stamps[case["threshold"] - 1]
     else:
         expected = getattr(errors, case["outcome"])
         with pytest.raises(expected) as caught:
@@ -128,7 +129,7 @@ def test_real_witness_cosigned_checkpoint_meets_a_four_of_four_policy() -> None:
     verified = checkpoint.verify_checkpoint(CT_CHECKPOINT, CT_ORIGIN, WITNESS_VKEYS, 4)
     assert verified.checkpoint.tree_size == 1432088532
     assert len(verified.cosigners) == 4
-    assert verified.newest_timestamp == 0x6A122120
+    assert verified.time == min(c.timestamp for c in verified.cosigners)  # 4 of 4
     with pytest.raises(VerificationError, match="origin"):
         checkpoint.verify_checkpoint(CT_CHECKPOINT, "example.com/other", WITNESS_VKEYS, 1)
 
@@ -154,15 +155,17 @@ def test_k_minus_one_of_k_fails_for_every_k() -> None:
                 checkpoint.verify_checkpoint(_cosigned(*range(k - 1)), "net.example", VKEYS, k)
 
 
-def test_newest_timestamp_is_reported() -> None:
+def test_time_is_the_threshold_th_newest_cosignature() -> None:
     text = (
         BODY + "\n"
         + note.cosign(BODY, NAMES[0], SEEDS[0], 50)
         + note.cosign(BODY, NAMES[1], SEEDS[1], 70)
+        + note.cosign(BODY, NAMES[2], SEEDS[2], 60)
     )
+    assert [checkpoint.verify_checkpoint(text, "net.example", VKEYS, k).time
+            for k in (1, 2, 3)] == [70, 60, 50]
     verified = checkpoint.verify_checkpoint(text, "net.example", VKEYS, 2)
-    assert [c.timestamp for c in verified.cosigners] == [50, 70]
-    assert verified.newest_timestamp == 70
+    assert [c.timestamp for c in verified.cosigners] == [50, 70, 60]
 
 
 def test_policy_preconditions() -> None:

@@ -427,8 +427,8 @@ def test_future_cosignatures_are_not_counted_when_a_clock_is_given() -> None:
     vkeys = [_vkey("a.example", SEED_A, 4), _vkey("b.example", SEED_B, 4)]
     text = (
         BODY + "\n"
-        + note.cosign(BODY, "a.example", SEED_A, now + note.MAX_FUTURE_SKEW)
-        + note.cosign(BODY, "b.example", SEED_B, now + note.MAX_FUTURE_SKEW + 1)
+        + note.cosign(BODY, "a.example", SEED_A, now + note.MAX_FUTURE_DRIFT)
+        + note.cosign(BODY, "b.example", SEED_B, now + note.MAX_FUTURE_DRIFT + 1)
     )
     assert len(note.open_note(text, vkeys).signatures) == 2  # no clock, no judgement
     opened = note.open_note(text, vkeys, now=now)
