@@ -1,14 +1,17 @@
 """The trust file: everything an offline verifier trusts, and nothing else.
 
 ``trust.json`` names the network (the checkpoint origin), its validators'
-C2SP verifier keys (signature type 0x04, cosignature/v1) and how many distinct
-validators must cosign a checkpoint before a verifier believes it::
+C2SP verifier keys (signature type 0x04, cosignature/v1), how many distinct
+validators must cosign a checkpoint before a verifier believes it, and the
+network's freshness policy: how old a checkpoint may be before what it says
+is no longer taken as current::
 
-    {"origin": "vcledger.example/net", "threshold": 3,
+    {"origin": "vcledger.example/net", "threshold": 3, "max_age_seconds": 604800,
      "validators": [{"name": "node0", "verifier_key": "node0+1a2b3c4d+BH..."}]}
 
 Verifiers receive it out of band; ``vcledger-node init`` and the local network
-write it.
+write it.  ``max_age_seconds`` was added later: a file without it means
+:data:`DEFAULT_MAX_AGE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,19 @@ from client.note import SIG_COSIGNATURE_V1, Verifier, parse_verifier_key
 
 MAX_TRUST_FILE_SIZE = 1024 * 1024
 MAX_VALIDATORS = 100
+
+DEFAULT_MAX_AGE_SECONDS = 7 * 86400
+"""A week: the default bound on a checkpoint's age (see :attr:`Trust.max_age_seconds`).
+
+Between the two forces on it: long enough that a holder who refreshes a
+bundle once a week (``vcledger refresh``) always presents a fresh one, and
+shorter than the two weeks CometBFT light clients trust a header for; short
+enough that a revocation for fraud reaches every offline verifier within a
+working week, since a bundle from before it goes ``stale`` after seven days.
+"""
+
+MIN_MAX_AGE_SECONDS = 60
+"""A shorter bound would reject checkpoints younger than cosigners' clock drift."""
 
 
 class TrustFileError(UsageError):
@@ -66,6 +82,9 @@ class Trust(BaseModel):
 
     origin: Annotated[str, Field(min_length=1, max_length=200)]
     threshold: Annotated[int, Field(ge=1)]
+    max_age_seconds: Annotated[int, Field(ge=MIN_MAX_AGE_SECONDS)] = DEFAULT_MAX_AGE_SECONDS
+    """The oldest checkpoint (by its time, see :mod:`client.checkpoint`) whose word on
+    a credential's status a verifier accepts as current; older is ``stale``."""
     validators: Annotated[list[TrustedValidator], Field(min_length=1, max_length=MAX_VALIDATORS)]
 
     @field_validator("validators")
@@ -111,6 +130,7 @@ def load_trust(path: str | Path) -> Trust:
 
 
 def format_trust(trust: Trust) -> str:
+    """The trust file text, every field written (``max_age_seconds`` too, when default)."""
     return json.dumps(trust.model_dump(), indent=2) + "\n"
 
 
