@@ -25,6 +25,7 @@ Decoding checks structure and canonical form only; the signature is checked by
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
@@ -57,6 +58,10 @@ MAX_EVENT_SIZE = 4096
 
 MAX_NAME_LENGTH = 200
 MAX_BATCH_PATH = 64
+MAX_ISSUER_IDS = 8
+"""Identifiers one issuer record may list (a web origin, a did:web, a legacy DID ...)."""
+MAX_ISSUER_ID_LENGTH = 200
+MAX_COMPROMISE_REASON = 200
 MAX_TIMESTAMP = 2**63 - 1
 
 SIGNING_DOMAIN = "vcledger/event/v1"
@@ -64,11 +69,20 @@ SIGNING_DOMAIN = "vcledger/event/v1"
 BATCH_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 """Issuer-chosen batch identifiers: URL- and shell-safe, 1..128 characters."""
 
+ISSUER_ID_PATTERN = re.compile(
+    r"(?:https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[\x21-\x7e]*)?"
+    r"|did:[a-z0-9]+:[A-Za-z0-9._:%-]*[A-Za-z0-9._%-](?:[/?#][\x21-\x7e]*)?)"
+)
+"""An identifier a credential may name as its ``issuer``: an https URL or a DID (W3C DID
+syntax), printable ASCII without spaces, so that a person can read and compare it."""
+
 
 class EventKind(StrEnum):
     ISSUER_REGISTER = "issuer.register"
     ISSUER_ROTATE = "issuer.rotate"
     ISSUER_RETIRE = "issuer.retire"
+    ISSUER_UPDATE = "issuer.update"
+    ISSUER_COMPROMISE = "issuer.compromise"
     CREDENTIAL_ISSUE = "credential.issue"
     BATCH_ANCHOR = "batch.anchor"
     CREDENTIAL_REVOKE = "credential.revoke"
@@ -122,6 +136,31 @@ def _batch_id(value: Any, what: str) -> str:
     return batch_id
 
 
+def _issuer_ids(value: Any, what: str) -> tuple[str, ...]:
+    items = expect_array(value, what, max_len=MAX_ISSUER_IDS)
+    ids = tuple(expect_str(item, f"{what} entry", max_len=MAX_ISSUER_ID_LENGTH) for item in items)
+    for issuer_id in ids:
+        if not ISSUER_ID_PATTERN.fullmatch(issuer_id):
+            raise InvalidEncoding(
+                f"{what}: {issuer_id!r} is neither an https URL nor a DID (did:method:id)")
+    # One byte form: strictly ascending, so a set of identifiers has one encoding.
+    if any(a >= b for a, b in itertools.pairwise(ids)):
+        raise InvalidEncoding(f"{what}: identifiers must be distinct and sorted")
+    return ids
+
+
+def issuer_ids(values: Any) -> tuple[str, ...]:
+    """Check issuer identifiers given by a person and put them in their one canonical order.
+
+    Raises :class:`InvalidEncoding` naming the first identifier that is neither an
+    https URL nor a DID, or a duplicate.
+    """
+    ordered = sorted(values)
+    if len(set(ordered)) != len(ordered):
+        raise InvalidEncoding("issuer identifiers: each identifier may be listed once")
+    return _issuer_ids(ordered, "issuer identifiers")
+
+
 def _reason(value: Any, what: str) -> RevocationReason:
     code = expect_uint(value, what, maximum=255)
     try:
@@ -132,23 +171,84 @@ def _reason(value: Any, what: str) -> RevocationReason:
 
 @dataclass(frozen=True, slots=True)
 class IssuerRegister:
-    """Admit an issuer.  Signed by a governance key named in the genesis file."""
+    """Admit an issuer.  Signed by a governance key named in the genesis file.
+
+    ``ids`` are the identifiers a credential of this issuer may name as its
+    ``issuer`` besides the did:key itself (its web address, its did:web ...):
+    governance vouches that they belong to the institution called ``name``.
+    """
 
     kind: ClassVar[EventKind] = EventKind.ISSUER_REGISTER
     issuer: str
     name: str
     public_key: bytes
+    ids: tuple[str, ...] = ()
 
     def fields(self) -> list[Any]:
-        return [self.issuer, self.name, self.public_key]
+        return [self.issuer, self.name, self.public_key, list(self.ids)]
 
     @classmethod
     def from_fields(cls, fields: list[Any]) -> IssuerRegister:
-        issuer, name, public_key = expect_array(fields, "issuer.register payload", 3)
+        issuer, name, public_key, ids = expect_array(fields, "issuer.register payload", 4)
         return cls(
             _did(issuer, "issuer"),
             expect_str(name, "issuer name", max_len=MAX_NAME_LENGTH),
             expect_bytes(public_key, "issuer public key", size=PUBLIC_KEY_SIZE),
+            _issuer_ids(ids, "issuer identifiers"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerUpdate:
+    """Replace an issuer's display name and identifiers from this event on.
+
+    Signed by a governance key: the identifiers are governance's statement of
+    who the issuer is, so an issuer cannot claim another institution's name.
+    Events before it keep the identity they were made under.
+    """
+
+    kind: ClassVar[EventKind] = EventKind.ISSUER_UPDATE
+    issuer: str
+    name: str
+    ids: tuple[str, ...]
+
+    def fields(self) -> list[Any]:
+        return [self.issuer, self.name, list(self.ids)]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> IssuerUpdate:
+        issuer, name, ids = expect_array(fields, "issuer.update payload", 3)
+        return cls(
+            _did(issuer, "issuer"),
+            expect_str(name, "issuer name", max_len=MAX_NAME_LENGTH),
+            _issuer_ids(ids, "issuer identifiers"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerCompromise:
+    """The issuer's key material is untrustworthy from log index ``since_index`` on.
+
+    Signed by a governance key.  It retires the issuer and voids every
+    issuance, anchor and rotation the issuer signed at ``since_index`` or later
+    (see :meth:`client.status.IssuerRecord.voided`); its revocations stand.
+    """
+
+    kind: ClassVar[EventKind] = EventKind.ISSUER_COMPROMISE
+    issuer: str
+    since_index: int
+    reason: str
+
+    def fields(self) -> list[Any]:
+        return [self.issuer, self.since_index, self.reason]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> IssuerCompromise:
+        issuer, since_index, reason = expect_array(fields, "issuer.compromise payload", 3)
+        return cls(
+            _did(issuer, "issuer"),
+            expect_uint(since_index, "compromised since index"),
+            expect_str(reason, "compromise reason", max_len=MAX_COMPROMISE_REASON),
         )
 
 
@@ -304,6 +404,8 @@ Payload: TypeAlias = (
     IssuerRegister
     | IssuerRotate
     | IssuerRetire
+    | IssuerUpdate
+    | IssuerCompromise
     | CredentialIssue
     | BatchAnchor
     | CredentialRevoke
@@ -316,6 +418,8 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         IssuerRegister,
         IssuerRotate,
         IssuerRetire,
+        IssuerUpdate,
+        IssuerCompromise,
         CredentialIssue,
         BatchAnchor,
         CredentialRevoke,

@@ -50,8 +50,8 @@ KEY_SIZE = 32
 KEY_BITS = 8 * KEY_SIZE
 """The deepest a proof can go: below depth 256 every key is fixed."""
 
-MAX_VALUE_SIZE = 4096
-"""Values are canonical msgpack status records; 4 KiB is far above the largest."""
+MAX_VALUE_SIZE = 16 * 1024
+"""Values are canonical msgpack status records (client.status.MAX_RECORD_SIZE)."""
 
 EMPTY = Hash(bytes(HASH_SIZE))
 """The hash of an empty subtree at any depth, and the root of the empty map.

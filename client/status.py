@@ -11,7 +11,7 @@ A *position* is where something happened in the ledger: ``(log index, block heig
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from client import encoding
 from client.batch import MAX_BATCH_SIZE
@@ -23,14 +23,23 @@ from client.encoding import (
     expect_uint,
 )
 from client.errors import InvalidEncoding
-from client.events import MAX_NAME_LENGTH, RevocationReason
+from client.events import (
+    MAX_COMPROMISE_REASON,
+    MAX_ISSUER_ID_LENGTH,
+    MAX_ISSUER_IDS,
+    MAX_NAME_LENGTH,
+    RevocationReason,
+)
 from client.hashes import Hash, sha256
 from client.keys import MAX_DID_LENGTH, PUBLIC_KEY_SIZE
 
 RECORD_VERSION = 1
-MAX_RECORD_SIZE = 4096
+MAX_RECORD_SIZE = 16 * 1024
+"""Largest encoded record: an issuer with every key and identity version allowed fits."""
 MAX_ISSUER_KEYS = 32
 """Rotations an issuer may make; after that it registers a new DID (keeps records bounded)."""
+MAX_ISSUER_IDENTITIES = 6
+"""Identity versions (registration plus updates) one issuer record keeps; then a new DID."""
 
 
 def issuer_status_key(issuer: str) -> Hash:
@@ -63,21 +72,25 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class Revocation:
+    """A revocation: where, why, and whether governance (not the issuer) signed it."""
+
     position: Position
     reason: RevocationReason
+    by_governance: bool = False
 
     def fields(self) -> list[Any]:
-        return [*self.position.fields(), int(self.reason)]
+        return [*self.position.fields(), int(self.reason), int(self.by_governance)]
 
     @classmethod
     def from_fields(cls, value: Any, what: str) -> Revocation:
-        index, height, reason = expect_array(value, what, 3)
+        index, height, reason, by = expect_array(value, what, 4)
         code = expect_uint(reason, f"{what} reason", maximum=255)
         try:
             parsed = RevocationReason(code)
         except ValueError as exc:
             raise InvalidEncoding(f"{what}: unknown reason code {code}") from exc
-        return cls(Position.from_fields([index, height], what), parsed)
+        return cls(Position.from_fields([index, height], what), parsed,
+                   bool(expect_uint(by, f"{what} signer", maximum=1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +115,69 @@ class KeyPeriod:
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """Who governance says the issuer is, for events after log index ``set_at``.
+
+    ``set_at`` is the index of the issuer.register or issuer.update event that
+    set it; it names the issuer of every event from ``set_at + 1`` until the
+    next version's ``set_at``.
+    """
+
+    set_at: int
+    name: str
+    ids: tuple[str, ...]
+
+    def fields(self) -> list[Any]:
+        return [self.set_at, self.name, list(self.ids)]
+
+
+@dataclass(frozen=True, slots=True)
+class Compromise:
+    """Governance's statement that the issuer's keys were untrustworthy from ``since_index``."""
+
+    position: Position
+    since_index: int
+    reason: str
+
+    def fields(self) -> list[Any]:
+        return [*self.position.fields(), self.since_index, self.reason]
+
+
+IssuerStanding: TypeAlias = Literal["active", "retired", "compromised"]
+
+
+@dataclass(frozen=True, slots=True)
 class IssuerRecord:
     issuer: str
-    name: str
+    identities: tuple[Identity, ...]
     keys: tuple[KeyPeriod, ...]
     registered: Position
     retired: Position | None
+    compromise: Compromise | None = None
+
+    @property
+    def name(self) -> str:
+        """The current display name."""
+        return self.identities[-1].name
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The current identifiers."""
+        return self.identities[-1].ids
+
+    @property
+    def standing(self) -> IssuerStanding:
+        if self.compromise is not None:
+            return "compromised"
+        return "active" if self.retired is None else "retired"
+
+    def identity_at(self, index: int) -> Identity:
+        """The identity that named the issuer of an event at log index ``index``."""
+        found = self.identities[0]
+        for identity in self.identities:
+            if identity.set_at < index:
+                found = identity
+        return found
 
     @property
     def current_key(self) -> bytes:
@@ -117,11 +187,29 @@ class IssuerRecord:
         """Was ``public_key`` this issuer's signing key for an event at ``index``?"""
         return any(p.public_key == public_key and p.covers(index) for p in self.keys)
 
+    def voided(self, index: int) -> bool:
+        """Is an event this issuer signed at ``index`` void because its key was compromised?"""
+        return self.compromise is not None and index >= self.compromise.since_index
+
+    @property
+    def last_trusted_key(self) -> bytes:
+        """The newest key installed before the compromise (the current key if none).
+
+        Keys installed by a rotation at ``since_index`` or later are the thief's.
+        A key installed by the event at index *i* is valid from *i* + 1, so the
+        trusted ones have ``valid_from <= since_index``.
+        """
+        if self.compromise is None:
+            return self.current_key
+        trusted = [p for p in self.keys if p.valid_from <= self.compromise.since_index]
+        return (trusted or list(self.keys))[-1].public_key
+
     def encode(self) -> bytes:
         return encoding.pack([
-            RECORD_VERSION, "issuer", self.issuer, self.name,
+            RECORD_VERSION, "issuer", self.issuer, [i.fields() for i in self.identities],
             [k.fields() for k in self.keys], self.registered.fields(),
             None if self.retired is None else self.retired.fields(),
+            None if self.compromise is None else self.compromise.fields(),
         ])
 
 
@@ -177,6 +265,25 @@ def _key_period(value: Any) -> KeyPeriod:
     )
 
 
+def _identity(value: Any) -> Identity:
+    set_at, name, ids = expect_array(value, "issuer identity", 3)
+    items = expect_array(ids, "issuer identifiers", max_len=MAX_ISSUER_IDS)
+    return Identity(
+        expect_uint(set_at, "identity set_at"),
+        expect_str(name, "issuer name", max_len=MAX_NAME_LENGTH),
+        tuple(expect_str(i, "issuer identifier", max_len=MAX_ISSUER_ID_LENGTH) for i in items),
+    )
+
+
+def _compromise(value: Any, what: str) -> Compromise:
+    index, height, since_index, reason = expect_array(value, what, 4)
+    return Compromise(
+        Position.from_fields([index, height], what),
+        expect_uint(since_index, f"{what} since_index"),
+        expect_str(reason, f"{what} reason", max_len=MAX_COMPROMISE_REASON),
+    )
+
+
 def decode_record(data: bytes) -> StatusRecord:
     """Decode an untrusted status record (from a node's proof or the database)."""
     fields = expect_array(encoding.unpack(data, max_size=MAX_RECORD_SIZE, what="status record"),
@@ -185,17 +292,23 @@ def decode_record(data: bytes) -> StatusRecord:
         raise InvalidEncoding("status record: unknown format version")
     kind = fields[1]
     if kind == "issuer":
-        _, _, issuer, name, keys, registered, retired = expect_array(fields, "issuer record", 7)
+        (_, _, issuer, identities, keys, registered, retired,
+         compromise) = expect_array(fields, "issuer record", 8)
         periods = tuple(_key_period(k) for k in
                         expect_array(keys, "issuer keys", max_len=MAX_ISSUER_KEYS))
         if not periods:
             raise InvalidEncoding("issuer record lists no keys")
+        versions = tuple(_identity(i) for i in expect_array(
+            identities, "issuer identities", max_len=MAX_ISSUER_IDENTITIES))
+        if not versions:
+            raise InvalidEncoding("issuer record lists no identity")
         return IssuerRecord(
             expect_str(issuer, "issuer", max_len=MAX_DID_LENGTH),
-            expect_str(name, "issuer name", max_len=MAX_NAME_LENGTH),
+            versions,
             periods,
             Position.from_fields(registered, "registered"),
             _optional(retired, Position.from_fields, "retired"),
+            _optional(compromise, _compromise, "compromise"),
         )
     if kind == "credential":
         _, _, issued, batch, revoked = expect_array(fields, "credential record", 5)
@@ -228,7 +341,8 @@ def _revocation_json(revocation: Revocation | None) -> dict[str, object] | None:
     if revocation is None:
         return None
     return {"index": revocation.position.index, "height": revocation.position.height,
-            "reason": revocation.reason.label, "reason_code": int(revocation.reason)}
+            "reason": revocation.reason.label, "reason_code": int(revocation.reason),
+            "by": "governance" if revocation.by_governance else "issuer"}
 
 
 def record_json(record: StatusRecord) -> dict[str, object]:
@@ -238,10 +352,18 @@ def record_json(record: StatusRecord) -> dict[str, object]:
             "kind": "issuer",
             "issuer": record.issuer,
             "name": record.name,
+            "ids": list(record.ids),
+            "standing": record.standing,
+            "identities": [{"set_at": i.set_at, "name": i.name, "ids": list(i.ids)}
+                           for i in record.identities],
             "keys": [{"public_key": k.public_key.hex(), "valid_from": k.valid_from,
                       "valid_until": k.valid_until} for k in record.keys],
             "registered": _position_json(record.registered),
             "retired": _position_json(record.retired),
+            "compromise": None if record.compromise is None else {
+                **_position_json(record.compromise.position),  # type: ignore[dict-item]
+                "since_index": record.compromise.since_index,
+                "reason": record.compromise.reason},
         }
     if isinstance(record, CredentialRecord):
         return {

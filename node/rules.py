@@ -10,13 +10,20 @@ Who may sign what:
 
 =====================  ==========================================================
 issuer.register        a governance key listed in the genesis file
-issuer.rotate          the issuer's current key
+issuer.update          a governance key
+issuer.compromise      a governance key (also retires the issuer)
+issuer.rotate          the issuer's current key; not after retirement
 issuer.retire          the issuer's current key, or a governance key
 credential.issue       the issuer's current key; not after retirement
 batch.anchor           the issuer's current key; not after retirement
-credential.revoke      the issuer's current key (also after retirement)
-batch.revoke           the issuer's current key (also after retirement)
+credential.revoke      the issuer's current key, its last key before a compromise,
+                       or a governance key (also after retirement)
+batch.revoke           as credential.revoke
 =====================  ==========================================================
+
+A revocation only ever takes trust away, so after a compromise both the thief's
+key and the issuer's last trusted key may still revoke: neither can make a
+credential valid again.
 
 Every event is also checked for replay (an event hash is accepted once, ever)
 and for a creation time not far ahead of the block time.
@@ -37,17 +44,22 @@ from client.events import (
     BatchRevoke,
     CredentialIssue,
     CredentialRevoke,
+    IssuerCompromise,
     IssuerRegister,
     IssuerRetire,
     IssuerRotate,
+    IssuerUpdate,
     SignedEvent,
 )
 from client.hashes import Hash
 from client.keys import public_key_from_did
 from client.status import (
+    MAX_ISSUER_IDENTITIES,
     MAX_ISSUER_KEYS,
     BatchRecord,
+    Compromise,
     CredentialRecord,
+    Identity,
     IssuerRecord,
     KeyPeriod,
     Position,
@@ -140,6 +152,25 @@ def _require_current_key(record: IssuerRecord, signer: bytes) -> None:
         )
 
 
+def _require_governance(context: LedgerContext, signer: bytes, kind: str) -> None:
+    if signer not in context.governance_keys:
+        raise RuleViolation("not_governance",
+                            f"{kind} must be signed by a governance key named in the genesis file")
+
+
+def _require_revoker(context: LedgerContext, record: IssuerRecord, signer: bytes) -> bool:
+    """Check who may revoke; True when governance signed (the verdict says so)."""
+    if signer in context.governance_keys:
+        return True
+    if signer not in (record.current_key, record.last_trusted_key):
+        raise RuleViolation(
+            "wrong_key",
+            f"a revocation must be signed by the current key of {record.issuer}, its last key "
+            "before a compromise, or a governance key",
+        )
+    return False
+
+
 def _require_active(record: IssuerRecord) -> None:
     if record.retired is not None:
         raise RuleViolation(
@@ -207,20 +238,47 @@ def _rule_for(
     payload = event.payload
     signer = event.signer
     if isinstance(payload, IssuerRegister):
-        if signer not in context.governance_keys:
-            raise RuleViolation(
-                "not_governance",
-                "issuer.register must be signed by a governance key named in the genesis file",
-            )
+        _require_governance(context, signer, "issuer.register")
         key = issuer_status_key(payload.issuer)
         if state.record(key) is not None:
             raise RuleViolation("issuer_exists", f"issuer {payload.issuer} is already registered")
         if payload.public_key != public_key_from_did(payload.issuer):
             raise RuleViolation("key_mismatch",
                                 "the registered public key must be the key of the issuer's did:key")
-        return {key: IssuerRecord(payload.issuer, payload.name,
+        return {key: IssuerRecord(payload.issuer,
+                                  (Identity(position.index, payload.name, payload.ids),),
                                   (KeyPeriod(payload.public_key, position.index + 1, None),),
                                   position, None)}
+
+    if isinstance(payload, IssuerUpdate):
+        _require_governance(context, signer, "issuer.update")
+        record = _issuer(state, payload.issuer)
+        if len(record.identities) >= MAX_ISSUER_IDENTITIES:
+            raise RuleViolation("too_many_updates",
+                                f"an issuer record keeps at most {MAX_ISSUER_IDENTITIES} identity "
+                                "versions; register a new issuer")
+        identity = Identity(position.index, payload.name, payload.ids)
+        return {issuer_status_key(payload.issuer):
+                dataclasses.replace(record, identities=(*record.identities, identity))}
+
+    if isinstance(payload, IssuerCompromise):
+        _require_governance(context, signer, "issuer.compromise")
+        record = _issuer(state, payload.issuer)
+        if not record.registered.index < payload.since_index <= position.index:
+            raise RuleViolation(
+                "bad_compromise_index",
+                f"the compromise of {payload.issuer} must start after its registration at "
+                f"index {record.registered.index} and not after this event at {position.index}; "
+                f"got {payload.since_index}")
+        if record.compromise is not None and payload.since_index >= record.compromise.since_index:
+            raise RuleViolation(
+                "already_compromised",
+                f"{payload.issuer} is already marked compromised since index "
+                f"{record.compromise.since_index}; a new statement may only move that earlier")
+        compromise = Compromise(position, payload.since_index, payload.reason)
+        return {issuer_status_key(payload.issuer): dataclasses.replace(
+            record, compromise=compromise,
+            retired=record.retired if record.retired is not None else position)}
 
     if isinstance(payload, IssuerRotate):
         record = _issuer(state, payload.issuer)
@@ -268,14 +326,14 @@ def _rule_for(
 
     if isinstance(payload, CredentialRevoke):
         record = _issuer(state, payload.issuer)
-        _require_current_key(record, signer)
+        by_governance = _require_revoker(context, record, signer)
         key = credential_status_key(payload.issuer, payload.digest)
         existing = _credential(state, key)
         if existing is not None and existing.revoked is not None:
             raise RuleViolation("already_revoked",
                                 f"credential {payload.digest.hex()} was revoked at log index "
                                 f"{existing.revoked.position.index}")
-        revocation = Revocation(position, payload.reason)
+        revocation = Revocation(position, payload.reason, by_governance)
         if payload.batch is None:
             if existing is None or existing.issued is None:
                 raise RuleViolation(
@@ -307,14 +365,15 @@ def _rule_for(
 
     if isinstance(payload, BatchRevoke):
         record = _issuer(state, payload.issuer)
-        _require_current_key(record, signer)
+        by_governance = _require_revoker(context, record, signer)
         batch = _batch(state, payload.issuer, payload.batch_id)
         if batch.revoked is not None:
             raise RuleViolation("already_revoked",
                                 f"batch {payload.batch_id!r} was revoked at log index "
                                 f"{batch.revoked.position.index}")
         return {batch_status_key(payload.issuer, payload.batch_id):
-                dataclasses.replace(batch, revoked=Revocation(position, payload.reason))}
+                dataclasses.replace(batch, revoked=Revocation(position, payload.reason,
+                                                              by_governance))}
 
     raise AssertionError(f"no rule for {type(payload).__name__}")  # decode_event guarantees a kind
 

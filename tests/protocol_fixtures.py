@@ -11,9 +11,11 @@ from client.events import (
     BatchRevoke,
     CredentialIssue,
     CredentialRevoke,
+    IssuerCompromise,
     IssuerRegister,
     IssuerRetire,
     IssuerRotate,
+    IssuerUpdate,
     Payload,
     RevocationReason,
     SignedEvent,
@@ -41,6 +43,9 @@ def fixed_digest(label: str) -> Hash:
     return Hash(hashlib.sha256(b"credential " + label.encode()).digest())
 
 
+ISSUER_IDS = ("did:web:uni.example", "https://uni.example/issuers/1")
+"""The identifiers governance registers for ISSUER (sorted, as events carry them)."""
+
 BATCH_DIGESTS = [fixed_digest(f"batch member {i}") for i in range(5)]
 BATCH = build_batch(BATCH_DIGESTS)
 
@@ -49,8 +54,11 @@ def sample_payloads() -> list[tuple[Payload, KeyPair]]:
     """One payload of every kind with the key that is meant to sign it."""
     receipt = BATCH.receipt(3)
     return [
-        (IssuerRegister(ISSUER.did, "Example University", ISSUER.public_key), GOVERNANCE),
+        (IssuerRegister(ISSUER.did, "Example University", ISSUER.public_key, ISSUER_IDS),
+         GOVERNANCE),
         (IssuerRotate(ISSUER.did, ISSUER_NEXT.public_key), ISSUER),
+        (IssuerUpdate(ISSUER.did, "Example University of Science",
+                      (*ISSUER_IDS, "https://uni.example/issuers/2")), GOVERNANCE),
         (CredentialIssue(ISSUER.did, fixed_digest("diploma 1")), ISSUER_NEXT),
         (BatchAnchor(ISSUER.did, "2026-spring", BATCH.root, BATCH.size), ISSUER_NEXT),
         (CredentialRevoke(ISSUER.did, fixed_digest("diploma 1"), RevocationReason.SUPERSEDED),
@@ -58,6 +66,9 @@ def sample_payloads() -> list[tuple[Payload, KeyPair]]:
         (CredentialRevoke(ISSUER.did, BATCH_DIGESTS[3], RevocationReason.FRAUD,
                           BatchMembership("2026-spring", 3, receipt.audit_path)), ISSUER_NEXT),
         (BatchRevoke(ISSUER.did, "2026-spring", RevocationReason.ISSUED_IN_ERROR), ISSUER_NEXT),
+        (CredentialRevoke(ISSUER.did, fixed_digest("diploma 2"), RevocationReason.FRAUD),
+         GOVERNANCE),
+        (IssuerCompromise(ISSUER.did, 3, "signing key found on a public server"), GOVERNANCE),
         (IssuerRetire(ISSUER.did), ISSUER_NEXT),
     ]
 

@@ -15,7 +15,7 @@ import pytest
 
 from client.errors import UsageError
 from client.hashes import Hash
-from client.smt import EMPTY, verify_membership, verify_non_membership
+from client.smt import EMPTY, MAX_VALUE_SIZE, verify_membership, verify_non_membership
 from node.errors import StoreCorrupted
 from node.smt import MemoryNodeStore, apply_updates
 from node.statemap import StatusMap
@@ -109,8 +109,8 @@ def test_invalid_update_puts_nothing(store: Store) -> None:
         status.stage({status_key(1): b"fine", b"short": b"bad"}, batch)
     batch.commit()
     assert store.get_status(status_key(1)) is None
-    with pytest.raises(UsageError, match="limit is 4096"):
-        status.stage({status_key(1): bytes(4097)}, store.batch())
+    with pytest.raises(UsageError, match=f"limit is {MAX_VALUE_SIZE}"):
+        status.stage({status_key(1): bytes(MAX_VALUE_SIZE + 1)}, store.batch())
 
 
 def test_historical_proofs_and_the_v_family(db_path: Path, store: Store) -> None:

@@ -16,6 +16,7 @@ from protocol_fixtures import (
     CREATED,
     GOVERNANCE,
     ISSUER,
+    ISSUER_IDS,
     ISSUER_NEXT,
     ORIGIN,
     fixed_digest,
@@ -30,7 +31,9 @@ from client.events import RevocationReason, signing_bytes
 from client.merkle import leaf_hash
 from client.status import (
     BatchRecord,
+    Compromise,
     CredentialRecord,
+    Identity,
     IssuerRecord,
     KeyPeriod,
     Position,
@@ -147,15 +150,25 @@ def _records() -> dict[str, Any]:
     digest = fixed_digest("diploma 1")
     records = [
         ("issuer with one rotation", IssuerRecord(
-            ISSUER.did, "Example University",
+            ISSUER.did, (Identity(0, "Example University", ISSUER_IDS),),
             (KeyPeriod(ISSUER.public_key, 1, 5), KeyPeriod(ISSUER_NEXT.public_key, 5, None)),
             Position(0, 1), None)),
-        ("retired issuer", IssuerRecord(ISSUER.did, "Example University",
+        ("retired issuer", IssuerRecord(ISSUER.did, (Identity(0, "Example University", ()),),
                                         (KeyPeriod(ISSUER.public_key, 1, None),),
                                         Position(0, 1), Position(40, 12))),
+        ("issuer renamed by governance, then compromised since index 20", IssuerRecord(
+            ISSUER.did, (Identity(0, "Example University", ISSUER_IDS),
+                         Identity(6, "Example University of Science",
+                                  (*ISSUER_IDS, "https://uni.example/issuers/2"))),
+            (KeyPeriod(ISSUER.public_key, 1, 22), KeyPeriod(ISSUER_NEXT.public_key, 22, None)),
+            Position(0, 1), Position(30, 9),
+            Compromise(Position(30, 9), 20, "signing key found on a public server"))),
         ("credential issued on its own", CredentialRecord(Position(7, 3), None, None)),
         ("credential issued then revoked", CredentialRecord(
             Position(7, 3), None, Revocation(Position(9, 4), RevocationReason.SUPERSEDED))),
+        ("credential revoked by governance", CredentialRecord(
+            Position(7, 3), None, Revocation(Position(9, 4), RevocationReason.FRAUD,
+                                             by_governance=True))),
         ("batch member revoked on its own", CredentialRecord(
             None, ("2026-spring", 3), Revocation(Position(11, 5), RevocationReason.FRAUD))),
         ("anchored batch", BatchRecord(leaf_hash(b"batch root"), 1000, Position(8, 3), None)),
