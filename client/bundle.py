@@ -5,7 +5,7 @@ each credential of a batch: where its digest sits in the batch tree that one
 ``batch.anchor`` event committed to, with the audit path (RFC 9162 §2.1.3.1,
 leaf side first).
 
-A *bundle* (``vcledger-bundle/v1``) is everything an offline verifier needs
+A *bundle* (``vcledger-bundle/v2``) is everything an offline verifier needs
 (DESIGN.md, "Proof bundle"): the issuing log leaf (``credential.issue``, or
 ``batch.anchor`` plus the receipt), its inclusion proof, the block header leaf
 that carries the status root with its inclusion proof, both as C2SP
@@ -21,6 +21,7 @@ is in docs/protocol.md ("Proof bundles").
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,13 @@ from client.hashes import Hash
 from client.keys import MAX_DID_LENGTH, public_key_from_did
 from client.smt import MAX_PROOF_SIZE as MAX_SMT_PROOF_SIZE
 from client.smt import SmtProof
-from client.status import MAX_RECORD_SIZE
+from client.status import (
+    MAX_RECORD_SIZE,
+    BatchRecord,
+    CredentialRecord,
+    IssuerRecord,
+    StatusRecord,
+)
 from client.tlogproof import MAX_TLOG_PROOF_SIZE, TlogProof, format_tlog_proof, parse_tlog_proof
 from client.trust import describe_validation_error
 
@@ -51,10 +58,12 @@ __all__ = [
     "BundleFormatError",
     "BundleStatus",
     "CredentialReceipt",
+    "IncludedHeader",
     "ReceiptFormatError",
     "StatusEntry",
     "build_bundle",
     "bundle_json",
+    "dated_heights",
     "format_batch_receipts",
     "format_bundle",
     "format_receipt",
@@ -63,8 +72,14 @@ __all__ = [
     "receipt_json",
 ]
 
-BUNDLE_FORMAT = "vcledger-bundle/v1"
+BUNDLE_FORMAT = "vcledger-bundle/v2"
 RECEIPT_FORMAT = "vcledger-receipt/v1"
+
+MAX_BLOCK_HEADERS = 2
+"""A bundle carries the headers of the block that issued and, if any, the one that revoked."""
+
+MAX_AUDIT_PATH = 64
+"""An RFC 9162 audit path in a tree of fewer than 2^64 leaves."""
 
 MAX_RECEIPT_PATH = 20
 """A batch holds at most 10^6 < 2^20 digests, so an audit path has at most 20 hashes."""
@@ -94,7 +109,7 @@ _CACHED_TEXT_SIZE = 16 * 1024
 
 
 class BundleFormatError(InvalidEncoding):
-    """A bundle document is not in the one form ``vcledger-bundle/v1`` allows."""
+    """A bundle document is not in the one form ``vcledger-bundle/v2`` allows."""
 
     code = "bad_bundle"
 
@@ -278,6 +293,20 @@ class BundleStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class IncludedHeader:
+    """A block header leaf with its claimed log index and RFC 9162 audit path.
+
+    The path is under the bundle's checkpoint.  Verifiers use the header's
+    ``time_ms`` (set by the block's proposer and accepted by 2f+1 validators)
+    as the date the ledger recorded what the block holds.
+    """
+
+    leaf: bytes
+    index: int
+    audit_path: tuple[Hash, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Bundle:
     """A parsed, NOT verified, proof bundle (see :func:`client.verify.verify_bundle`)."""
 
@@ -292,6 +321,9 @@ class Bundle:
     header_proof: TlogProof
     receipt: CredentialReceipt | None
     status: BundleStatus
+    block_headers: tuple[IncludedHeader, ...] = ()
+    """The headers of the blocks holding the issuing event and the earliest revocation,
+    in ascending index order, each once."""
 
 
 _MAX_LEAF_BASE64 = _base64_length(MAX_LEAF_SIZE)
@@ -316,8 +348,14 @@ class _StatusModel(_Strict):
     batch: _StatusEntryModel | None
 
 
+class _IncludedHeaderModel(_Strict):
+    header: Base64Leaf
+    index: Annotated[int, Field(ge=0, lt=2**63)]
+    audit_path: Annotated[list[HexHash], Field(max_length=MAX_AUDIT_PATH)]
+
+
 class _BundleModel(_Strict):
-    format: Literal["vcledger-bundle/v1"]
+    format: Literal["vcledger-bundle/v2"]
     origin: Annotated[str, Field(min_length=1, max_length=MAX_ORIGIN_SIZE)]
     issuer: Annotated[str, Field(min_length=1, max_length=MAX_DID_LENGTH)]
     credential_digest: HexHash
@@ -327,6 +365,8 @@ class _BundleModel(_Strict):
     header_proof: TlogProofText
     receipt: _ReceiptModel | None
     status: _StatusModel
+    block_headers: Annotated[list[_IncludedHeaderModel],
+                             Field(min_length=1, max_length=MAX_BLOCK_HEADERS)]
 
 
 # Bundles checked together usually share pieces: every bundle of one checkpoint has
@@ -406,6 +446,12 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
     try:
         _check_did(model.issuer, "issuer", BundleFormatError)
         status = model.status
+        headers = tuple(IncludedHeader(note.decode_base64(h.header, f"block_headers[{n}]"),
+                                       h.index,
+                                       tuple(Hash(bytes.fromhex(x)) for x in h.audit_path))
+                        for n, h in enumerate(model.block_headers))
+        if any(a.index >= b.index for a, b in itertools.pairwise(headers)):
+            raise BundleFormatError("block_headers must be in ascending index order, each once")
         return Bundle(
             origin=model.origin,
             issuer=model.issuer,
@@ -423,6 +469,7 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
                 batch=(None if status.batch is None
                        else _status_entry(status.batch, "status.batch", present=True)),
             ),
+            block_headers=headers,
         )
     except BundleFormatError:
         raise
@@ -458,12 +505,43 @@ def bundle_json(bundle: Bundle) -> dict[str, Any]:
             "credential": _status_json(bundle.status.credential),
             "batch": None if bundle.status.batch is None else _status_json(bundle.status.batch),
         },
+        "block_headers": [{"header": note.encode_base64(h.leaf), "index": h.index,
+                           "audit_path": [x.hex() for x in h.audit_path]}
+                          for h in bundle.block_headers],
     }
 
 
 def format_bundle(bundle: Bundle) -> str:
     """The bundle file text: :func:`bundle_json` as indented JSON with a final newline."""
     return json.dumps(bundle_json(bundle), indent=2) + "\n"
+
+
+def dated_heights(issuer: StatusRecord | None, credential: StatusRecord | None,
+                  batch: StatusRecord | None, *, event_index: int) -> set[int]:
+    """The heights of the blocks whose headers a bundle carries: the issuing event's block
+    and the block of the earliest revocation (the credential's, its batch's, or the
+    issuer's compromise when it voids the event), as :mod:`client.verify` step 12 demands.
+
+    Reads records that are not yet verified (a client assembling a bundle); the verifier
+    derives the same heights from the proven ones.  :class:`UsageError` when the records
+    give no issuing block.
+    """
+    issued: int | None = None
+    revocations: list[tuple[int, int]] = []  # (index, height)
+    if isinstance(batch, BatchRecord):
+        issued = batch.anchored.height
+    elif isinstance(credential, CredentialRecord) and credential.issued is not None:
+        issued = credential.issued.height
+    for record in (credential, batch):
+        if isinstance(record, (CredentialRecord, BatchRecord)) and record.revoked is not None:
+            revocations.append((record.revoked.position.index, record.revoked.position.height))
+    if isinstance(issuer, IssuerRecord) and issuer.compromise is not None \
+            and issuer.voided(event_index):
+        revocations.append((issuer.compromise.position.index,
+                            issuer.compromise.position.height))
+    if issued is None:
+        raise UsageError("no status record gives the height of the issuing block")
+    return {issued} | ({min(revocations)[1]} if revocations else set())
 
 
 def build_bundle(
@@ -479,6 +557,7 @@ def build_bundle(
     header_audit_path: Sequence[bytes],
     receipt: CredentialReceipt | None,
     status: BundleStatus,
+    block_headers: Sequence[IncludedHeader] = (),
 ) -> Bundle:
     """Assemble a bundle from pieces fetched from a node (or built in a test).
 
@@ -501,5 +580,9 @@ def build_bundle(
     header_proof = TlogProof(tree_size - 1, tuple(Hash(h) for h in header_audit_path),
                              checkpoint_note)
     format_tlog_proof(header_proof.index, header_proof.proof, checkpoint_note)
+    ordered = tuple(sorted(block_headers, key=lambda h: h.index))
+    if not ordered or len(ordered) > MAX_BLOCK_HEADERS or any(
+            a.index == b.index for a, b in itertools.pairwise(ordered)):
+        raise UsageError(f"a bundle carries 1 to {MAX_BLOCK_HEADERS} distinct block headers")
     return Bundle(origin, issuer, Hash(credential_digest), event, event_proof, header,
-                  header_proof, receipt, status)
+                  header_proof, receipt, status, ordered)

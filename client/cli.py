@@ -4,10 +4,13 @@ Commands are thin over the client library.  ``verify`` is fully offline: it
 never imports the HTTP client (client.http is imported lazily by the
 commands that talk to a node).
 
-Exit codes: 0 success or valid; 1 error talking to a node or reading a file;
-2 usage error; 3 revoked; 4 invalid (a proof, signature or digest check
-failed).  Every error is caught once, in :func:`main`, and printed as one
-line from its ``diagnostics()``; no traceback reaches the user.
+Exit codes (docs/workflow.md): 0 success or valid; 1 error talking to a node
+or reading a file; 2 usage error; 3 revoked; 4 invalid (a proof, signature,
+digest or issuer check failed, or the ledger never recorded the credential);
+5 stale (the checkpoint is older than the allowed age); 6 expired or not yet
+valid (the credential's own dates).  Every error is caught once, in
+:func:`main`, and printed as one line from its ``diagnostics()``; no
+traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ import asyncio
 import datetime as dt
 import json
 import os
-import re
 import sys
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from client import credentials
 from client.batch import MAX_BATCH_SIZE, build_batch
@@ -36,27 +39,39 @@ from client.bundle import (
     format_bundle,
     parse_receipt,
 )
+from client.durations import parse_max_age
 from client.errors import InvalidEncoding, LedgerError, UsageError, VerificationError
 from client.events import (
     BATCH_ID_PATTERN,
+    MAX_COMPROMISE_REASON,
     BatchAnchor,
     BatchRevoke,
     CredentialIssue,
     CredentialRevoke,
+    IssuerCompromise,
     IssuerRegister,
     IssuerRetire,
     IssuerRotate,
+    IssuerUpdate,
     Payload,
     RevocationReason,
     SignedEvent,
+    issuer_ids,
     sign_event,
 )
 from client.files import write_text_atomically
-from client.hashes import Hash, hash_from_hex
+from client.hashes import Hash, hash_from_hex, sha256
 from client.keys import KeyPair, public_key_from_did, read_key_file, write_key_file
 from client.note import SIG_COSIGNATURE_V1, verifier_key
+from client.status import IssuerRecord, decode_record
 from client.trust import MAX_TRUST_FILE_SIZE, Trust, parse_trust
-from client.verify import Verdict, verify_bundle, verify_bundle_without_trust
+from client.verify import (
+    TRUST_POLICY,
+    TrustPolicy,
+    Verdict,
+    verify_bundle,
+    verify_bundle_without_trust,
+)
 
 if TYPE_CHECKING:
     from client.http import NodeClient
@@ -179,10 +194,21 @@ async def _submit(node: NodeClient, payload: Payload, key: KeyPair, what: str,
             f"the {what} event {event.hash.hex()} was accepted by {node.url} but not committed "
             f"in time; check later with GET /v1/events/{event.hash.hex()}")
     return event, {"event_hash": event.hash.hex(), "kind": payload.kind.value,
-                   "index": result.index, "height": result.height, "network": origin}
+                   "event_index": result.index, "height": result.height, "origin": origin}
 
 
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Cc: controls (escape sequences, carriage return); Cf: format characters
+(bidirectional overrides, zero-width spaces that hide a difference); Cs: lone
+surrogates; Zl/Zp: line and paragraph separators, which terminals may break on."""
+
+
+def _escape(char: str) -> str:
+    if unicodedata.category(char) not in _UNPRINTABLE_CATEGORIES:
+        return char
+    code = ord(char)
+    return (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000
+            else f"\\U{code:08x}")
 
 
 def _printable(text: str) -> str:
@@ -193,9 +219,9 @@ def _printable(text: str) -> str:
     "invalid" with "valid" on the screen, and bidirectional overrides could
     reorder it.  They are shown as ``\\xNN`` / ``\\uNNNN`` escapes instead.
     """
-    return _UNPRINTABLE.sub(lambda found: (f"\\x{ord(found.group()):02x}"
-                                           if ord(found.group()) < 0x100
-                                           else f"\\u{ord(found.group()):04x}"), text)
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(map(_escape, text))
 
 
 def _report(args: argparse.Namespace, document: dict[str, Any], lines: Sequence[str]) -> None:
@@ -224,17 +250,87 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def _event_lines(info: dict[str, Any]) -> list[str]:
     return [f"committed {info['kind']} event {info['event_hash']}",
-            f"  log index {info['index']}, block height {info['height']}"]
+            f"  log index {info['event_index']}, block height {info['height']}"]
+
+
+def _ids(values: Sequence[str] | None) -> tuple[str, ...]:
+    try:
+        return issuer_ids(values or ())
+    except InvalidEncoding as exc:
+        raise UsageError(f"--id: {exc.diagnostics()}") from exc
+
+
+def _identity_lines(name: str, ids: Sequence[str]) -> list[str]:
+    return [f"  name: {name!r}", f"  identifiers: {', '.join(ids) or '(none: only its did:key)'}"]
 
 
 def cmd_issuer_register(args: argparse.Namespace) -> int:
     issuer = _did(args.issuer, "--issuer")
+    ids = _ids(args.id)
     admin = read_key_file(args.admin_key)
-    payload = IssuerRegister(issuer, args.name, public_key_from_did(issuer))
+    payload = IssuerRegister(issuer, args.name, public_key_from_did(issuer), ids)
     _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, admin,
                                                                  "issuer.register")))
-    info["issuer"] = issuer
-    _report(args, info, [f"registered issuer {issuer} ({args.name!r})", *_event_lines(info)])
+    info.update(issuer=issuer, name=args.name, ids=list(ids))
+    _report(args, info, [f"registered issuer {issuer}", *_identity_lines(args.name, ids),
+                         *_event_lines(info)])
+    return 0
+
+
+async def _issuer_record(node: NodeClient, issuer: str) -> IssuerRecord:
+    """The node's (unverified) record of ``issuer``: used to fill defaults and refuse early,
+    never to decide a verdict."""
+    status = await node.issuer_status(issuer)
+    if status.value is None:
+        raise UsageError(f"issuer {issuer} is not registered on {node.url}")
+    try:
+        record = decode_record(status.value)
+    except InvalidEncoding as exc:
+        raise InputFileError(f"node {node.url} served an unreadable issuer record: "
+                             f"{exc.diagnostics()}") from exc
+    if not isinstance(record, IssuerRecord):
+        raise InputFileError(f"node {node.url} served no issuer record for {issuer}")
+    return record
+
+
+def cmd_issuer_update(args: argparse.Namespace) -> int:
+    issuer = _did(args.issuer, "--issuer")
+    if args.name is None and args.id is None:
+        raise UsageError("give --name, --id (repeatable), or both: they replace the current ones")
+    admin = read_key_file(args.admin_key)
+
+    async def update(node: NodeClient) -> tuple[IssuerUpdate, dict[str, Any]]:
+        record = await _issuer_record(node, issuer)
+        payload = IssuerUpdate(issuer, record.name if args.name is None else args.name,
+                               record.ids if args.id is None else _ids(args.id))
+        _, info = await _submit(node, payload, admin, "issuer.update")
+        return payload, info
+
+    payload, info = _run_async(_with_node(args, update))
+    info.update(issuer=issuer, name=payload.name, ids=list(payload.ids))
+    _report(args, info, [f"updated issuer {issuer}; events from now on name it as",
+                         *_identity_lines(payload.name, payload.ids), *_event_lines(info)])
+    return 0
+
+
+def cmd_issuer_compromised(args: argparse.Namespace) -> int:
+    issuer = _did(args.issuer, "--issuer")
+    if args.since_index < 0:
+        raise UsageError("--since-index must be a log index (0 or more)")
+    if len(args.reason) > MAX_COMPROMISE_REASON:
+        raise UsageError(f"--reason is {len(args.reason)} characters; at most "
+                         f"{MAX_COMPROMISE_REASON}")
+    admin = read_key_file(args.admin_key)
+    payload = IssuerCompromise(issuer, args.since_index, args.reason)
+    _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, admin,
+                                                                 "issuer.compromise")))
+    info.update(issuer=issuer, since_index=args.since_index, reason=args.reason)
+    _report(args, info, [
+        f"issuer {issuer} is marked compromised since log index {args.since_index} and retired",
+        "  everything it issued, anchored or rotated at that index or later now verifies "
+        "revoked (key_compromise); earlier credentials keep their verdict",
+        *_event_lines(info),
+        "  register the institution again under a new did:key with the same --id values"])
     return 0
 
 
@@ -272,12 +368,19 @@ def _issuer_for_key(args: argparse.Namespace, key: KeyPair) -> str:
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
-    digest = _credential_digest(args.credential)
+    data = _read(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE)
+    digest, error, named = _digest_one(data)
+    if digest is None:
+        raise InputFileError(f"credential file {args.credential}: {error}")
     key = read_key_file(args.key)
     issuer = _issuer_for_key(args, key)
-    payload = CredentialIssue(issuer, digest)
-    _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, key,
-                                                                 "credential.issue")))
+    payload = CredentialIssue(issuer, Hash(digest))
+
+    async def issue(node: NodeClient) -> tuple[SignedEvent, dict[str, Any]]:
+        _check_named_issuers(await _issuer_record(node, issuer), [(args.credential, named)])
+        return await _submit(node, payload, key, "credential.issue")
+
+    _, info = _run_async(_with_node(args, issue))
     info.update(issuer=issuer, credential_digest=digest.hex())
     _report(args, info, [f"issued credential {digest.hex()}", f"  issuer {issuer}",
                          *_event_lines(info)[1:], f"  event {info['event_hash']}"])
@@ -317,30 +420,57 @@ def _collect_sources(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-def _digest_one(data: bytes) -> tuple[bytes | None, str | None]:
+Digested = tuple[bytes | None, str | None, str | None]
+"""(digest, error, the issuer the credential names) of one credential; plain values, so
+process-pool workers can return them."""
+
+
+def _digest_one(data: bytes) -> Digested:
     try:
-        return credentials.digest(data), None
+        document = credentials.parse_credential(data)
+        credentials.check_ijson(document)
+        return (sha256(credentials.canonical_json(document)), None,
+                credentials.named_issuer(document))
     except InvalidEncoding as exc:
-        return None, exc.diagnostics()
+        return None, exc.diagnostics(), None
 
 
-def digest_files(paths: list[str]) -> list[tuple[bytes | None, str | None]]:
+def digest_files(paths: list[str]) -> list[Digested]:
     """Digest credential files (a process-pool task: top level, plain values)."""
-    results: list[tuple[bytes | None, str | None]] = []
+    results: list[Digested] = []
     for path in paths:
         try:
             with open(path, "rb") as handle:
                 data = handle.read(credentials.MAX_CREDENTIAL_SIZE + 1)
         except OSError as exc:
-            results.append((None, f"cannot read: {exc.strerror}"))
+            results.append((None, f"cannot read: {exc.strerror}", None))
             continue
         results.append(_digest_one(data))
     return results
 
 
-def digest_lines(lines: list[bytes]) -> list[tuple[bytes | None, str | None]]:
+def digest_lines(lines: list[bytes]) -> list[Digested]:
     """Digest JSON Lines entries (a process-pool task)."""
     return [_digest_one(line) for line in lines]
+
+
+def _check_named_issuers(record: IssuerRecord, named: Sequence[tuple[str, str | None]]) -> None:
+    """Refuse credentials whose ``issuer`` is neither the signing DID nor one of the
+    identifiers governance registered for it: the verifier would call them invalid.
+
+    ``named`` pairs a label (file, or file:line) with the issuer the credential names.
+    """
+    allowed = {record.issuer, *record.ids}
+    wrong = [(label, issuer) for label, issuer in named if issuer not in allowed]
+    if not wrong:
+        return
+    shown = "; ".join(f"{label} names {issuer or 'no issuer'}" for label, issuer in wrong[:5])
+    more = f" (and {len(wrong) - 5} more)" if len(wrong) > 5 else ""
+    ids = ", ".join(record.ids) or "none registered"
+    raise UsageError(
+        f"{len(wrong)} credential(s) do not name this issuer: {shown}{more}.  Issuer "
+        f"{record.issuer} (\"{record.name}\") may be named by its did:key or by its "
+        f"identifiers ({ids}); nothing was signed")
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -356,10 +486,10 @@ def _progress(args: argparse.Namespace, total: int, what: str) -> Any:
 
 
 def _digest_all(args: argparse.Namespace, files: list[Path]
-                ) -> tuple[list[Source], list[bytes]]:
+                ) -> tuple[list[Source], list[bytes], list[tuple[str, str | None]]]:
     """Digest every credential: .json files whole, .jsonl files line by line."""
     plain = [f for f in files if f.suffix != ".jsonl"]
-    tasks: list[tuple[Callable[[Any], list[tuple[bytes | None, str | None]]], list[Any]]] = []
+    tasks: list[tuple[Callable[[Any], list[Digested]], list[Any]]] = []
     order: list[Source] = []
     for file_chunk in _chunks(plain, DIGEST_CHUNK):
         items = [str(p) for p in file_chunk]
@@ -377,7 +507,7 @@ def _digest_all(args: argparse.Namespace, files: list[Path]
         raise InputFileError("no credentials found in the given files")
     if total > MAX_BATCH_SIZE:
         raise UsageError(f"{total} credentials; a batch holds at most {MAX_BATCH_SIZE}")
-    results: list[tuple[bytes | None, str | None]] = []
+    results: list[Digested] = []
     workers = min(os.cpu_count() or 1, args.workers or 8)
     with _progress(args, total, "digesting") as bar:
         if total < PARALLEL_DIGEST_THRESHOLD or workers < 2:
@@ -392,16 +522,18 @@ def _digest_all(args: argparse.Namespace, files: list[Path]
                     done = future.result()
                     results.extend(done)
                     bar.update(len(done))
-    problems = [f"{source.label}: {error}" for source, (_, error) in zip(order, results,
-                                                                           strict=True)
+    problems = [f"{source.label}: {error}" for source, (_, error, _) in zip(order, results,
+                                                                              strict=True)
                 if error is not None]
     if problems:
         shown = "; ".join(problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise InputFileError(f"{len(problems)} credential(s) cannot be digested: {shown}{more}")
-    digests = [digest for digest, _ in results]
+    digests = [digest for digest, _, _ in results]
     assert all(d is not None for d in digests)
-    return order, digests  # type: ignore[return-value]
+    named = [(source.label, issuer) for source, (_, _, issuer) in zip(order, results,
+                                                                       strict=True)]
+    return order, digests, named  # type: ignore[return-value]
 
 
 def _check_duplicates(order: list[Source], digests: list[bytes]) -> None:
@@ -472,7 +604,7 @@ def cmd_anchor(args: argparse.Namespace) -> int:
         raise UsageError(f"--batch-id {args.batch_id!r} is not a batch id (1..128 of "
                          "A-Z a-z 0-9 . _ : -, starting with a letter or digit)")
     _node_url(args)  # fail on a missing --node before the long part
-    order, digests = _digest_all(args, _collect_sources(args.sources))
+    order, digests, named = _digest_all(args, _collect_sources(args.sources))
     _check_duplicates(order, digests)
     digested = time.monotonic()
     tree = build_batch(digests)
@@ -483,10 +615,14 @@ def cmd_anchor(args: argparse.Namespace) -> int:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputFileError(f"cannot create {outdir}: {exc.strerror}") from exc
-    event, info = _run_async(_with_node(args, lambda node: _submit(node, payload, key,
-                                                                     "batch.anchor")))
+
+    async def anchor(node: NodeClient) -> tuple[SignedEvent, dict[str, Any]]:
+        _check_named_issuers(await _issuer_record(node, issuer), named)
+        return await _submit(node, payload, key, "batch.anchor")
+
+    event, info = _run_async(_with_node(args, anchor))
     anchored = time.monotonic()
-    _write_receipts(args, outdir, order, digests, tree, origin=info["network"], issuer=issuer,
+    _write_receipts(args, outdir, order, digests, tree, origin=info["origin"], issuer=issuer,
                     batch_id=batch_id, anchor_hash=event.hash)
     finished = time.monotonic()
     info.update(issuer=issuer, batch_id=batch_id, batch_root=tree.root.hex(),
@@ -524,10 +660,16 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     reason = _reason(args.reason)
     if args.batch is not None and args.receipt is not None:
         raise UsageError("--receipt goes with a credential, not with --batch")
-    key = read_key_file(args.key)
+    if args.admin_key is not None:
+        if not args.issuer:
+            raise UsageError("a governance revocation names the issuer: pass --issuer DID")
+        key = read_key_file(args.admin_key)
+    else:
+        key = read_key_file(args.key)
     issuer = _issuer_for_key(args, key)
+    by = "governance" if args.admin_key is not None else "issuer"
     payload: Payload
-    info_extra: dict[str, Any] = {"issuer": issuer, "reason": reason.label}
+    info_extra: dict[str, Any] = {"issuer": issuer, "reason": reason.label, "by": by}
     if args.batch is not None:
         if not BATCH_ID_PATTERN.fullmatch(args.batch):
             raise UsageError(f"--batch {args.batch!r} is not a batch id")
@@ -559,7 +701,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, key,
                                                                  payload.kind.value)))
     info.update(info_extra)
-    _report(args, info, [f"revoked {what} ({reason.label})", *_event_lines(info)])
+    _report(args, info, [f"revoked {what} ({reason.label}, by {by})", *_event_lines(info)])
     return 0
 
 
@@ -597,18 +739,58 @@ def _credential_and_receipt(args: argparse.Namespace
     return data, digest, receipt, _issuer_of(args, data, receipt)
 
 
+STATUS_MAX_AGE = 300
+"""``vcledger status`` asks a node now, so it demands a checkpoint at most 5 minutes old:
+an idle network still cosigns a fresh one every few seconds (docs/operations.md)."""
+
+
+def _moment(text: str | None, what: str) -> int | None:
+    """An ISO 8601 date or date-time (``2026-12-05``, ``2026-12-05T10:00:00Z``) as POSIX
+    seconds; a time without a zone is UTC."""
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{what} {text!r} is not an ISO 8601 date or date-time, e.g. "
+                         "2026-12-05 or 2026-12-05T10:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp())
+
+
+def _max_age(args: argparse.Namespace, default: int | None = None) -> int | TrustPolicy | None:
+    """--max-age as seconds, None for ``none``, or the trust file's policy."""
+    if args.max_age is None:
+        return TRUST_POLICY if default is None else default
+    return parse_max_age(args.max_age)
+
+
 async def _fetch_and_verify(node: NodeClient, trust: Trust | None, *, data: bytes,
                             digest: Hash, receipt: CredentialReceipt | None,
-                            issuer: str) -> tuple[Any, Verdict]:
-    from client.http import fetch_bundle  # noqa: PLC0415 - verify must not load aiohttp
+                            issuer: str, max_age: int | TrustPolicy | None = TRUST_POLICY,
+                            expected_issuer: str | None = None) -> tuple[Any, Verdict]:
+    from client.http import NodeRejected, fetch_bundle  # noqa: PLC0415 - verify must not load aiohttp
 
     origin = await _network_origin(node, trust)
-    bundle = await fetch_bundle(node, issuer=issuer, credential_digest=digest, receipt=receipt,
-                                min_cosignatures=1 if trust is None else trust.threshold)
+    try:
+        bundle = await fetch_bundle(node, issuer=issuer, credential_digest=digest,
+                                    receipt=receipt,
+                                    min_cosignatures=1 if trust is None else trust.threshold)
+    except NodeRejected as exc:
+        if exc.error_code not in ("unknown_credential", "unknown_batch", "unknown_issuer"):
+            raise
+        # The ledger has no record of it: a forgery, not an outage.
+        return None, Verdict(
+            status="invalid", step=10, step_name="credential status", issuer_did=issuer,
+            credential_digest=digest.hex(), credential_checked=True,
+            checkpoint_signatures_checked=False,
+            message=f"invalid: not issued by {issuer}: {exc.diagnostics()}")
     if trust is None:
-        verdict = verify_bundle_without_trust(bundle, origin, credential_json=data)
+        verdict = verify_bundle_without_trust(bundle, origin, credential_json=data, now=_now())
     else:
-        verdict = verify_bundle(bundle, trust, credential_json=data, now=_now())
+        verdict = verify_bundle(bundle, trust, credential_json=data, now=_now(),
+                                max_age=max_age, expected_issuer=expected_issuer)
     return bundle, verdict
 
 
@@ -623,30 +805,42 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         raise VerificationError(f"the bundle assembled from {args.node or 'the node'} does not "
                                 f"verify, so it was not written: {verdict.message}")
     _write_atomically(out, format_bundle(bundle))
-    note = "" if trust is not None else (
-        " (checkpoint signatures not checked: pass --trust to check them too)")
+    notes = () if trust is not None else (
+        "checkpoint signatures not checked: pass --trust to check them too",)
     _report(args, {"bundle": str(out), "verdict": verdict.as_json()},
-            [f"wrote {out}", f"  {verdict.message}{note}"])
-    return 0
+            [f"wrote {out}", *(f"  {line}" for line in verdict.lines()),
+             *(f"  note: {n}" for n in notes)])
+    return verdict.exit_code
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     data, digest, receipt, issuer = _credential_and_receipt(args)
     trust = _trust(args.trust)
+    max_age = _max_age(args, STATUS_MAX_AGE)
     _, verdict = _run_async(_with_node(
         args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest, receipt=receipt,
-                                       issuer=issuer)))
-    _report(args, verdict.as_json(), [verdict.message])
+                                       issuer=issuer, max_age=max_age)))
+    _report(args, verdict.as_json(), verdict.lines())
     return verdict.exit_code
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if (args.credential is None) == (not args.digest_only):
+        raise UsageError("pass --credential CREDENTIAL.json (the file the holder presents), or "
+                         "--digest-only to check the bundle alone"
+                         if args.credential is None else
+                         "--credential and --digest-only exclude each other")
     trust = _trust(args.trust)
+    max_age = _max_age(args)
+    at = _moment(args.at, "--at")
+    expected = args.expected_issuer
     bundle = _read(args.bundle, "bundle file", MAX_BUNDLE_SIZE + 1)
     credential = (None if args.credential is None
                   else _read(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE))
-    verdict = verify_bundle(bundle, trust, credential_json=credential, now=_now())
-    _report(args, verdict.as_json(), [verdict.message])
+    verdict = verify_bundle(bundle, trust, credential_json=credential,
+                            digest_only=args.digest_only, now=_now(), max_age=max_age, at=at,
+                            expected_issuer=expected)
+    _report(args, verdict.as_json(), verdict.lines())
     return verdict.exit_code
 
 
@@ -729,12 +923,31 @@ def _common(parser: argparse.ArgumentParser, *, node: bool = False) -> None:
                             help="give up on the node after this long (default 60)")
 
 
+def _max_age_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--max-age", metavar="DURATION",
+                        help="the oldest checkpoint to accept, e.g. 90s, 15m, 24h, 7d, or "
+                             f"'none' (default: {default}); older gives 'stale', exit 5")
+
+
+class _ArgumentError(UsageError):
+    code = "usage"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so :func:`main` reports usage errors like
+    every other error (one JSON form under --json)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise _ArgumentError(f"{self.prog}: {message}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Issue, anchor, revoke and verify credentials on a vcledger network.",
         epilog="Exit codes: 0 success/valid, 1 node or file error, 2 usage error, "
-               "3 revoked, 4 invalid.",
+               "3 revoked, 4 invalid, 5 stale, 6 expired or not yet valid.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -757,8 +970,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-key", required=True, metavar="KEYFILE", help="governance key file")
     p.add_argument("--issuer", required=True, metavar="DID", help="the issuer's did:key")
     p.add_argument("--name", required=True, help="the issuer's display name")
+    p.add_argument("--id", action="append", metavar="ID",
+                   help="an identifier its credentials may name as 'issuer' besides the did:key: "
+                        "an https URL or a DID such as did:web:uni.example (repeatable)")
     _common(p, node=True)
     p.set_defaults(func=cmd_issuer_register)
+    p = isub.add_parser("update", help="replace an issuer's name or identifiers (governance)",
+                        description="Replace the display name and/or the identifiers of an "
+                                    "issuer for events from now on; earlier events keep the "
+                                    "identity they were made under.  Signed by a governance "
+                                    "key.")
+    p.add_argument("--admin-key", required=True, metavar="KEYFILE", help="governance key file")
+    p.add_argument("--issuer", required=True, metavar="DID", help="the issuer's did:key")
+    p.add_argument("--name", help="the new display name (default: keep the current one)")
+    p.add_argument("--id", action="append", metavar="ID",
+                   help="the new identifiers, replacing all current ones (repeatable; default: "
+                        "keep them)")
+    _common(p, node=True)
+    p.set_defaults(func=cmd_issuer_update)
+    p = isub.add_parser("compromised", help="declare an issuer's key stolen (governance)",
+                        description="Declare that the issuer's key material is untrustworthy "
+                                    "from log index N on: the issuer is retired, and every "
+                                    "issuance, batch anchor and key rotation it signed at N or "
+                                    "later verifies revoked (key_compromise, by governance).  "
+                                    "Signed by a governance key.")
+    p.add_argument("--admin-key", required=True, metavar="KEYFILE", help="governance key file")
+    p.add_argument("--issuer", required=True, metavar="DID", help="the issuer's did:key")
+    p.add_argument("--since-index", required=True, type=int, metavar="N",
+                   help="the first log index the thief may have signed (see the events "
+                        "`vcledger monitor` or the issuer's own log shows)")
+    p.add_argument("--reason", default="", metavar="TEXT",
+                   help=f"why, in words (at most {MAX_COMPROMISE_REASON} characters)")
+    _common(p, node=True)
+    p.set_defaults(func=cmd_issuer_compromised)
     p = isub.add_parser("rotate", help="replace the issuer's signing key",
                         description="Replace the issuer's signing key; signed by the current "
                                     "key.")
@@ -815,9 +1059,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True, metavar="CODE",
                    help="by name or code: " + ", ".join(
                        f"{r.label} ({r.value})" for r in RevocationReason))
-    p.add_argument("--key", required=True, metavar="KEYFILE", help="the issuer's key file")
+    signer = p.add_mutually_exclusive_group(required=True)
+    signer.add_argument("--key", metavar="KEYFILE", help="the issuer's key file")
+    signer.add_argument("--admin-key", metavar="KEYFILE",
+                        help="a governance key file: revoke any issuer's credential (with "
+                             "--issuer)")
     p.add_argument("--issuer", metavar="DID",
-                   help="the issuer, if not the did:key of --key (after a rotation)")
+                   help="the issuer, if not the did:key of --key (after a rotation, or with "
+                        "--admin-key)")
     _common(p, node=True)
     p.set_defaults(func=cmd_revoke)
 
@@ -829,7 +1078,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Fetch everything needed to check CREDENTIAL offline at the newest checkpoint, "
             "verify it, and only then write the bundle." if name == "bundle" else
             "Fetch the credential's proofs from the node and verify them like an offline "
-            "bundle.  Exit 0 valid, 3 revoked, 4 invalid.")
+            "bundle.  Exit 0 valid, 3 revoked, 4 invalid (also: never issued by that issuer), "
+            "5 stale, 6 expired or not yet valid.")
         p = sub.add_parser(name, help=helptext, description=description)
         p.add_argument("credential", metavar="CREDENTIAL.json")
         p.add_argument("--receipt", metavar="RECEIPT", help="the receipt of a batched credential")
@@ -842,16 +1092,29 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--trust", required=True, metavar="TRUSTFILE",
                            help="the network's trust file")
+            _max_age_option(p, f"{STATUS_MAX_AGE // 60} minutes")
         _common(p, node=True)
         p.set_defaults(func=func)
 
     p = sub.add_parser("verify", help="verify a proof bundle offline",
                        description="Verify a bundle with no network access.  Prints the "
-                                   "verdict; exit 0 valid, 3 revoked, 4 invalid.")
+                                   "verdict; exit 0 valid, 3 revoked, 4 invalid, 5 stale, "
+                                   "6 expired or not yet valid.")
     p.add_argument("bundle", metavar="BUNDLE")
     p.add_argument("--trust", required=True, metavar="TRUSTFILE", help="the network's trust file")
     p.add_argument("--credential", metavar="CREDENTIAL.json",
-                   help="also check that this credential file is the bundle's")
+                   help="the credential file the holder presents: its digest, issuer and "
+                        "validity dates are checked")
+    p.add_argument("--digest-only", action="store_true",
+                   help="check the bundle alone, without the credential file (the verdict "
+                        "says the file was not checked)")
+    p.add_argument("--issuer", dest="expected_issuer", metavar="ID",
+                   help="the issuer you expect (its did:key or one of its identifiers, e.g. "
+                        "https://uni.example/issuers/1); any other is invalid")
+    p.add_argument("--at", metavar="TIME",
+                   help="check the credential's validity dates at this moment (ISO 8601) "
+                        "instead of now")
+    _max_age_option(p, "the trust file's max_age_seconds")
     _common(p)
     p.set_defaults(func=cmd_verify)
 
@@ -886,9 +1149,12 @@ def _fail(args: argparse.Namespace | None, exc: LedgerError) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) and usage errors (2) from argparse
+        args = parser.parse_args(arguments)
+    except _ArgumentError as exc:
+        return _fail(argparse.Namespace(json="--json" in arguments), exc)
+    except SystemExit as exc:  # --help and --version (0)
         return exc.code if isinstance(exc.code, int) else 2
     try:
         result: int = args.func(args)

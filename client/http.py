@@ -28,7 +28,15 @@ import aiohttp
 
 from client import note, strictjson
 from client.block import MAX_LEAF_SIZE
-from client.bundle import Bundle, BundleStatus, CredentialReceipt, StatusEntry, build_bundle
+from client.bundle import (
+    Bundle,
+    BundleStatus,
+    CredentialReceipt,
+    IncludedHeader,
+    StatusEntry,
+    build_bundle,
+    dated_heights,
+)
 from client.checkpoint import parse_checkpoint
 from client.errors import InvalidEncoding, LedgerError, UsageError
 from client.hashes import Hash, hash_from_hex
@@ -276,6 +284,15 @@ class NodeClient:
             raise NodeResponseError(f"node {self.url}: log entry {index} has {len(body)} bytes")
         return body
 
+    async def header_index(self, height: int) -> int:
+        """The log index of block ``height``'s header leaf (untrusted: callers prove it)."""
+        what = f"block {height}"
+        document = await self._json(f"/v1/blocks/{height}", what)
+        tree_size = _field(document, "tree_size", int, f"node {self.url}: {what}")
+        if isinstance(tree_size, bool) or tree_size < 1:
+            raise NodeResponseError(f"node {self.url}: {what} has tree_size {tree_size}")
+        return int(tree_size) - 1
+
     async def inclusion_proof(self, index: int, tree_size: int) -> list[Hash]:
         what = f"the inclusion proof of leaf {index} in tree size {tree_size}"
         document = await self._json("/v1/proof/inclusion", what,
@@ -411,10 +428,15 @@ async def fetch_bundle(
                                 f"size than the checkpoint's {tree_size}")
     event_index = _issuing_index(node, credential_status, batch_status, issuer=issuer,
                                  digest=credential_digest, tree_size=tree_size)
-    event, event_path, header_path = await asyncio.gather(
-        node.entry(event_index),
-        node.inclusion_proof(event_index, tree_size),
-        node.inclusion_proof(tree_size - 1, tree_size),
+    heights = _dated_heights(node, issuer_status, credential_status, batch_status, event_index)
+    (event, event_path, header_path), block_headers = await asyncio.gather(
+        asyncio.gather(
+            node.entry(event_index),
+            node.inclusion_proof(event_index, tree_size),
+            node.inclusion_proof(tree_size - 1, tree_size),
+        ),
+        asyncio.gather(*(_included_header(node, height, tree_size)
+                         for height in sorted(heights))),
     )
     return build_bundle(
         origin=origin,
@@ -429,7 +451,27 @@ async def fetch_bundle(
         receipt=receipt,
         status=BundleStatus(issuer_status.entry(), credential_status.entry(),
                             None if batch_status is None else batch_status.entry()),
+        block_headers=block_headers,
     )
+
+
+async def _included_header(node: NodeClient, height: int, tree_size: int) -> IncludedHeader:
+    index = await node.header_index(height)
+    if index >= tree_size:
+        raise NodeResponseError(f"node {node.url}: block {height} lies beyond the checkpoint's "
+                                f"tree of {tree_size}")
+    leaf, path = await asyncio.gather(node.entry(index), node.inclusion_proof(index, tree_size))
+    return IncludedHeader(leaf, index, tuple(path))
+
+
+def _dated_heights(node: NodeClient, issuer: ProvenStatus, credential: ProvenStatus,
+                   batch: ProvenStatus | None, event_index: int) -> set[int]:
+    records = [None if s is None or s.value is None else _decode(node, s.value)
+               for s in (issuer, credential, batch)]
+    try:
+        return dated_heights(*records, event_index=event_index)  # type: ignore[arg-type]
+    except UsageError as exc:
+        raise NodeResponseError(f"node {node.url}: {exc.diagnostics()}") from exc
 
 
 async def _none() -> None:

@@ -1,9 +1,9 @@
 """Offline verification of a proof bundle, in numbered steps, to a :class:`Verdict`.
 
 Trusted: the :class:`client.trust.Trust` (network origin, validator keys,
-threshold) and, optionally, the credential file the holder presents.
-Untrusted: everything in the bundle.  No network, no clock (``now`` is an
-argument), no state.
+threshold, maximum checkpoint age), the credential file the holder presents,
+and the caller's clock (``now`` is an argument).  Untrusted: everything in the
+bundle.  No network, no state.
 
 The steps run cheap to expensive and the first failure wins.  Every proof is
 verified before anything it carries is used:
@@ -14,7 +14,8 @@ step  name                 check
 1     format               the document parses (size caps, strict JSON, canonical encodings)
 2     origin               the bundle's origin is the trusted network's
 3     checkpoint           the checkpoint note opens with >= threshold cosignatures by
-                           distinct trusted validators (c2sp.org/tlog-cosignature)
+                           distinct trusted validators (c2sp.org/tlog-cosignature); its time
+                           is the threshold-th newest cosignature's
 4     block header         the header proof embeds the byte-identical checkpoint, the header
                            leaf is at ``tree_size - 1``, its RFC 9162 inclusion verifies, it
                            decodes as a block header for that tree size
@@ -23,7 +24,7 @@ step  name                 check
                            bundle's issuer, and its Ed25519 signature verifies for the origin
 7     digest               the event commits to the credential digest (directly, or through
                            the receipt's audit path to the anchored batch root); with a
-                           credential file, its RFC 8785 digest is the bundle's
+                           credential file, it is I-JSON and its RFC 8785 digest is the bundle's
 8     issuer status        the issuer record is in the status map (membership proof under the
                            header's status root), registered before the event, not retired
                            before it, and the event's signer was its key at that index
@@ -31,35 +32,49 @@ step  name                 check
                            and index
 10    credential status    the credential's record (membership) or its absence
                            (non-membership); a direct issue must be recorded at the event's index
+11    credential           the credential names as its ``issuer`` the bundle's did:key or an
+                           identifier governance had given that issuer at the event; an
+                           issuer the verifier pinned is that issuer; its validity dates parse
+12    block times          the headers of the blocks that issued and revoked it verify under
+                           the checkpoint and hold those events: their times are the dates
 ====  ===================  ================================================================
 
-Outcome: ``invalid`` (first failed step), ``revoked`` (the credential or its
-whole batch has a revocation in the status map as of the checkpoint), or
-``valid``.
+Outcome, in this order: ``invalid`` (first failed step); ``revoked`` (the
+credential, its batch, or — through a compromise of the issuer's key since
+an index at or before the event — its issuer); ``expired`` / ``not_yet_valid``
+(outside the credential's own validity dates at ``at`` or ``now``); ``stale``
+(the checkpoint is older than the maximum age); otherwise ``valid``.  A
+revocation and the dates cannot change later, so they outrank staleness.
+Whatever was not checked (no credential file, no clock, no age bound) is said
+in words in the verdict's notes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from client import credentials
 from client.batch import verify_receipt
 from client.block import BlockHeader, decode_leaf
-from client.bundle import Bundle, StatusEntry, parse_bundle
+from client.bundle import Bundle, IncludedHeader, StatusEntry, dated_heights, parse_bundle
 from client.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
-from client.errors import InvalidEncoding, LedgerError, VerificationError
-from client.events import BatchAnchor, CredentialIssue, SignedEvent
+from client.durations import describe_age, describe_duration
+from client.errors import InvalidEncoding, LedgerError, UsageError, VerificationError
+from client.events import BatchAnchor, CredentialIssue, RevocationReason, SignedEvent
+from client.hashes import sha256
 from client.merkle import leaf_hash, verify_inclusion
 from client.note import parse_note
 from client.smt import verify_membership, verify_non_membership
 from client.status import (
     BatchRecord,
     CredentialRecord,
+    Identity,
     IssuerRecord,
-    Revocation,
+    Position,
     StatusRecord,
     batch_status_key,
     credential_status_key,
@@ -68,7 +83,19 @@ from client.status import (
 )
 from client.trust import Trust
 
-__all__ = ["STEPS", "RevocationInfo", "Verdict", "verify_bundle", "verify_bundle_without_trust"]
+__all__ = [
+    "EXIT_CODES",
+    "STEPS",
+    "TRUST_POLICY",
+    "IssuerInfo",
+    "RevocationInfo",
+    "TrustPolicy",
+    "Verdict",
+    "format_date",
+    "format_time",
+    "verify_bundle",
+    "verify_bundle_without_trust",
+]
 
 STEPS: tuple[str, ...] = (
     "format",
@@ -81,12 +108,25 @@ STEPS: tuple[str, ...] = (
     "issuer status",
     "batch status",
     "credential status",
+    "credential",
+    "block times",
 )
 """Step names; step ``n`` is ``STEPS[n - 1]``."""
 
-VerdictStatus = Literal["valid", "revoked", "invalid"]
+VerdictStatus = Literal["valid", "revoked", "invalid", "stale", "expired", "not_yet_valid"]
 
-EXIT_CODES: dict[str, int] = {"valid": 0, "revoked": 3, "invalid": 4}
+EXIT_CODES: dict[str, int] = {
+    "valid": 0, "revoked": 3, "invalid": 4, "stale": 5, "expired": 6, "not_yet_valid": 6,
+}
+"""The one table of verdict exit codes (1 error and 2 usage are the CLI's own)."""
+
+
+class TrustPolicy(enum.Enum):
+    TRUST_POLICY = "trust"
+
+
+TRUST_POLICY = TrustPolicy.TRUST_POLICY
+"""``max_age`` default: the trust file's ``max_age_seconds``."""
 
 
 class StepFailed(VerificationError):
@@ -95,13 +135,48 @@ class StepFailed(VerificationError):
 
 @dataclass(frozen=True, slots=True)
 class RevocationInfo:
-    """Where and why the credential was revoked: by itself, or with its whole batch."""
+    """Where, when, why and by whom the credential stopped being valid.
 
-    scope: Literal["credential", "batch"]
+    ``scope`` is ``credential`` (revoked on its own), ``batch`` (with its whole
+    batch) or ``issuer`` (governance declared the issuer's key compromised
+    since an index at or before the issuing event).
+    """
+
+    scope: Literal["credential", "batch", "issuer"]
     index: int
     height: int
     reason: str
     reason_code: int
+    by_governance: bool = False
+    time_ms: int | None = None
+
+    @property
+    def by(self) -> str:
+        return "governance" if self.by_governance else "issuer"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerInfo:
+    """The issuer as a person reads it: the name and identifiers governance gave it."""
+
+    did: str
+    name: str
+    ids: tuple[str, ...]
+    standing: str
+    """``active``, ``retired`` or ``compromised`` as of the checkpoint."""
+    current_name: str
+    since: Position | None = None
+    """When it retired or was declared compromised."""
+
+    def label(self, shown_id: str | None = None) -> str:
+        """``"Example University" (https://uni.example/issuers/1, did:key:z6Mk…)``."""
+        ids = [shown_id] if shown_id in self.ids else list(self.ids)
+        return f'"{self.name}" ({", ".join([*ids, self.did])})'
+
+    def as_json(self) -> dict[str, object]:
+        return {"did": self.did, "name": self.name, "ids": list(self.ids),
+                "standing": self.standing, "current_name": self.current_name,
+                "since_index": None if self.since is None else self.since.index}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +185,29 @@ class Verdict:
 
     ``step``/``step_name`` name the first failed step of an ``invalid``
     verdict.  The other fields are filled as far as the verification got,
-    and only from checked data.
+    and only from checked data.  ``notes`` say in words what was not checked
+    or what a relying party should know besides the status.
     """
 
     status: VerdictStatus
     message: str
+    notes: tuple[str, ...] = ()
     step: int | None = None
     step_name: str | None = None
-    issuer: str | None = None
+    issuer: IssuerInfo | None = None
+    issuer_did: str | None = None
     credential_digest: str | None = None
+    credential_checked: bool = False
     batch_id: str | None = None
     event_index: int | None = None
+    issued_time_ms: int | None = None
     tree_size: int | None = None
     checkpoint_time: int | None = None
+    checkpoint_age: int | None = None
+    max_age: int | None = None
+    valid_from: int | None = None
+    valid_until: int | None = None
+    validity_checked_at: int | None = None
     revocation: RevocationInfo | None = None
     checkpoint_signatures_checked: bool = True
     signatures_verified: int = field(default=0, compare=False)
@@ -130,26 +215,46 @@ class Verdict:
 
     @property
     def exit_code(self) -> int:
-        """The CLI exit code: 0 valid, 3 revoked, 4 invalid."""
+        """The CLI exit code: 0 valid, 3 revoked, 4 invalid, 5 stale, 6 expired/not yet valid."""
         return EXIT_CODES[self.status]
+
+    def lines(self) -> list[str]:
+        """The verdict as text: the message, then each note indented."""
+        return [self.message, *(f"  note: {n}" for n in self.notes)]
 
     def as_json(self) -> dict[str, object]:
         revocation = self.revocation
         return {
             "status": self.status,
             "message": self.message,
+            "notes": list(self.notes),
             "step": self.step,
             "step_name": self.step_name,
-            "issuer": self.issuer,
+            "issuer": (self.issuer.as_json() if self.issuer is not None
+                       else None if self.issuer_did is None
+                       else {"did": self.issuer_did, "name": None, "ids": [], "standing": None,
+                             "current_name": None, "since_index": None}),
             "credential_digest": self.credential_digest,
+            "credential_checked": self.credential_checked,
             "batch_id": self.batch_id,
             "event_index": self.event_index,
+            "issued_at": _iso_ms(self.issued_time_ms),
             "checkpoint": None if self.tree_size is None else {
                 "tree_size": self.tree_size,
                 "time": self.checkpoint_time,
                 "time_utc": None if self.checkpoint_time is None
                 else format_time(self.checkpoint_time),
+                "age_seconds": self.checkpoint_age,
                 "signatures_checked": self.checkpoint_signatures_checked,
+            },
+            "max_age_seconds": self.max_age,
+            "validity": None if self.validity_checked_at is None and self.valid_from is None
+            and self.valid_until is None else {
+                "valid_from": None if self.valid_from is None else format_time(self.valid_from),
+                "valid_until": None if self.valid_until is None
+                else format_time(self.valid_until),
+                "checked_at": None if self.validity_checked_at is None
+                else format_time(self.validity_checked_at),
             },
             "revocation": None if revocation is None else {
                 "scope": revocation.scope,
@@ -157,6 +262,8 @@ class Verdict:
                 "height": revocation.height,
                 "reason": revocation.reason,
                 "reason_code": revocation.reason_code,
+                "by": revocation.by,
+                "revoked_at": _iso_ms(revocation.time_ms),
             },
         }
 
@@ -167,6 +274,15 @@ def format_time(timestamp: int) -> str:
         return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, ValueError, OSError):
         return f"@{timestamp}"
+
+
+def format_date(timestamp: int) -> str:
+    """POSIX seconds as the UTC calendar date, e.g. ``2026-06-01``."""
+    return format_time(timestamp)[:10]
+
+
+def _iso_ms(time_ms: int | None) -> str | None:
+    return None if time_ms is None else format_time(time_ms // 1000)
 
 
 # Decoding is a pure function of the bytes with an immutable result, and bundles
@@ -186,15 +302,25 @@ def _decode_record(data: bytes) -> StatusRecord:
     return decode_record(data)
 
 
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """What the caller asked for, beyond the trust file and the bundle."""
+
+    credential_json: bytes | None
+    digest_only: bool
+    now: int | None
+    max_age: int | None
+    at: int | None
+    expected_issuer: str | None
+
+
 class _Verification:
     """The state of one verification: what the steps so far have established."""
 
-    def __init__(self, trust: Trust | None, origin: str, credential_json: bytes | None,
-                 now: int | None) -> None:
+    def __init__(self, trust: Trust | None, origin: str, options: _Options) -> None:
         self.trust = trust
         self.origin = origin
-        self.credential_json = credential_json
-        self.now = now
+        self.options = options
         self.signatures = 0
         # Established by the steps, in order.
         self.bundle: Bundle
@@ -203,9 +329,15 @@ class _Verification:
         self.header: BlockHeader
         self.event: SignedEvent
         self.anchor: BatchAnchor | None = None
+        self.credential: dict[str, Any] | None = None
         self.issuer_record: IssuerRecord
+        self.identity: Identity
         self.batch_record: BatchRecord | None = None
         self.credential_record: CredentialRecord | None = None
+        self.named_issuer: str | None = None
+        self.validity: credentials.ValidityPeriod | None = None
+        self.revoked: RevocationInfo | None = None
+        self.issued_time_ms: int | None = None
 
     # Step 1 -------------------------------------------------------------------------------
 
@@ -234,10 +366,10 @@ class _Verification:
             return
         trust = self.trust
         verified = verify_checkpoint(note_text, trust.origin, trust.verifiers(), trust.threshold,
-                                     now=self.now)
+                                     now=self.options.now)
         self.signatures += len(verified.cosigners)
         self.checkpoint = verified.checkpoint
-        self.checkpoint_time = verified.newest_timestamp
+        self.checkpoint_time = verified.time
 
     # Step 4 -------------------------------------------------------------------------------
 
@@ -321,9 +453,12 @@ class _Verification:
             # Root and size compared against the anchored batch, then the path hashed.
             verify_receipt(bundle.credential_digest, receipt.batch_receipt(), payload.root,
                            payload.size)
-        if self.credential_json is not None:
+        credential_json = self.options.credential_json
+        if credential_json is not None:
             try:
-                computed = credentials.digest(self.credential_json)
+                document = credentials.parse_credential(credential_json)
+                credentials.check_ijson(document)
+                computed = sha256(credentials.canonical_json(document))
             except InvalidEncoding as exc:
                 raise StepFailed(f"the credential file cannot be digested: "
                                  f"{exc.diagnostics()}") from exc
@@ -331,6 +466,7 @@ class _Verification:
                 raise StepFailed(f"the credential file's RFC 8785 digest is {computed.hex()}, "
                                  f"not the bundle's {bundle.credential_digest.hex()}: this "
                                  "bundle is for another credential")
+            self.credential = document
 
     # Step 8 -------------------------------------------------------------------------------
 
@@ -358,6 +494,7 @@ class _Verification:
             raise StepFailed(f"the event's signer {self.event.signer.hex()} was not a key of "
                              f"{issuer} at index {index}")
         self.issuer_record = record
+        self.identity = record.identity_at(index)
 
     # Step 9 -------------------------------------------------------------------------------
 
@@ -401,20 +538,112 @@ class _Verification:
                                  f"index {index}")
         self.credential_record = record
 
+    # Step 11 ------------------------------------------------------------------------------
+
+    def credential_claims(self) -> None:
+        did = self.bundle.issuer
+        allowed = {did, *self.identity.ids}
+        document = self.credential
+        if document is not None:
+            named = credentials.named_issuer(document)
+            if named is None:
+                raise StepFailed("the credential names no issuer (an 'issuer' string or an "
+                                 "object with an 'id'); nothing ties it to the ledger's issuer")
+            if named not in allowed:
+                raise StepFailed(
+                    f"the credential names issuer {named}, but it was put on the ledger by "
+                    f"{_label(did, self.identity)}, which governance had not given that "
+                    "identifier: another issuer's credential, or a forgery")
+            self.named_issuer = named
+            try:
+                self.validity = credentials.validity_period(document)
+            except InvalidEncoding as exc:
+                raise StepFailed(exc.diagnostics()) from exc
+        expected = self.options.expected_issuer
+        if expected is not None and expected not in allowed:
+            raise StepFailed(f"you expected issuer {expected}; this credential was issued by "
+                             f"{_label(did, self.identity)}")
+
+    # Step 12 ------------------------------------------------------------------------------
+
+    def block_times(self) -> None:
+        index = self.bundle.event_proof.index
+        issued_height = (self.batch_record.anchored.height if self.batch_record is not None
+                         else self._issued_position().height)
+        revoked = self._earliest_revocation()
+        needed = dated_heights(self.issuer_record, self.credential_record, self.batch_record,
+                               event_index=index)
+        headers = {}
+        for included in self.bundle.block_headers:
+            header = self._included_header(included)
+            headers[header.height] = header
+        if set(headers) != needed:
+            raise StepFailed(
+                f"the bundle must carry exactly the headers of blocks {sorted(needed)} (the "
+                f"issuing event's and its revocation's); it carries {sorted(headers)}")
+        self.issued_time_ms = self._time_of(headers[issued_height], index, "issuing event")
+        if revoked is not None:
+            time_ms = self._time_of(headers[revoked.height], revoked.index, "revocation")
+            revoked = RevocationInfo(revoked.scope, revoked.index, revoked.height, revoked.reason,
+                                     revoked.reason_code, revoked.by_governance, time_ms)
+        self.revoked = revoked
+
+    def _issued_position(self) -> Position:
+        record = self.credential_record
+        assert record is not None and record.issued is not None  # step 10 established it
+        return record.issued
+
+    def _included_header(self, included: IncludedHeader) -> BlockHeader:
+        checkpoint = self.checkpoint
+        if included.index >= checkpoint.tree_size:
+            raise StepFailed(f"a block header claims index {included.index}, outside the "
+                             f"checkpoint's tree of {checkpoint.tree_size}")
+        verify_inclusion(leaf_hash(included.leaf), included.index, checkpoint.tree_size,
+                         included.audit_path, checkpoint.root)
+        leaf = _decode_leaf(included.leaf)
+        if not isinstance(leaf, BlockHeader) or leaf.index != included.index:
+            raise StepFailed(f"the leaf at index {included.index} is not the block header it "
+                             "claims to be")
+        return leaf
+
+    @staticmethod
+    def _time_of(header: BlockHeader, index: int, what: str) -> int:
+        if not header.first_index <= index < header.index:
+            raise StepFailed(f"block {header.height} holds log indices {header.first_index}.."
+                             f"{header.index - 1}, not the {what} at {index}")
+        return header.time_ms
+
+    def _earliest_revocation(self) -> RevocationInfo | None:
+        found: list[RevocationInfo] = []
+        for scope, record in (("credential", self.credential_record),
+                              ("batch", self.batch_record)):
+            revoked = None if record is None else record.revoked
+            if revoked is not None:
+                found.append(RevocationInfo(
+                    scope, revoked.position.index, revoked.position.height,  # type: ignore[arg-type]
+                    revoked.reason.label, int(revoked.reason), revoked.by_governance))
+        issuer = self.issuer_record
+        if issuer.compromise is not None and issuer.voided(self.bundle.event_proof.index):
+            compromise = issuer.compromise
+            found.append(RevocationInfo(
+                "issuer", compromise.position.index, compromise.position.height,
+                RevocationReason.KEY_COMPROMISE.label, int(RevocationReason.KEY_COMPROMISE),
+                by_governance=True))
+        # Several may apply; the earliest is when it stopped being valid.
+        return min(found, key=lambda item: item.index, default=None)
+
     # Outcome ------------------------------------------------------------------------------
 
-    def revocation(self) -> RevocationInfo | None:
-        found: list[tuple[Literal["credential", "batch"], Revocation]] = []
-        if self.credential_record is not None and self.credential_record.revoked is not None:
-            found.append(("credential", self.credential_record.revoked))
-        if self.batch_record is not None and self.batch_record.revoked is not None:
-            found.append(("batch", self.batch_record.revoked))
-        if not found:
-            return None
-        # Both may be revoked; the earliest revocation is when it stopped being valid.
-        scope, revoked = min(found, key=lambda item: item[1].position.index)
-        return RevocationInfo(scope, revoked.position.index, revoked.position.height,
-                              revoked.reason.label, int(revoked.reason))
+    def issuer_info(self) -> IssuerInfo:
+        record = self.issuer_record
+        since = (record.compromise.position if record.compromise is not None
+                 else record.retired)
+        return IssuerInfo(record.issuer, self.identity.name, self.identity.ids, record.standing,
+                          record.name, since)
+
+
+def _label(did: str, identity: Identity) -> str:
+    return f'"{identity.name}" ({", ".join([*identity.ids, did])})'
 
 
 def _run(untrusted: Bundle | bytes | str, check: _Verification) -> Verdict:
@@ -429,6 +658,8 @@ def _run(untrusted: Bundle | bytes | str, check: _Verification) -> Verdict:
         check.issuer_in_good_standing,
         check.batch_recorded,
         check.credential_recorded,
+        check.credential_claims,
+        check.block_times,
     )
     assert len(steps) == len(STEPS)
     for number, step in enumerate(steps, start=1):
@@ -448,45 +679,126 @@ def _invalid(check: _Verification, number: int, exc: LedgerError) -> Verdict:
         message=f"invalid: step {number} ({name}): {exc.diagnostics()}",
         step=number,
         step_name=name,
-        issuer=None if bundle is None else bundle.issuer,
+        issuer=check.issuer_info() if number > 8 else None,
+        issuer_did=None if bundle is None else bundle.issuer,
         credential_digest=None if bundle is None else bundle.credential_digest.hex(),
+        credential_checked=check.options.credential_json is not None,
         signatures_verified=check.signatures,
         checkpoint_signatures_checked=check.trust is not None,
     )
 
 
 def _outcome(check: _Verification) -> Verdict:
+    options = check.options
     bundle = check.bundle
-    index = bundle.event_proof.index
     tree_size = check.checkpoint.tree_size
-    revocation = check.revocation()
-    when = ("" if check.checkpoint_time is None
-            else f" (time {format_time(check.checkpoint_time)})")
-    common = {
-        "issuer": bundle.issuer,
-        "credential_digest": bundle.credential_digest.hex(),
-        "batch_id": None if check.anchor is None else check.anchor.batch_id,
-        "event_index": index,
-        "tree_size": tree_size,
-        "checkpoint_time": check.checkpoint_time,
-        "checkpoint_signatures_checked": check.trust is not None,
-        "signatures_verified": check.signatures,
-    }
-    if revocation is not None:
-        whole = " with its whole batch" if revocation.scope == "batch" else ""
-        return Verdict(
-            status="revoked",
-            message=(f"revoked at index {revocation.index} ({revocation.reason}){whole}; "
-                     f"issued by {bundle.issuer} at index {index}, as of checkpoint "
-                     f"{tree_size}{when}"),
-            revocation=revocation,
-            **common,  # type: ignore[arg-type]
-        )
+    issuer = check.issuer_info()
+    notes: list[str] = []
+    age = None if check.checkpoint_time is None or options.now is None else max(
+        0, options.now - check.checkpoint_time)
+
+    who = issuer.label(check.named_issuer)
+    assert check.issued_time_ms is not None
+    issued_on = format_date(check.issued_time_ms // 1000)
+    as_of = f"as of checkpoint {tree_size}"
+    if check.checkpoint_time is not None:
+        as_of += f" ({format_time(check.checkpoint_time)}"
+        as_of += ")" if age is None else f", {describe_age(age)} old)"
+    elif check.trust is None:
+        as_of += " (its cosignatures were not checked)"
+
+    if options.credential_json is None:
+        notes.append("the credential file was not checked (--digest-only): this verdict is "
+                     f"about digest {bundle.credential_digest.hex()}, whatever file is shown")
+    if issuer.standing == "retired" and issuer.since is not None:
+        notes.append(f"the issuer retired at log index {issuer.since.index}; credentials it "
+                     "issued before keep their verdict")
+    elif issuer.standing == "compromised" and issuer.since is not None:
+        compromise = check.issuer_record.compromise
+        assert compromise is not None
+        notes.append(f"governance declared this issuer's key compromised since log index "
+                     f"{compromise.since_index} (at index {issuer.since.index}): "
+                     f"{compromise.reason or 'no reason given'}; credentials issued before "
+                     "that keep their verdict")
+    if issuer.current_name != issuer.name:
+        notes.append(f'the issuer is now called "{issuer.current_name}"')
+
+    # Validity dates of the credential itself.
+    moment = options.at if options.at is not None else options.now
+    validity = check.validity
+    dated: VerdictStatus | None = None
+    if validity is not None and moment is not None:
+        if validity.valid_until is not None and moment > validity.valid_until:
+            dated = "expired"
+        elif validity.valid_from is not None and moment < validity.valid_from:
+            dated = "not_yet_valid"
+    elif validity is not None:
+        notes.append("the credential's validity dates were not checked: no clock was given")
+
+    # Freshness of the checkpoint.
+    max_age = options.max_age
+    stale = False
+    if check.trust is not None:
+        if max_age is None:
+            notes.append("the checkpoint's age was not bounded (--max-age none): a revocation "
+                         "after it would not show")
+        elif age is None:
+            notes.append("the checkpoint's age was not checked: no clock was given")
+        elif age > max_age:
+            stale = True
+
+    revoked = check.revoked
+    status: VerdictStatus
+    if revoked is not None:
+        status = "revoked"
+        scope = {"credential": "", "batch": " with its whole batch",
+                 "issuer": " because the issuer's key was compromised"}[revoked.scope]
+        when = ("" if revoked.time_ms is None
+                else f" on {format_date(revoked.time_ms // 1000)}")
+        message = (f"revoked{when} by {revoked.by}{scope} ({revoked.reason}, log index "
+                   f"{revoked.index}); {who} issued this credential on {issued_on}; {as_of}")
+    elif dated is not None:
+        status = dated
+        assert validity is not None and moment is not None
+        if dated == "expired":
+            assert validity.valid_until is not None
+            what = f"expired on {format_time(validity.valid_until)}"
+        else:
+            assert validity.valid_from is not None
+            what = f"not valid until {format_time(validity.valid_from)}"
+        message = (f"{dated.replace('_', ' ')}: the credential {what} (checked at "
+                   f"{format_time(moment)}); {who} issued it on {issued_on}, not revoked "
+                   f"{as_of}")
+    elif stale:
+        status = "stale"
+        assert age is not None and max_age is not None
+        message = (f"stale: checkpoint {tree_size} is {describe_age(age)} old; this check "
+                   f"allows {describe_duration(max_age)} — refresh the bundle (vcledger refresh). "
+                   f"As of then: {who} issued this credential on {issued_on}, not revoked")
+    else:
+        status = "valid"
+        message = f"valid: {who} issued this credential on {issued_on}; not revoked {as_of}"
     return Verdict(
-        status="valid",
-        message=(f"valid: issued by {bundle.issuer} at index {index}, not revoked as of "
-                 f"checkpoint {tree_size}{when}"),
-        **common,  # type: ignore[arg-type]
+        status=status,
+        message=message,
+        notes=tuple(notes),
+        issuer=issuer,
+        issuer_did=bundle.issuer,
+        credential_digest=bundle.credential_digest.hex(),
+        credential_checked=options.credential_json is not None,
+        batch_id=None if check.anchor is None else check.anchor.batch_id,
+        event_index=bundle.event_proof.index,
+        issued_time_ms=check.issued_time_ms,
+        tree_size=tree_size,
+        checkpoint_time=check.checkpoint_time,
+        checkpoint_age=age,
+        max_age=max_age if check.trust is not None else None,
+        valid_from=None if validity is None else validity.valid_from,
+        valid_until=None if validity is None else validity.valid_until,
+        validity_checked_at=moment if validity is not None else None,
+        revocation=revoked,
+        checkpoint_signatures_checked=check.trust is not None,
+        signatures_verified=check.signatures,
     )
 
 
@@ -495,17 +807,34 @@ def verify_bundle(
     trust: Trust,
     *,
     credential_json: bytes | None = None,
+    digest_only: bool = False,
     now: int | None = None,
+    max_age: int | TrustPolicy | None = TRUST_POLICY,
+    at: int | None = None,
+    expected_issuer: str | None = None,
 ) -> Verdict:
     """Verify an untrusted bundle (a parsed :class:`Bundle` or the document) offline.
 
-    ``trust`` names the network; ``credential_json``, when given, is the
-    credential file whose RFC 8785 digest must be the bundle's; ``now``
-    (POSIX seconds from the caller's clock) discards cosignatures dated more
-    than five minutes in the future (tlog-cosignature).  Never raises for
-    bad bundle data: every failure is an ``invalid`` verdict naming its step.
+    ``trust`` names the network.  ``credential_json`` is the file the holder
+    presents: its RFC 8785 digest must be the bundle's and its ``issuer`` the
+    ledger's issuer; pass ``digest_only=True`` instead to check the bundle
+    alone (the verdict then says the file was not checked).  ``now`` is the
+    caller's clock (POSIX seconds): it discards cosignatures from the future,
+    measures the checkpoint's age against ``max_age`` (seconds; the trust
+    file's by default; None: unbounded, and the verdict says so) and, unless
+    ``at`` names another moment, is when the credential's own validity dates
+    are checked.  ``expected_issuer`` pins the issuer (its did:key or one of
+    its identifiers).  Never raises for bad bundle data: every failure is an
+    ``invalid`` verdict naming its step.
     """
-    return _run(bundle, _Verification(trust, trust.origin, credential_json, now))
+    if credential_json is None and not digest_only:
+        raise UsageError("give the credential file, or digest_only=True to check the bundle alone")
+    if credential_json is not None and digest_only:
+        raise UsageError("give either the credential file or digest_only=True, not both")
+    limit = trust.max_age_seconds if max_age is TRUST_POLICY else max_age
+    assert not isinstance(limit, TrustPolicy)
+    options = _Options(credential_json, digest_only, now, limit, at, expected_issuer)
+    return _run(bundle, _Verification(trust, trust.origin, options))
 
 
 def verify_bundle_without_trust(
@@ -513,12 +842,14 @@ def verify_bundle_without_trust(
     origin: str,
     *,
     credential_json: bytes | None = None,
+    now: int | None = None,
 ) -> Verdict:
-    """Every check of :func:`verify_bundle` except the checkpoint's cosignatures.
+    """Every check of :func:`verify_bundle` except the checkpoint's cosignatures and age.
 
     For ``vcledger bundle`` without a trust file: the checkpoint is the one
     the node just served, so this shows the bundle is complete and coherent
     with it, NOT that the network vouches for it.  The verdict says so
     (``checkpoint_signatures_checked`` is False).
     """
-    return _run(bundle, _Verification(None, origin, credential_json, None))
+    options = _Options(credential_json, credential_json is None, now, None, None, None)
+    return _run(bundle, _Verification(None, origin, options))

@@ -22,9 +22,11 @@ from client.events import (
     BatchRevoke,
     CredentialIssue,
     CredentialRevoke,
+    IssuerCompromise,
     IssuerRegister,
     IssuerRetire,
     IssuerRotate,
+    IssuerUpdate,
     Payload,
     RevocationReason,
     SignedEvent,
@@ -33,6 +35,7 @@ from client.events import (
 from client.hashes import Hash
 from client.keys import KeyPair
 from client.status import (
+    MAX_ISSUER_IDENTITIES,
     BatchRecord,
     CredentialRecord,
     IssuerRecord,
@@ -309,3 +312,97 @@ def test_a_rejected_event_changes_nothing(ledger: Ledger) -> None:
     before = dict(ledger.records)
     ledger.rejects(CredentialIssue(ISSUER.did, fixed_digest("x")), ISSUER_NEXT, "wrong_key")
     assert ledger.records == before
+
+
+# -- issuer identity, compromise and governance revocation (issue 10) ----------------------
+
+UNI_IDS = ("did:web:uni.example", "https://uni.example/issuers/1")
+
+
+def _issuer_record(ledger: Ledger, did: str = ISSUER.did) -> IssuerRecord:
+    record = ledger.record(issuer_status_key(did))
+    assert isinstance(record, IssuerRecord)
+    return record
+
+
+def test_register_records_the_identifiers_and_update_keeps_their_history() -> None:
+    ledger = Ledger()
+    ledger.submit(IssuerRegister(OTHER_ISSUER.did, "Uni", OTHER_ISSUER.public_key, UNI_IDS),
+                  GOVERNANCE)
+    issued = ledger.size + 1  # an event after the register, before the update
+    ledger.submit(CredentialIssue(OTHER_ISSUER.did, fixed_digest("before")), OTHER_ISSUER)
+    update_index = ledger.size
+    ledger.submit(IssuerUpdate(OTHER_ISSUER.did, "Uni of Science", ("https://uni.example",)),
+                  GOVERNANCE)
+    record = _issuer_record(ledger, OTHER_ISSUER.did)
+    assert (record.name, record.ids) == ("Uni of Science", ("https://uni.example",))
+    assert record.identity_at(issued).ids == UNI_IDS
+    assert record.identity_at(update_index).name == "Uni"
+    assert record.identity_at(update_index + 1).name == "Uni of Science"
+
+
+def test_only_governance_updates_an_issuer_and_updates_are_bounded(ledger: Ledger) -> None:
+    ledger.rejects(IssuerUpdate(ISSUER.did, "Evil U", ()), ISSUER, "not_governance")
+    ledger.rejects(IssuerUpdate(OTHER_ISSUER.did, "Nobody", ()), GOVERNANCE, "unknown_issuer")
+    for n in range(MAX_ISSUER_IDENTITIES - 1):
+        ledger.submit(IssuerUpdate(ISSUER.did, f"Name {n}", ()), GOVERNANCE)
+    ledger.rejects(IssuerUpdate(ISSUER.did, "One too many", ()), GOVERNANCE, "too_many_updates")
+
+
+def test_compromise_retires_voids_and_lets_the_real_issuer_and_governance_revoke(
+        ledger: Ledger) -> None:
+    before = fixed_digest("issued before the theft")
+    ledger.submit(CredentialIssue(ISSUER.did, before), ISSUER)
+    since = ledger.size
+    thief = fixed_key("thief")
+    stolen = fixed_digest("minted by the thief")
+    ledger.submit(CredentialIssue(ISSUER.did, stolen), ISSUER)  # the thief, with the real key
+    ledger.submit(IssuerRotate(ISSUER.did, thief.public_key), ISSUER)
+    # The thief now holds the current key; the real issuer's revoke is refused ...
+    ledger.rejects(CredentialRevoke(ISSUER.did, stolen, RevocationReason.FRAUD), ISSUER,
+                   "wrong_key")
+    ledger.rejects(IssuerCompromise(ISSUER.did, since, "stolen"), ISSUER, "not_governance")
+    ledger.submit(IssuerCompromise(ISSUER.did, since, "key found on a public server"),
+                  GOVERNANCE)
+    record = _issuer_record(ledger)
+    assert record.standing == "compromised" and record.retired is not None
+    assert record.voided(since) and not record.voided(since - 1)
+    assert record.last_trusted_key == ISSUER.public_key
+    # ... until the compromise: then the last trusted key may revoke again.
+    ledger.submit(CredentialRevoke(ISSUER.did, stolen, RevocationReason.KEY_COMPROMISE), ISSUER)
+    ledger.rejects(CredentialIssue(ISSUER.did, fixed_digest("more")), thief, "issuer_retired")
+    ledger.rejects(IssuerRotate(ISSUER.did, fixed_key("another").public_key), thief,
+                   "issuer_retired")
+    # A later statement may only move the start earlier, and never before registration.
+    ledger.rejects(IssuerCompromise(ISSUER.did, since + 1, ""), GOVERNANCE,
+                   "already_compromised")
+    ledger.rejects(IssuerCompromise(ISSUER.did, 0, ""), GOVERNANCE, "bad_compromise_index")
+    ledger.submit(IssuerCompromise(ISSUER.did, since - 1, "earlier than we thought"), GOVERNANCE)
+    assert _issuer_record(ledger).compromise.since_index == since - 1  # type: ignore[union-attr]
+
+
+def test_compromise_cannot_start_after_itself(ledger: Ledger) -> None:
+    ledger.rejects(IssuerCompromise(ISSUER.did, ledger.size + 1, ""), GOVERNANCE,
+                   "bad_compromise_index")
+
+
+def test_governance_revokes_any_issuers_credential_and_batch(ledger: Ledger) -> None:
+    digest = fixed_digest("doctor of medicine")
+    ledger.submit(CredentialIssue(ISSUER.did, digest), ISSUER)
+    ledger.rejects(CredentialRevoke(ISSUER.did, digest, RevocationReason.FRAUD), OTHER_ISSUER,
+                   "wrong_key")
+    ledger.submit(CredentialRevoke(ISSUER.did, digest, RevocationReason.FRAUD), GOVERNANCE)
+    record = ledger.record(credential_status_key(ISSUER.did, digest))
+    assert isinstance(record, CredentialRecord) and record.revoked is not None
+    assert record.revoked.by_governance
+    ledger.submit(BatchAnchor(ISSUER.did, "b1", BATCH.root, BATCH.size), ISSUER)
+    ledger.submit(BatchRevoke(ISSUER.did, "b1", RevocationReason.WITHDRAWN), GOVERNANCE)
+    batch = ledger.record(batch_status_key(ISSUER.did, "b1"))
+    assert isinstance(batch, BatchRecord) and batch.revoked is not None
+    assert batch.revoked.by_governance
+    own = fixed_digest("own revocation")
+    ledger.submit(CredentialIssue(ISSUER.did, own), ISSUER)
+    ledger.submit(CredentialRevoke(ISSUER.did, own, RevocationReason.SUPERSEDED), ISSUER)
+    mine = ledger.record(credential_status_key(ISSUER.did, own))
+    assert isinstance(mine, CredentialRecord) and mine.revoked is not None
+    assert not mine.revoked.by_governance
