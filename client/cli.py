@@ -86,6 +86,13 @@ RECEIPT_WRITERS = 4
 T = TypeVar("T")
 
 
+class UnknownIssuer(LedgerError):
+    """The node has no record of the issuer a command signs for."""
+
+    code = "unknown_issuer"
+    exit_code = 1
+
+
 class InputFileError(LedgerError):
     """A file named on the command line is missing, unreadable or malformed."""
 
@@ -282,7 +289,9 @@ async def _issuer_record(node: NodeClient, issuer: str) -> IssuerRecord:
     never to decide a verdict."""
     status = await node.issuer_status(issuer)
     if status.value is None:
-        raise UsageError(f"issuer {issuer} is not registered on {node.url}")
+        raise UnknownIssuer(f"issuer {issuer} is not registered on node {node.url} "
+                            "(unknown_issuer); governance registers it with `vcledger issuer "
+                            "register`")
     try:
         record = decode_record(status.value)
     except InvalidEncoding as exc:

@@ -64,8 +64,11 @@ def files(tmp_path: Path) -> dict[str, Path]:
 # -- help and usage ----------------------------------------------------------------------------
 
 COMMANDS = [[], ["keygen"], ["issuer"], ["issuer", "register"], ["issuer", "rotate"],
-            ["issuer", "retire"], ["issue"], ["anchor"], ["revoke"], ["bundle"], ["verify"],
-            ["status"], ["monitor"]]
+            ["issuer", "retire"], ["issuer", "update"], ["issuer", "compromised"], ["issue"],
+            ["anchor"], ["revoke"], ["bundle"], ["verify"], ["status"], ["monitor"]]
+
+UNBOUNDED = ("--max-age", "none")
+"""The vector checkpoints are from 2026-05: without this they are stale today."""
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "vcledger")
@@ -110,26 +113,78 @@ def test_keygen_writes_a_private_key_file(capsys: pytest.CaptureFixture[str],
 def test_verify_exit_codes(capsys: pytest.CaptureFixture[str], files: dict[str, Path],
                            name: str, code: int) -> None:
     got, out, err = run(capsys, "verify", str(files[name]), "--trust", str(files["trust"]),
-                        "--credential", str(files[f"{name}.credential"]))
+                        "--credential", str(files[f"{name}.credential"]), *UNBOUNDED)
     assert got == code, out + err
     first = out.splitlines()[0]
-    assert first.startswith("valid: issued by " if code == 0 else "revoked at index ")
+    assert first.startswith('valid: "' if code == 0 else "revoked on ")
+    assert "issued this credential on " in first
     assert err == ""
+
+
+def test_verify_needs_the_credential_or_says_it_was_not_checked(
+        capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
+    bundle, trust = str(files["direct_valid"]), str(files["trust"])
+    code, out, err = run(capsys, "verify", bundle, "--trust", trust)
+    assert code == 2 and "--credential" in err and "--digest-only" in err and out == ""
+    code, out, err = run(capsys, "verify", bundle, "--trust", trust, "--json")
+    assert code == 2 and json.loads(out)["error"]["code"] == "bad_request"
+    code, checked, _ = run(capsys, "verify", bundle, "--trust", trust, *UNBOUNDED,
+                           "--credential", str(files["direct_valid.credential"]))
+    code2, unchecked, _ = run(capsys, "verify", bundle, "--trust", trust, *UNBOUNDED,
+                              "--digest-only")
+    assert code == code2 == 0
+    assert checked != unchecked
+    assert "note: the credential file was not checked" in unchecked
+    code, out, _ = run(capsys, "verify", bundle, "--trust", trust, *UNBOUNDED,
+                       "--digest-only", "--json")
+    assert json.loads(out)["credential_checked"] is False
+
+
+def test_verify_old_checkpoint_is_stale(capsys: pytest.CaptureFixture[str],
+                                        files: dict[str, Path]) -> None:
+    code, out, _ = run(capsys, "verify", str(files["direct_valid"]), "--trust",
+                       str(files["trust"]), "--credential", str(files["direct_valid.credential"]))
+    assert code == 5 and out.startswith("stale: checkpoint ")
+    assert "this check allows 7 days" in out
+    code, out, _ = run(capsys, "verify", str(files["direct_revoked"]), "--trust",
+                       str(files["trust"]), "--credential",
+                       str(files["direct_revoked.credential"]))
+    assert code == 3  # a revocation outranks staleness
+    code, out, err = run(capsys, "verify", str(files["direct_valid"]), "--trust",
+                         str(files["trust"]), "--digest-only", "--max-age", "soon")
+    assert code == 2 and "soon" in err
+
+
+def test_verify_at_and_pinned_issuer(capsys: pytest.CaptureFixture[str],
+                                     files: dict[str, Path]) -> None:
+    argv = ["verify", str(files["direct_valid"]), "--trust", str(files["trust"]), *UNBOUNDED,
+            "--credential", str(files["direct_valid.credential"])]
+    code, out, _ = run(capsys, *argv, "--at", "2020-01-01")
+    assert code == 6 and out.startswith("not yet valid: ")
+    code, out, err = run(capsys, *argv, "--at", "yesterday")
+    assert code == 2 and "ISO 8601" in err
+    code, out, _ = run(capsys, *argv, "--issuer", "https://elsewhere.example")
+    assert code == 4 and out.startswith("invalid: step 11 (credential): you expected issuer")
 
 
 def test_verify_json_shape(capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
     code, out, _ = run(capsys, "verify", str(files["batch_revoked"]), "--trust",
-                       str(files["trust"]), "--json")
+                       str(files["trust"]), "--digest-only", "--json")
     assert code == 3
     document = json.loads(out)
-    assert set(document) == {"status", "message", "step", "step_name", "issuer",
-                             "credential_digest", "batch_id", "event_index", "checkpoint",
-                             "revocation"}
+    assert set(document) == {"status", "message", "notes", "step", "step_name", "issuer",
+                             "credential_digest", "credential_checked", "batch_id",
+                             "event_index", "issued_at", "checkpoint", "max_age_seconds",
+                             "validity", "revocation"}
     assert document["status"] == "revoked" and document["batch_id"] == "2026-spring"
-    assert set(document["checkpoint"]) == {"tree_size", "time", "time_utc",
+    assert set(document["checkpoint"]) == {"tree_size", "time", "time_utc", "age_seconds",
                                            "signatures_checked"}
-    assert set(document["revocation"]) == {"scope", "index", "height", "reason", "reason_code"}
+    assert set(document["issuer"]) == {"did", "name", "ids", "standing", "current_name",
+                                       "since_index"}
+    assert set(document["revocation"]) == {"scope", "index", "height", "reason", "reason_code",
+                                           "by", "revoked_at"}
     assert document["revocation"]["reason"] == "fraud"
+    assert document["max_age_seconds"] == 7 * 86400
 
 
 def test_verify_invalid_names_the_step(capsys: pytest.CaptureFixture[str],
@@ -137,7 +192,8 @@ def test_verify_invalid_names_the_step(capsys: pytest.CaptureFixture[str],
     case = next(c for c in INVALID["cases"] if c["name"] == "too_few_cosignatures")
     path = files["dir"] / "few.json"
     path.write_text(json.dumps(case["bundle"]))
-    code, out, _ = run(capsys, "verify", str(path), "--trust", str(files["trust"]), "--json")
+    code, out, _ = run(capsys, "verify", str(path), "--trust", str(files["trust"]),
+                       "--digest-only", "--json")
     assert code == 4
     document = json.loads(out)
     assert (document["status"], document["step"], document["step_name"]) == (
@@ -156,15 +212,17 @@ def test_verify_with_another_networks_trust_is_invalid(capsys: pytest.CaptureFix
                                                        files: dict[str, Path]) -> None:
     other = files["dir"] / "other.json"
     other.write_text(json.dumps(VALID["other_network_trust"]))
-    code, out, _ = run(capsys, "verify", str(files["direct_valid"]), "--trust", str(other))
+    code, out, _ = run(capsys, "verify", str(files["direct_valid"]), "--trust", str(other),
+                       "--digest-only")
     assert code == 4 and out.startswith("invalid: step 2 (origin): ")
 
 
 def test_verify_bad_json_bundle_is_invalid_at_step_1(capsys: pytest.CaptureFixture[str],
                                                      files: dict[str, Path]) -> None:
     bad = files["dir"] / "bad.json"
-    bad.write_text('{"format": "vcledger-bundle/v1",')
-    code, out, err = run(capsys, "verify", str(bad), "--trust", str(files["trust"]))
+    bad.write_text('{"format": "vcledger-bundle/v2",')
+    code, out, err = run(capsys, "verify", str(bad), "--trust", str(files["trust"]),
+                         "--digest-only")
     assert code == 4 and out.startswith("invalid: step 1 (format): ") and "not JSON" in out
     assert err == ""
 
@@ -185,7 +243,7 @@ def test_malformed_trust_file_is_a_usage_error(capsys: pytest.CaptureFixture[str
                                                files: dict[str, Path]) -> None:
     files["trust"].write_text('{"origin": "x", "threshold": 1}')
     code, _, err = run(capsys, "verify", str(files["direct_valid"]), "--trust",
-                       str(files["trust"]))
+                       str(files["trust"]), "--digest-only")
     assert code == 2 and "validators" in err
 
 
@@ -308,7 +366,8 @@ def test_no_tracebacks_in_a_real_process(files: dict[str, Path]) -> None:
     outcomes: list[tuple[int, str]] = []
     for argv in (["issue", str(files["direct_valid.credential"]), "--key", str(files["key"]),
                   "--node", url],
-                 ["verify", str(files["dir"] / "missing"), "--trust", str(files["trust"])],
+                 ["verify", str(files["dir"] / "missing"), "--trust", str(files["trust"]),
+                  "--digest-only"],
                  ["revoke", "--batch", "b", "--reason", "nope", "--key", str(files["key"])]):
         result = _cli(*argv)
         outcomes.append((result.returncode, result.stderr))
@@ -320,7 +379,7 @@ def test_no_tracebacks_in_a_real_process(files: dict[str, Path]) -> None:
 def test_verify_never_loads_the_network_client(files: dict[str, Path]) -> None:
     code = ("import sys; from client.cli import main; "
             f"rc = main(['verify', {str(files['batch_valid'])!r}, '--trust', "
-            f"{str(files['trust'])!r}]); "
+            f"{str(files['trust'])!r}, '--digest-only', '--max-age', 'none']); "
             "loaded = [m for m in ('aiohttp', 'client.http') if m in sys.modules]; "
             "print(loaded); sys.exit(rc if not loaded else 99)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

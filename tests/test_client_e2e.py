@@ -10,6 +10,7 @@ once against a forged, validly cosigned checkpoint (a split view).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -34,8 +35,12 @@ from client.bundle import parse_receipt
 from client.checkpoint import format_checkpoint
 from client.cli import main
 from client.credentials import digest as credential_digest
+from client.events import CredentialIssue, sign_event
+from client.http import NodeClient, fetch_bundle
 from client.keys import read_key_file
 from client.note import cosign
+from client.trust import load_trust
+from client.verify import verify_bundle
 
 pytestmark = pytest.mark.slow
 
@@ -218,8 +223,9 @@ def bundle_and_verify(world: World, credential_file: Path, receipt: Path | None,
                       name: str) -> tuple[int, dict[str, Any]]:
     out = world.work / f"{name}.bundle.json"
     extra = ["--receipt", str(receipt)] if receipt is not None else []
-    written = ok("bundle", str(credential_file), *extra, "--trust", str(world.trust),
-                 "--out", str(out))
+    code, written, err = cli("bundle", str(credential_file), *extra, "--trust",
+                             str(world.trust), "--out", str(out))
+    assert code in (0, 3), err  # bundle exits like verify: 3 for a revoked credential
     assert written["bundle"] == str(out) and out.exists()
     # Offline from here on: the verifier has the bundle, the credential and the trust file.
     code, verdict, err = cli("verify", str(out), "--trust", str(world.trust), "--credential",
@@ -231,10 +237,10 @@ def bundle_and_verify(world: World, credential_file: Path, receipt: Path | None,
 def test_issue_and_anchor_report_positions(world: World) -> None:
     issued = world.results["issued"]
     assert issued["credential_digest"] == credential_digest(world.direct.read_bytes()).hex()
-    assert issued["index"] > 0 and issued["height"] > 0
+    assert issued["event_index"] > 0 and issued["height"] > 0
     anchor = world.results["anchor"]
     assert (anchor["batch_size"], anchor["batch_id"]) == (BATCH_SIZE, "class-of-2026")
-    assert anchor["index"] > world.results["issued_revoked"]["index"]
+    assert anchor["event_index"] > world.results["issued_revoked"]["event_index"]
     assert world.results["anchor_seconds"] < 20
 
 
@@ -258,28 +264,32 @@ def test_receipts_and_index(world: World) -> None:
 def test_offline_verdicts(world: World) -> None:
     code, verdict = bundle_and_verify(world, world.direct, None, "direct")
     assert (code, verdict["status"]) == (0, "valid")
-    assert verdict["event_index"] == world.results["issued"]["index"]
-    assert verdict["message"].startswith(f"valid: issued by {world.issuer} at index ")
+    assert verdict["event_index"] == world.results["issued"]["event_index"]
+    assert verdict["message"].startswith(f'valid: "Example University" ({world.issuer}) issued '
+                                         "this credential on ")
+    assert verdict["issued_at"] is not None
 
     code, verdict = bundle_and_verify(world, world.direct_revoked, None, "direct-revoked")
     assert (code, verdict["status"]) == (3, "revoked")
-    assert verdict["revocation"]["index"] == world.results["revoke_direct"]["index"]
+    assert verdict["revocation"]["index"] == world.results["revoke_direct"]["event_index"]
     assert verdict["revocation"]["reason"] == "superseded"
 
     member = world.revoked_member
     code, verdict = bundle_and_verify(world, world.member(member), world.receipt(member),
                                       "member-revoked")
     assert (code, verdict["status"]) == (3, "revoked")
-    assert verdict["revocation"] == {
-        "scope": "credential", "index": world.results["revoke_member"]["index"],
+    revocation = {k: v for k, v in verdict["revocation"].items() if k != "revoked_at"}
+    assert revocation == {
+        "scope": "credential", "index": world.results["revoke_member"]["event_index"],
         "height": world.results["revoke_member"]["height"], "reason": "issued_in_error",
-        "reason_code": 2}
+        "reason_code": 2, "by": "issuer"}
+    assert verdict["revocation"]["revoked_at"] is not None
     for sibling in (member - 1, member + 1, BATCH_SIZE - 1):
         code, verdict = bundle_and_verify(world, world.member(sibling), world.receipt(sibling),
                                           f"member-{sibling}")
         assert (code, verdict["status"]) == (0, "valid"), verdict["message"]
         assert verdict["batch_id"] == "class-of-2026"
-        assert verdict["event_index"] == world.results["anchor"]["index"]
+        assert verdict["event_index"] == world.results["anchor"]["event_index"]
 
     # The sibling's bundle does not vouch for another credential file.
     code, verdict, _ = cli("verify", str(world.work / f"member-{member + 1}.bundle.json"),
@@ -301,14 +311,15 @@ def test_bundle_without_trust_then_verified_with_it(world: World) -> None:
     written = ok("bundle", str(world.member(5)), "--receipt", str(world.receipt(5)), "--out",
                  str(out))
     assert written["verdict"]["checkpoint"]["signatures_checked"] is False
-    code, verdict, _ = cli("verify", str(out), "--trust", str(world.trust))
+    code, verdict, _ = cli("verify", str(out), "--trust", str(world.trust), "--credential",
+                           str(world.member(5)))
     assert (code, verdict["status"]) == (0, "valid")
 
 
 def test_node_rejections_are_explained(world: World) -> None:
     # A batched credential without its receipt has no record on the ledger.
     code, _, err = cli("bundle", str(world.member(4)), "--out", str(world.work / "x.json"))
-    assert code == 1 and "pass its --receipt" in err and not (world.work / "x.json").exists()
+    assert code == 4 and "pass its --receipt" in err and not (world.work / "x.json").exists()
     code, _, err = cli("revoke", str(world.member(10)), "--receipt", str(world.receipt(10)),
                        "--reason", "fraud", "--key", str(world.key))
     assert code == 1 and "already_revoked" in err and world.node.url in err
@@ -337,7 +348,7 @@ def test_json_lines_rotation_and_retirement(world: World) -> None:
     second.write_text(lines.read_text().splitlines()[1])
     code, verdict = bundle_and_verify(world, second, receipts / entries[1]["receipt"], "second")
     assert (code, verdict["status"]) == (0, "valid"), verdict["message"]
-    assert verdict["event_index"] == anchored["index"]
+    assert verdict["event_index"] == anchored["event_index"]
     code, _, err = cli("issue", str(second), "--key", str(new), "--issuer", issuer)
     assert code == 1 and "issuer_retired" in err
 
@@ -378,3 +389,121 @@ def test_monitor_twice_then_a_split_view(world: World) -> None:
     assert not report["state_advanced"]
     assert json.loads(forged_state.read_text())["checkpoint"] == forged
 
+
+
+# -- who issued it, and a stolen key (issue 10), through the CLI against a real node -----------
+
+
+def test_issuer_identity_second_issuer_and_stolen_key(world: World) -> None:
+    admin = str(world.node.directory / "governance.key")
+    uni_key, evil_key, thief_key = (world.work / f"{n}.key" for n in ("uni", "evil", "thief"))
+    uni = ok("keygen", "--out", str(uni_key))["did"]
+    evil = ok("keygen", "--out", str(evil_key))["did"]
+    ok("keygen", "--out", str(thief_key))
+    registered = ok("issuer", "register", "--admin-key", admin, "--issuer", uni, "--name",
+                    "Uni", "--id", "https://uni.example/issuers/1", "--id", "did:web:uni.example")
+    assert registered["ids"] == ["did:web:uni.example", "https://uni.example/issuers/1"]
+    ok("issuer", "register", "--admin-key", admin, "--issuer", evil, "--name", "Evil")
+
+    def named(issuer: object, number: int) -> Path:
+        path = world.work / f"named-{number}.json"
+        document = credential(uni, number)
+        document["issuer"] = issuer
+        path.write_text(json.dumps(document))
+        return path
+
+    alice = named({"id": "https://uni.example/issuers/1", "name": "Uni"}, 7001)
+    ok("issue", str(alice), "--key", str(uni_key))
+    code, verdict = bundle_and_verify_issuer(world, alice, uni, "alice")
+    assert code == 0 and verdict["message"].startswith(
+        f'valid: "Uni" (https://uni.example/issuers/1, {uni}) issued this credential on ')
+    assert verdict["issuer"]["ids"] == ["did:web:uni.example", "https://uni.example/issuers/1"]
+
+    # EVIL cannot put UNI's credential on the ledger through the client ...
+    code, _, err = cli("issue", str(alice), "--key", str(evil_key))
+    assert code == 2 and "do not name this issuer" in err and "nothing was signed" in err
+    folder = world.work / "evil-batch"
+    folder.mkdir()
+    (folder / "a.json").write_text(json.dumps(credential(evil, 7002)))
+    (folder / "b.json").write_text(alice.read_text())
+    code, _, err = cli("anchor", str(folder), "--key", str(evil_key), "--receipts",
+                       str(world.work / "evil-receipts"))
+    assert code == 2 and "1 credential(s) do not name this issuer" in err
+    assert not (world.work / "evil-receipts" / "index.jsonl").exists()
+
+    # ... and a hand-made event that skips the client is caught by the verifier.
+
+    forged = named({"id": "https://uni.example/issuers/1", "name": "Uni"}, 7003)
+    event = sign_event(CredentialIssue(evil, credential_digest(forged.read_bytes())),
+                       origin="vcledger.example/e2e", key=read_key_file(evil_key),
+                       created=int(time.time()))
+
+    async def submit() -> None:
+        async with NodeClient(world.node.url) as client:
+            result = await client.submit(event.encoded, event_hash=event.hash, what="forgery")
+            assert result.status == "committed"
+
+    asyncio.run(submit())
+    # `vcledger bundle` checks as it assembles, and writes nothing ...
+    out = world.work / "forged.bundle.json"
+    code, _, err = cli("bundle", str(forged), "--issuer", evil, "--out", str(out))
+    assert code == 4 and "step 11 (credential)" in err and not out.exists()
+
+    # ... and the offline verifier, given the same proofs, says invalid too.
+    async def fetch() -> Any:
+        async with NodeClient(world.node.url) as client:
+            return await fetch_bundle(client, issuer=evil,
+                                      credential_digest=credential_digest(forged.read_bytes()),
+                                      receipt=None, min_cosignatures=1)
+
+    verdict = verify_bundle(asyncio.run(fetch()), load_trust(world.trust),
+                            credential_json=forged.read_bytes(), now=int(time.time()))
+    assert (verdict.status, verdict.step) == ("invalid", 11), verdict.message
+    assert '"Evil"' in verdict.message and "https://uni.example/issuers/1" in verdict.message
+
+    # A never-issued credential is a forgery, not an outage.
+    never = named(uni, 7004)
+    code, verdict, _ = cli("status", str(never), "--trust", str(world.trust), "--issuer", uni)
+    assert (code, verdict["status"]) == (4, "invalid") and "not issued by" in verdict["message"]
+
+    # The stolen key: the thief issues, rotates to its own key, issues again.
+    stolen_first = named(uni, 7005)
+    since = ok("issue", str(stolen_first), "--key", str(uni_key))["event_index"]
+    ok("issuer", "rotate", "--key", str(uni_key), "--new-key", str(thief_key))
+    stolen_second = named(uni, 7006)
+    ok("issue", str(stolen_second), "--key", str(thief_key), "--issuer", uni)
+    code, _, err = cli("revoke", str(stolen_second), "--reason", "key_compromise", "--key",
+                       str(uni_key))
+    assert code == 1 and "wrong_key" in err
+    ok("issuer", "compromised", "--admin-key", admin, "--issuer", uni, "--since-index",
+       str(since), "--reason", "signing key found on a public server")
+    for number, stolen in ((1, stolen_first), (2, stolen_second)):
+        code, verdict = bundle_and_verify_issuer(world, stolen, uni, f"stolen-{number}")
+        assert (code, verdict["status"]) == (3, "revoked"), verdict["message"]
+        assert (verdict["revocation"]["scope"], verdict["revocation"]["by"],
+                verdict["revocation"]["reason"]) == ("issuer", "governance", "key_compromise")
+    code, verdict = bundle_and_verify_issuer(world, alice, uni, "alice-after")
+    assert code == 0 and verdict["issuer"]["standing"] == "compromised"
+
+    # Governance revokes another issuer's credential; the verdict says who.
+    own = world.work / "evil-own.json"
+    own.write_text(json.dumps({**credential(evil, 7007), "issuer": evil}))
+    ok("issue", str(own), "--key", str(evil_key))
+    revoked = ok("revoke", str(own), "--reason", "fraud", "--admin-key", admin, "--issuer", evil)
+    assert revoked["by"] == "governance"
+    code, verdict = bundle_and_verify(world, own, None, "evil-own")
+    assert code == 3 and verdict["revocation"]["by"] == "governance"
+    assert "by governance" in verdict["message"]
+
+
+def bundle_and_verify_issuer(world: World, credential_file: Path, issuer: str,
+                             name: str) -> tuple[int, dict[str, Any]]:
+    """Bundle under an explicit issuer DID (the file names another), then verify offline."""
+    out = world.work / f"{name}.bundle.json"
+    code, _, err = cli("bundle", str(credential_file), "--issuer", issuer, "--trust",
+                       str(world.trust), "--out", str(out))
+    assert code in (0, 3, 4), err
+    code, verdict, err = cli("verify", str(out), "--trust", str(world.trust), "--credential",
+                             str(credential_file))
+    assert err == "", err
+    return code, verdict
