@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Literal
@@ -164,20 +165,40 @@ def check_ijson(document: Any) -> None:
     are exact); a float is a double already and passes if finite.  Raises
     :class:`CredentialError` naming the first offending number and its JSONPath.
     """
-    # Iterative, so a document nested as deep as the parser allows cannot exhaust the
-    # stack; children are pushed in reverse so the first offender in document order is named.
-    stack: list[tuple[Any, _JsonPath]] = [(document, None)]
+    _check_number(document, None)
+    # Depth first in document order, so the first offender in the file is named; with a
+    # stack of iterators rather than recursion, so a document nested as deep as the parser
+    # allows cannot exhaust Python's stack, and with nothing allocated per number.
+    stack: list[tuple[Iterator[tuple[Any, Any]], _JsonPath]] = []
+    _descend(stack, document, None)
     while stack:
-        node, path = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(reversed([(child, (path, name)) for name, child in node.items()]))
-        elif isinstance(node, list):
-            stack.extend(reversed([(child, (path, index)) for index, child in enumerate(node)]))
-        elif isinstance(node, int | float | Decimal) and not isinstance(node, bool):
-            problem = _number_problem(node)
-            if problem is not None:
-                raise CredentialError(
-                    f"number {_shorten(str(node))} at {_format_path(path)} {problem}")
+        children, path = stack[-1]
+        for step, child in children:
+            if type(child) is int and -_EXACT_INTEGER <= child <= _EXACT_INTEGER:
+                continue  # the common case, first
+            if _descend(stack, child, (path, step)):
+                break  # its children next; then back to this iterator
+            _check_number(child, (path, step))
+        else:
+            stack.pop()
+
+
+def _descend(stack: list[tuple[Iterator[tuple[Any, Any]], _JsonPath]], node: Any,
+             path: _JsonPath) -> bool:
+    if isinstance(node, dict):
+        stack.append((iter(node.items()), path))
+    elif isinstance(node, list):
+        stack.append((enumerate(node), path))
+    else:
+        return False
+    return True
+
+
+def _check_number(node: Any, path: _JsonPath) -> None:
+    if isinstance(node, int | float | Decimal) and not isinstance(node, bool):
+        problem = _number_problem(node)
+        if problem is not None:
+            raise CredentialError(f"number {_shorten(str(node))} at {_format_path(path)} {problem}")
 
 
 def _as_doubles(value: Any) -> Any:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from client.errors import LedgerError
+from client.errors import LedgerError, UsageError
 from client.keys import read_key_file
 from node.api import LINGER_S, GuardedSite, build_app
 from node.config import load_genesis, load_node_config, parse_listen
@@ -31,7 +31,7 @@ def _init(args: argparse.Namespace) -> int:
     try:
         parse_listen(args.listen)
     except ValueError as exc:
-        raise LedgerError(str(exc)) from exc
+        raise UsageError(f"--listen: {exc}") from exc
     directory = Path(args.dir)
     genesis = init_single_node(directory, origin=args.origin, listen=args.listen)
     print(f"created a one-validator network {genesis.origin!r} in {directory}")
