@@ -63,6 +63,7 @@ __all__ = [
     "NodeBehind",
     "Remembered",
     "StateFileError",
+    "check_against_remembered",
     "check_and_remember",
     "consistency_problem",
     "default_state_dir",
@@ -388,6 +389,48 @@ async def prove_consistent(older: Checkpoint, newer: Checkpoint,
     return consistency_problem(older, newer, proof)
 
 
+def _state_path(trust: Trust, state_dir: Path | None, state_path: Path | None) -> Path:
+    return state_path if state_path is not None else state_file(trust.origin, state_dir)
+
+
+async def check_against_remembered(
+    node: ConsistencyProver,
+    new_note_text: str,
+    trust: Trust,
+    now: int | None,
+    *,
+    state_dir: Path | None = None,
+    state_path: Path | None = None,
+) -> Remembered:
+    """Steps 1-4 of :func:`check_and_remember`, writing nothing.
+
+    For callers with checks of their own to make before the checkpoint is
+    remembered (``refresh`` also proves it consistent with the bundle's);
+    they then call :func:`remember`.
+    """
+    try:
+        verified = verify_checkpoint(new_note_text, trust.origin, trust.verifiers(),
+                                     trust.threshold, now=now)
+    except VerificationError as exc:
+        raise VerificationError(f"node {node.url} served a checkpoint that does not verify "
+                                f"under the trust file: {exc.diagnostics()}") from exc
+    path = _state_path(trust, state_dir, state_path)
+    new = Remembered(node.url, new_note_text, verified)
+    old = load_remembered(path, trust)
+    if old is not None:
+        if new.tree_size < old.tree_size:
+            raise NodeBehind(
+                f"this node serves tree size {new.tree_size}; already verified "
+                f"{old.tree_size} — it may be stale or hiding events (node {node.url}; the "
+                f"newest verified checkpoint is kept in {path}); try another node")
+        problem = await prove_consistent(old.checkpoint, new.checkpoint, node)
+        if problem is not None:
+            raise ForkDetected(f"the checkpoint node {node.url} serves is not consistent with "
+                               f"the one verified before: {problem}",
+                               old.evidence(f"remembered in {path}"), new.evidence())
+    return new
+
+
 async def check_and_remember(
     node: ConsistencyProver,
     new_note_text: str,
@@ -414,25 +457,7 @@ async def check_and_remember(
     Returns the verified new checkpoint.  Nothing is written unless every
     check passed; a proof that cannot be fetched raises the node's error.
     """
-    try:
-        verified = verify_checkpoint(new_note_text, trust.origin, trust.verifiers(),
-                                     trust.threshold, now=now)
-    except VerificationError as exc:
-        raise VerificationError(f"node {node.url} served a checkpoint that does not verify "
-                                f"under the trust file: {exc.diagnostics()}") from exc
-    path = state_path if state_path is not None else state_file(trust.origin, state_dir)
-    new = Remembered(node.url, new_note_text, verified)
-    old = load_remembered(path, trust)
-    if old is not None:
-        if new.tree_size < old.tree_size:
-            raise NodeBehind(
-                f"this node serves tree size {new.tree_size}; already verified "
-                f"{old.tree_size} — it may be stale or hiding events (node {node.url}; the "
-                f"newest verified checkpoint is kept in {path}); try another node")
-        problem = await prove_consistent(old.checkpoint, new.checkpoint, node)
-        if problem is not None:
-            raise ForkDetected(f"the checkpoint node {node.url} serves is not consistent with "
-                               f"the one verified before: {problem}",
-                               old.evidence(f"remembered in {path}"), new.evidence())
-    remember(path, new, trust)
-    return verified
+    new = await check_against_remembered(node, new_note_text, trust, now,
+                                         state_dir=state_dir, state_path=state_path)
+    remember(_state_path(trust, state_dir, state_path), new, trust)
+    return new.verified
