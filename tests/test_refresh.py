@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from nodeutil import TestIssuer, digest, fixed_key, write_network
+from prometheus_client.parser import text_string_to_metric_families
 
 from client.batch import build_batch
 from client.bundle import Bundle, CredentialReceipt, format_bundle, parse_bundle
@@ -340,3 +341,26 @@ async def test_a_bundle_that_does_not_verify_is_not_refreshed(live: LiveNode,
     with pytest.raises(BundleNotRefreshable, match="network"):
         await refresh(live.url, old, other_network)
     assert remembered_checkpoint(live.trust) is None
+
+
+# -- the node keeps saying how fresh it is ---------------------------------------------------
+
+
+async def test_the_node_reports_the_age_of_its_newest_checkpoint(live: LiveNode) -> None:
+    clock = [time.time()]
+    live.service.clock = lambda: clock[0]  # the node's clock: cosignatures and the scrape
+    head = await live.seal()
+
+    async def age() -> float:
+        async with aiohttp.ClientSession() as session, \
+                session.get(live.url + "/metrics") as response:
+            text = await response.text()
+        (value,) = [s.value for f in text_string_to_metric_families(text) for s in f.samples
+                    if s.name == "vcledger_checkpoint_age_seconds"]
+        return float(value)
+
+    cosigned_at = int(clock[0])
+    assert live.checkpoint_note().startswith(f"{live.trust.origin}\n{head.tree_size}\n")
+    assert await age() == pytest.approx(clock[0] - cosigned_at)
+    clock[0] += 600  # no block for ten minutes
+    assert await age() == pytest.approx(clock[0] - cosigned_at)
