@@ -13,31 +13,39 @@ Two checkpoints that are both validly cosigned but cannot be proven
 consistent are a *split view*: the network signed two different histories.
 The report carries both signed checkpoint notes as evidence, which anyone can
 check with the trust file alone.  The newest checkpoint that passed every
-check is written to the state file atomically (temporary file, fsync,
-rename), so the next round, or the next run, continues from it.
+check is remembered (:mod:`client.state`: by default the network's file in
+the user's state directory, shared with ``vcledger status`` and ``refresh``;
+or a ``--state`` file), so the next round, or the next run, continues from it.
 
 Network access goes through :class:`client.http.NodeClient`; the checks
-themselves are :mod:`client.checkpoint` and :mod:`client.merkle`.
+themselves are :mod:`client.checkpoint` and :mod:`client.state` (with
+:mod:`client.merkle`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from client import strictjson
-from client.checkpoint import Checkpoint, verify_checkpoint
-from client.errors import LedgerError, UsageError, VerificationError
+from client.checkpoint import verify_checkpoint
+from client.errors import LedgerError
 from client.files import write_text_atomically
 from client.http import NodeClient
-from client.merkle import verify_consistency
-from client.trust import Trust, describe_validation_error
+from client.state import (
+    STATE_FORMAT,
+    Evidence,
+    Remembered,
+    StateFileError,
+    format_state,
+    load_remembered,
+    prove_consistent,
+    remember,
+    state_file,
+)
+from client.trust import Trust
 
 __all__ = [
     "STATE_FORMAT",
@@ -46,54 +54,19 @@ __all__ = [
     "RoundReport",
     "SplitView",
     "load_state",
+    "monitor_once",
     "monitor_round",
     "save_state",
 ]
 
-STATE_FORMAT = "vcledger-monitor/v1"
-MAX_STATE_SIZE = 1024 * 1024
+MonitorStateError = StateFileError
+"""The monitor's state is :mod:`client.state`'s; the old name stays for callers."""
 
+MonitorState = Remembered
+"""The newest checkpoint the monitor verified and proved consistent (a :class:`Remembered`)."""
 
-class MonitorStateError(UsageError):
-    """The monitor's state file is unreadable or belongs to another network."""
-
-    code = "bad_monitor_state"
-
-
-@dataclass(frozen=True, slots=True)
-class Observed:
-    """A checkpoint that opened under the trust file, and where it came from."""
-
-    node: str
-    note: str
-    checkpoint: Checkpoint
-    time: int
-
-
-@dataclass(frozen=True, slots=True)
-class MonitorState:
-    """The newest checkpoint the monitor verified and proved consistent."""
-
-    origin: str
-    node: str
-    note: str
-    tree_size: int
-    root: bytes
-    time: int
-
-    @classmethod
-    def of(cls, observed: Observed) -> MonitorState:
-        checkpoint = observed.checkpoint
-        return cls(checkpoint.origin, observed.node, observed.note, checkpoint.tree_size,
-                   checkpoint.root, observed.time)
-
-
-class _StateModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-    format: str
-    origin: str
-    node: str
-    checkpoint: str = Field(max_length=MAX_STATE_SIZE)
+Observed = Remembered
+"""A checkpoint a node served this round that opened under the trust file."""
 
 
 def load_state(path: Path, trust: Trust) -> MonitorState | None:
@@ -102,51 +75,22 @@ def load_state(path: Path, trust: Trust) -> MonitorState | None:
     The recorded checkpoint is opened again (not taken on faith): a state
     file edited by someone else cannot make the monitor accept a fork.
     """
+    return load_remembered(path, trust)
+
+
+def save_state(path: Path, state: MonitorState, trust: Trust | None = None) -> None:
+    """Record ``state`` in ``path`` atomically; with ``trust``, never over a newer checkpoint.
+
+    Without ``trust`` the file is simply replaced (the behaviour before the
+    state was shared; :func:`monitor_once` passes it).
+    """
+    if trust is not None:
+        remember(path, state, trust)
+        return
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
+        write_text_atomically(path, format_state(state))
     except OSError as exc:
-        raise MonitorStateError(f"cannot read monitor state {path}: {exc.strerror}") from exc
-    try:
-        model = _StateModel.model_validate(
-            strictjson.loads(data, what=f"monitor state {path}", max_size=MAX_STATE_SIZE))
-    except ValidationError as exc:
-        raise MonitorStateError(f"{path}: {describe_validation_error(exc)}") from exc
-    except LedgerError as exc:
-        raise MonitorStateError(exc.diagnostics()) from exc
-    if model.format != STATE_FORMAT:
-        raise MonitorStateError(f"{path}: format {model.format!r} is not {STATE_FORMAT!r}")
-    if model.origin != trust.origin:
-        raise MonitorStateError(f"{path} records network {model.origin!r}, but the trust file "
-                                f"is for {trust.origin!r}; use another --state file")
-    try:
-        verified = verify_checkpoint(model.checkpoint, trust.origin, trust.verifiers(),
-                                     trust.threshold)
-    except LedgerError as exc:
-        raise MonitorStateError(f"{path}: the recorded checkpoint does not verify under the "
-                                f"trust file: {exc.diagnostics()}") from exc
-    return MonitorState.of(Observed(model.node, model.checkpoint, verified.checkpoint,
-                                    verified.newest_timestamp))
-
-
-def save_state(path: Path, state: MonitorState) -> None:
-    """Write ``state`` to ``path`` atomically: a temporary file, fsync, then rename."""
-    document = {"format": STATE_FORMAT, "origin": state.origin, "node": state.node,
-                "checkpoint": state.note}
-    try:
-        write_text_atomically(path, json.dumps(document, indent=2) + "\n")
-    except OSError as exc:
-        raise MonitorStateError(f"cannot write monitor state {path}: {exc.strerror}") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    node: str
-    note: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"node": self.node, "checkpoint": self.note}
+        raise StateFileError(f"cannot write monitor state {path}: {exc.strerror}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,41 +163,7 @@ async def _observe(client: NodeClient, trust: Trust, now: int | None
     except LedgerError as exc:
         return NodeReport(client.url, "invalid",
                           f"served a checkpoint that does not verify: {exc.diagnostics()}")
-    return Observed(client.url, note, verified.checkpoint, verified.newest_timestamp)
-
-
-async def _prove(smaller: Observed | MonitorState, larger: Observed | MonitorState,
-                 prover: NodeClient | None) -> str | None:
-    """None if ``smaller`` is a prefix of ``larger``, else why not (a split view).
-
-    Raises :class:`LedgerError` when the proof could not be fetched at all
-    (not evidence of anything).
-    """
-    old_size, old_root = _size_root(smaller)
-    new_size, new_root = _size_root(larger)
-    if old_size == new_size:
-        return None if old_root == new_root else (
-            f"two different roots for tree size {old_size}")
-    if prover is None:
-        raise UsageError("no node to ask for a consistency proof")
-    proof = await prover.consistency_proof(old_size, new_size)
-    try:
-        verify_consistency(old_size, new_size, old_root, new_root, proof)
-    except VerificationError as exc:
-        return (f"tree size {old_size} is not a prefix of tree size {new_size}: "
-                f"{exc.diagnostics()}")
-    return None
-
-
-def _size_root(item: Observed | MonitorState) -> tuple[int, bytes]:
-    if isinstance(item, Observed):
-        return item.checkpoint.tree_size, item.checkpoint.root
-    return item.tree_size, item.root
-
-
-def _evidence(item: Observed | MonitorState, label: str) -> Evidence:
-    node = item.node if isinstance(item, Observed) else f"{item.node} ({label})"
-    return Evidence(node, item.note)
+    return Observed(client.url, note, verified)
 
 
 async def monitor_round(
@@ -268,22 +178,28 @@ async def monitor_round(
     report = RoundReport(state=previous)
     by_url = {client.url: client for client in clients}
     results = await asyncio.gather(*(_observe(c, trust, now) for c in clients))
-    observed = [r for r in results if isinstance(r, Observed)]
+    # Identity, not equality: the recorded state and a node's answer may be equal values.
+    observed = [r for r in results if isinstance(r, Remembered)]
     failed = {r.node: r for r in results if isinstance(r, NodeReport)}
     troubled: set[str] = set()
 
-    async def compare(a: Observed | MonitorState, b: Observed | MonitorState,
-                      what: str) -> None:
-        small, large = sorted((a, b), key=lambda item: _size_root(item)[0])
-        prover = by_url.get(large.node) if isinstance(large, Observed) else None
-        if prover is None and _size_root(small)[0] != _size_root(large)[0]:
+    def is_recorded(item: Remembered) -> bool:
+        return previous is not None and item is previous
+
+    def evidence(item: Remembered) -> Evidence:
+        return item.evidence("recorded") if is_recorded(item) else item.evidence()
+
+    async def compare(a: Remembered, b: Remembered, what: str) -> None:
+        small, large = sorted((a, b), key=lambda item: item.tree_size)
+        prover = None if is_recorded(large) else by_url.get(large.node)
+        if prover is None and small.tree_size != large.tree_size:
             # The recorded state is the larger tree: any node holding it can prove it.
             prover = next((by_url[o.node] for o in observed
-                           if o.checkpoint.tree_size >= _size_root(large)[0]), None)
+                           if o.tree_size >= large.tree_size), None)
             if prover is None:
                 return  # a node behind the recorded state; nobody this round can prove it
         try:
-            problem = await _prove(small, large, prover)
+            problem = await prove_consistent(small.checkpoint, large.checkpoint, prover)
         except LedgerError as exc:
             # Not evidence of anything: the prover could not be asked.
             assert prover is not None
@@ -292,11 +208,9 @@ async def monitor_round(
                 f"{exc.diagnostics()}"))
             return
         if problem is not None:
-            report.split_views.append(SplitView(f"{what}: {problem}",
-                                                _evidence(a, "recorded"),
-                                                _evidence(b, "recorded")))
+            report.split_views.append(SplitView(f"{what}: {problem}", evidence(a), evidence(b)))
             for item in (a, b):
-                if isinstance(item, Observed):
+                if not is_recorded(item):
                     troubled.add(item.node)
 
     if previous is not None:
@@ -306,7 +220,7 @@ async def monitor_round(
     await asyncio.gather(*(compare(a, b, f"{a.node} vs {b.node}") for a, b in pairs))
 
     for result in results:
-        if isinstance(result, Observed):
+        if isinstance(result, Remembered):
             node = result.node
             if node in failed:
                 report.nodes.append(failed[node])
@@ -314,14 +228,36 @@ async def monitor_round(
             status = "invalid" if node in troubled else "ok"
             report.nodes.append(NodeReport(
                 node, status, "consistent" if status == "ok" else "part of a split view",
-                result.checkpoint.tree_size, result.checkpoint.root.hex(), result.time))
+                result.tree_size, result.root.hex(), result.time))
         else:
             report.nodes.append(result)
     if not report.split_views:
         good = [o for o in observed if o.node not in troubled and o.node not in failed]
-        newest = max(good, key=lambda o: o.checkpoint.tree_size, default=None)
-        if newest is not None and (previous is None
-                                   or newest.checkpoint.tree_size > previous.tree_size):
-            report.state = MonitorState.of(newest)
+        newest = max(good, key=lambda o: o.tree_size, default=None)
+        if newest is not None and (previous is None or newest.tree_size > previous.tree_size):
+            report.state = newest
             report.advanced = True
+    return report
+
+
+async def monitor_once(
+    clients: Sequence[NodeClient],
+    trust: Trust,
+    *,
+    now: int | None = None,
+    state_path: Path | None = None,
+    state_dir: Path | None = None,
+) -> RoundReport:
+    """One round from the remembered checkpoint, remembering the newer one if it advanced.
+
+    The state is ``state_path`` (``vcledger monitor --state FILE``) or, by
+    default, the network's file in the state directory (:mod:`client.state`),
+    which ``vcledger status`` and ``refresh`` read and advance too.  Raises
+    :class:`StateFileError` for a state file it cannot use.
+    """
+    path = state_path if state_path is not None else state_file(trust.origin, state_dir)
+    previous = load_remembered(path, trust)
+    report = await monitor_round(clients, trust, previous, now=now)
+    if report.advanced and report.state is not None:
+        remember(path, report.state, trust)
     return report

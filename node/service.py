@@ -27,7 +27,7 @@ from node.config import Genesis, NodeConfig
 from node.errors import ConfigError, MempoolFull, NodeBehind, RuleViolation
 from node.ledger import Head, Ledger, PreparedBlock
 from node.mempool import Mempool
-from node.metrics import NodeMetrics
+from node.metrics import NodeMetrics, newest_checkpoint_time
 from node.peers import PeerSet
 from node.signatures import SignatureChecker
 from node.store import Store
@@ -103,6 +103,9 @@ class NodeService:
         self.checkpoints = Checkpoints(self.store, self.ledger, genesis)
         self.mempool = Mempool(config.mempool.max_events)
         self.metrics = NodeMetrics()
+        self.metrics.watch_checkpoint_age(
+            lambda: newest_checkpoint_time(self.checkpoints, genesis.quorum),
+            lambda: self.clock())  # noqa: PLW0108 - read at scrape time: tests set the clock
         self.signatures = SignatureChecker(
             genesis.origin,
             workers=signature_workers if signature_workers is not None

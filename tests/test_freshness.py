@@ -8,12 +8,14 @@ client/durations.py.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
 from client import checkpoint, keys, note
 from client.checkpoint import MAX_FUTURE_DRIFT, checkpoint_time, verify_checkpoint
@@ -33,6 +35,7 @@ from client.trust import (
     load_trust,
     parse_trust,
 )
+from node.metrics import NodeMetrics, newest_checkpoint_time
 
 NOW = 1_800_000_000
 DAY = 86400
@@ -204,3 +207,40 @@ def test_format_duration_round_trips(seconds: int) -> None:
     text = format_duration(seconds)
     assert parse_duration(text) == seconds
     assert describe_duration(seconds).split()[0].isdigit()
+
+
+# -- the node's checkpoint age metric ---------------------------------------------------------
+
+
+class FakeCheckpoints:
+    def __init__(self, note_text: str | None) -> None:
+        self.note_text = note_text
+        self.asked: list[int] = []
+
+    def newest_with(self, min_cosignatures: int, *, search_blocks: int = 64) -> str | None:
+        self.asked.append(min_cosignatures)
+        return self.note_text
+
+
+def test_the_checkpoint_age_gauge_uses_the_threshold_time_at_scrape_time() -> None:
+    source = FakeCheckpoints(cosigned((0, NOW - 400 * DAY), (1, NOW - 10), (2, NOW)))
+    assert newest_checkpoint_time(source, 2) == NOW - 10
+    assert newest_checkpoint_time(source, 3) == NOW - 400 * DAY
+    assert source.asked == [2, 3]
+    assert newest_checkpoint_time(FakeCheckpoints(None), 2) is None
+
+    clock = [float(NOW)]
+    metrics = NodeMetrics()
+    metrics.watch_checkpoint_age(lambda: newest_checkpoint_time(source, 2), lambda: clock[0])
+
+    def scraped() -> float:
+        families = text_string_to_metric_families(metrics.render().decode())
+        (value,) = [s.value for f in families for s in f.samples
+                    if s.name == "vcledger_checkpoint_age_seconds"]
+        return float(value)
+
+    assert scraped() == 10
+    clock[0] += 3600  # no new checkpoint: the age grows without any event
+    assert scraped() == 3610
+    source.note_text = None
+    assert math.isnan(scraped())
