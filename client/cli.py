@@ -723,11 +723,8 @@ def _issuer_of(args: argparse.Namespace, credential_json: bytes,
         return _did(args.issuer, "--issuer")
     if receipt is not None:
         return receipt.issuer
-    document = credentials.parse_credential(credential_json)
-    field = document.get("issuer")
-    if isinstance(field, dict):
-        field = field.get("id")
-    if not isinstance(field, str):
+    field = credentials.named_issuer(credentials.parse_credential(credential_json))
+    if field is None:
         raise UsageError(f"credential {args.credential} has no issuer id; pass --issuer DID")
     return _did(field, f"the issuer of credential {args.credential} (pass --issuer DID to "
                        "name the did:key it was issued under)")
@@ -778,7 +775,8 @@ def _max_age(args: argparse.Namespace, default: int | None = None) -> int | Trus
 async def _fetch_and_verify(node: NodeClient, trust: Trust | None, *, data: bytes,
                             digest: Hash, receipt: CredentialReceipt | None,
                             issuer: str, max_age: int | TrustPolicy | None = TRUST_POLICY,
-                            expected_issuer: str | None = None) -> tuple[Any, Verdict]:
+                            expected_issuer: str | None = None,
+                            remember: bool = False) -> tuple[Any, Verdict]:
     from client.http import NodeRejected, fetch_bundle  # noqa: PLC0415 - verify must not load aiohttp
 
     origin = await _network_origin(node, trust)
@@ -800,6 +798,11 @@ async def _fetch_and_verify(node: NodeClient, trust: Trust | None, *, data: byte
     else:
         verdict = verify_bundle(bundle, trust, credential_json=data, now=_now(),
                                 max_age=max_age, expected_issuer=expected_issuer)
+        if verdict.status != "invalid" and remember:
+            from client.state import check_and_remember  # noqa: PLC0415
+
+            # A node (or a mirror in front of it) must not take us back in time.
+            await check_and_remember(node, bundle.event_proof.checkpoint_note, trust, _now())
     return bundle, verdict
 
 
@@ -828,8 +831,37 @@ def cmd_status(args: argparse.Namespace) -> int:
     max_age = _max_age(args, STATUS_MAX_AGE)
     _, verdict = _run_async(_with_node(
         args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest, receipt=receipt,
-                                       issuer=issuer, max_age=max_age)))
+                                       issuer=issuer, max_age=max_age, remember=True)))
     _report(args, verdict.as_json(), verdict.lines())
+    return verdict.exit_code
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from client.bundle import parse_bundle  # noqa: PLC0415
+    from client.refresh import refresh_bundle  # noqa: PLC0415
+
+    trust = _trust(args.trust)
+    source = Path(args.bundle)
+    out = Path(args.out) if args.out else source
+    try:
+        old = parse_bundle(_read(source, "bundle file", MAX_BUNDLE_SIZE + 1), str(source))
+    except InvalidEncoding as exc:
+        raise VerificationError(f"bundle {source} cannot be read: {exc.diagnostics()}") from exc
+    credential = (None if args.credential is None
+                  else _read(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE))
+    new = _run_async(_with_node(args, lambda node: refresh_bundle(node, old, trust,
+                                                                   now=_now())))
+    verdict = verify_bundle(new, trust, credential_json=credential,
+                            digest_only=credential is None, now=_now())
+    if verdict.status == "invalid":
+        raise VerificationError(f"the refreshed bundle does not verify, so it was not written: "
+                                f"{verdict.message}")
+    _write_atomically(out, format_bundle(new))
+    old_size = old.event_proof.checkpoint().tree_size
+    _report(args, {"bundle": str(out), "previous_tree_size": old_size,
+                   "verdict": verdict.as_json()},
+            [f"wrote {out}: checkpoint {old_size} -> {verdict.tree_size}",
+             *(f"  {line}" for line in verdict.lines())])
     return verdict.exit_code
 
 
@@ -1104,6 +1136,21 @@ def build_parser() -> argparse.ArgumentParser:
             _max_age_option(p, f"{STATUS_MAX_AGE // 60} minutes")
         _common(p, node=True)
         p.set_defaults(func=func)
+
+    p = sub.add_parser("refresh", help="bring a bundle up to a node's newest checkpoint",
+                       description="Verify the bundle, fetch the node's newest cosigned "
+                                   "checkpoint, prove it extends the bundle's (and the newest "
+                                   "this machine has seen), fetch and verify the new proofs, and "
+                                   "write the new bundle atomically.  A node that is behind or "
+                                   "forked is refused and the file is left as it was.  Exit 0 "
+                                   "valid, 3 revoked since, 4 invalid.")
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--trust", required=True, metavar="TRUSTFILE", help="the network's trust file")
+    p.add_argument("--out", metavar="FILE", help="write here instead of replacing BUNDLE")
+    p.add_argument("--credential", metavar="CREDENTIAL.json",
+                   help="also check the refreshed bundle against this credential file")
+    _common(p, node=True)
+    p.set_defaults(func=cmd_refresh)
 
     p = sub.add_parser("verify", help="verify a proof bundle offline",
                        description="Verify a bundle with no network access.  Prints the "

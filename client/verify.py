@@ -728,10 +728,8 @@ def _outcome(check: _Verification) -> Verdict:
     validity = check.validity
     dated: VerdictStatus | None = None
     if validity is not None and moment is not None:
-        if validity.valid_until is not None and moment > validity.valid_until:
-            dated = "expired"
-        elif validity.valid_from is not None and moment < validity.valid_from:
-            dated = "not_yet_valid"
+        period = validity.status_at(moment)
+        dated = None if period == "valid" else period
     elif validity is not None:
         notes.append("the credential's validity dates were not checked: no clock was given")
 
