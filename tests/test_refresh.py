@@ -228,7 +228,8 @@ async def test_a_credential_revoked_since_refreshes_to_revoked(live: LiveNode,
     old = await bundle_of(live, "a")
     await live.seal(ISSUER.sign(CredentialRevoke(ISSUER.did, digest("a"),
                                                  RevocationReason.FRAUD)))
-    assert verify_bundle(old, live.trust, digest_only=True, now=now()).status == "valid"  # as of then
+    # As of its checkpoint, the old bundle still says valid.
+    assert verify_bundle(old, live.trust, digest_only=True, now=now()).status == "valid"
     new = await refresh(live.url, old, live.trust)
     verdict = verify_bundle(new, live.trust, digest_only=True, now=now())
     assert verdict.status == "revoked" and verdict.revocation is not None
