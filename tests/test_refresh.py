@@ -11,6 +11,7 @@ validator's own key (a fork).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -333,8 +334,7 @@ async def test_a_bundle_that_does_not_verify_is_not_refreshed(live: LiveNode,
     old = await bundle_of(live, "a")
     flipped = bytearray(old.event)
     flipped[-1] ^= 1
-    tampered = Bundle(old.origin, old.issuer, old.credential_digest, bytes(flipped),
-                      old.event_proof, old.header, old.header_proof, old.receipt, old.status)
+    tampered = dataclasses.replace(old, event=bytes(flipped))
     with pytest.raises(BundleNotRefreshable, match="fetch a new one with `vcledger bundle`"):
         await refresh(live.url, tampered, live.trust)
     other_network = live.trust.model_copy(update={"origin": "elsewhere.example/net"})
