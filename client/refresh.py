@@ -10,7 +10,7 @@ to a history other than the one it proves, nor backwards:
 2. the node's newest checkpoint with at least ``threshold`` cosignatures
    verifies, and is checked against the newest checkpoint this machine has
    verified for the network (:mod:`client.state`): an older tree is refused
-   (:class:`client.state.NodeBehind`), a fork too
+   (:class:`client.state.CheckpointRollback`), a fork too
    (:class:`client.state.ForkDetected`);
 3. it is not older than the bundle's checkpoint, and an RFC 9162 consistency
    proof from the bundle's checkpoint to it verifies: the new checkpoint's log
@@ -39,9 +39,9 @@ from client.errors import VerificationError
 from client.http import NodeClient, NodeResponseError, fetch_bundle
 from client.note import parse_note
 from client.state import (
+    CheckpointRollback,
     Evidence,
     ForkDetected,
-    NodeBehind,
     check_against_remembered,
     check_and_remember,
     prove_consistent,
@@ -87,7 +87,7 @@ async def refresh_bundle(
     Untrusted: ``old`` and everything ``node`` answers.  Returns a bundle
     that verified as ``valid``, ``revoked`` or another non-``invalid``
     verdict; raises :class:`BundleNotRefreshable` (``old`` does not
-    verify), :class:`client.state.NodeBehind` (the node is older than the
+    verify), :class:`client.state.CheckpointRollback` (the node is older than the
     bundle or than a checkpoint verified before), :class:`client.state.ForkDetected`
     (inconsistent histories, with both checkpoints), :class:`NodeResponseError`
     (the node's new proofs do not hold up), or the node client's errors.
@@ -107,7 +107,7 @@ async def refresh_bundle(
 
     # 3. Not older than the bundle's, and an extension of it.
     if new.tree_size < old_checkpoint.tree_size:
-        raise NodeBehind(
+        raise CheckpointRollback(
             f"this node serves tree size {new.tree_size}; the bundle is already at tree size "
             f"{old_checkpoint.tree_size} — it may be stale or hiding events (node {node.url}); "
             "the bundle was left as it was; try another node")

@@ -7,7 +7,7 @@ since is hidden.  The signatures cannot show this; only memory can.  So, like
 Go's sumdb client, vcledger remembers, per network origin, the newest
 checkpoint it verified, and for every new one
 
-* refuses a smaller tree size (:class:`NodeBehind`: "this node serves tree
+* refuses a smaller tree size (:class:`CheckpointRollback`: "this node serves tree
   size 14; already verified 78 — it may be stale or hiding events");
 * for the same size, requires the same root;
 * for a larger size, fetches an RFC 9162 §2.1.4 consistency proof from the
@@ -57,10 +57,10 @@ __all__ = [
     "LEGACY_FORMATS",
     "STATE_DIR_ENV",
     "STATE_FORMAT",
+    "CheckpointRollback",
     "ConsistencyProver",
     "Evidence",
     "ForkDetected",
-    "NodeBehind",
     "Remembered",
     "StateFileError",
     "check_against_remembered",
@@ -90,14 +90,14 @@ class StateFileError(UsageError):
     code = "bad_state_file"
 
 
-class NodeBehind(LedgerError):
+class CheckpointRollback(LedgerError):
     """A node served an older checkpoint than one already verified: stale, or hiding events.
 
     Not evidence of misbehaviour on its own (a lagging replica looks the
     same), so it exits 1 like other node troubles: ask another node.
     """
 
-    code = "node_behind"
+    code = "checkpoint_rollback"
     exit_code = 1
 
 
@@ -419,7 +419,7 @@ async def check_against_remembered(
     old = load_remembered(path, trust)
     if old is not None:
         if new.tree_size < old.tree_size:
-            raise NodeBehind(
+            raise CheckpointRollback(
                 f"this node serves tree size {new.tree_size}; already verified "
                 f"{old.tree_size} — it may be stale or hiding events (node {node.url}; the "
                 f"newest verified checkpoint is kept in {path}); try another node")
@@ -449,7 +449,7 @@ async def check_and_remember(
        from the future, see :func:`client.checkpoint.verify_checkpoint`);
     2. read the remembered checkpoint (``state_path``, or the origin's file
        in ``state_dir``, default :func:`default_state_dir`); none yet: go to 5;
-    3. a smaller tree size is refused (:class:`NodeBehind`);
+    3. a smaller tree size is refused (:class:`CheckpointRollback`);
     4. the same size must have the same root; a larger one needs a
        consistency proof from ``node``; otherwise :class:`ForkDetected`;
     5. remember the new checkpoint if it is larger (:func:`remember`).

@@ -26,8 +26,8 @@ from client.monitor import monitor_once
 from client.state import (
     STATE_DIR_ENV,
     STATE_FORMAT,
+    CheckpointRollback,
     ForkDetected,
-    NodeBehind,
     Remembered,
     StateFileError,
     check_and_remember,
@@ -127,7 +127,7 @@ async def test_an_older_tree_size_is_refused_and_the_state_kept(state_dir: Path)
     path = await remembered_at(78)
     before = path.read_bytes()
     node = FakeNode()
-    with pytest.raises(NodeBehind) as caught:
+    with pytest.raises(CheckpointRollback) as caught:
         await check_and_remember(node, cosigned(14), TRUST, NOW)
     message = caught.value.diagnostics()
     assert message.startswith("this node serves tree size 14; already verified 78 — it may be "
@@ -329,7 +329,7 @@ async def test_the_monitor_and_status_share_the_remembered_checkpoint(state_dir:
     assert report.advanced and report.state is not None and report.state.tree_size == 90
     assert remembered_checkpoint(TRUST) is not None
     # A mirror pinned to an older checkpoint is now refused by status/refresh's check...
-    with pytest.raises(NodeBehind, match="serves tree size 50; already verified 90"):
+    with pytest.raises(CheckpointRollback, match="serves tree size 50; already verified 90"):
         await check_and_remember(FakeNode(), cosigned(50), TRUST, NOW)
     # ...and what status verified, the monitor continues from.
     await check_and_remember(FakeNode(), cosigned(95), TRUST, NOW)
@@ -361,5 +361,5 @@ async def test_monitor_state_file_override(tmp_path: Path, state_dir: Path) -> N
 
 
 def test_errors_are_ledger_errors() -> None:
-    for cls in (StateFileError, NodeBehind, ForkDetected):
+    for cls in (StateFileError, CheckpointRollback, ForkDetected):
         assert issubclass(cls, LedgerError)
