@@ -890,13 +890,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from client.http import NodeClient  # noqa: PLC0415
-    from client.monitor import load_state, monitor_round, save_state  # noqa: PLC0415
+    from client.monitor import monitor_once  # noqa: PLC0415
 
     trust = _trust(args.trust)
     urls = args.node or ([os.environ[NODE_ENV]] if os.environ.get(NODE_ENV) else [])
     if not urls:
         raise UsageError(f"no node given: pass --node URL (repeatable) or set {NODE_ENV}")
-    state_path = Path(args.state)
+    state_path = Path(args.state) if args.state else None
     rounds = 1 if args.once else args.max_rounds
     if args.interval <= 0:
         raise UsageError("--interval must be positive")
@@ -912,10 +912,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                 if number:
                     await asyncio.sleep(args.interval)
                 number += 1
-                previous = load_state(state_path, trust)
-                report = await monitor_round(clients, trust, previous, now=_now())
-                if report.advanced and report.state is not None:
-                    save_state(state_path, report.state)
+                report = await monitor_once(clients, trust, now=_now(), state_path=state_path)
                 _print_round(args, number, report)
                 worst = max(worst, report.exit_code)
                 if report.exit_code == 4:
@@ -1182,8 +1179,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node", action="append", metavar="URL",
                    help=f"node API URL (repeatable; default: ${NODE_ENV})")
     p.add_argument("--trust", required=True, metavar="TRUSTFILE", help="the network's trust file")
-    p.add_argument("--state", required=True, metavar="FILE",
-                   help="where the last verified checkpoint is kept")
+    p.add_argument("--state", metavar="FILE",
+                   help="where the last verified checkpoint is kept (default: the network's "
+                        "file in $VCLEDGER_STATE_DIR or $XDG_STATE_HOME/vcledger, shared with "
+                        "status and refresh)")
     p.add_argument("--once", action="store_true", help="one round, then exit")
     p.add_argument("--interval", type=float, default=10.0, metavar="SECONDS",
                    help="pause between rounds (default 10)")
@@ -1198,8 +1197,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _fail(args: argparse.Namespace | None, exc: LedgerError) -> int:
     message = exc.diagnostics()
     if args is not None and getattr(args, "json", False):
-        _print_json({"error": {"code": exc.code, "message": message}})
-    print(f"{PROG}: error: {_printable(message)}", file=sys.stderr)
+        as_json = getattr(exc, "as_json", None)
+        detail = as_json() if callable(as_json) else {"code": exc.code, "message": message}
+        _print_json({"error": detail})
+    # Each line escaped on its own: a fork's evidence is two multi-line notes.
+    first, *rest = message.splitlines() or [""]
+    print(f"{PROG}: error: {_printable(first)}", file=sys.stderr)
+    for line in rest:
+        print(f"  {_printable(line)}", file=sys.stderr)
     return exc.exit_code
 
 

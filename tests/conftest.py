@@ -26,6 +26,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="run the fault and adversarial suite at full size")
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI commands remember checkpoints per network (client.state); tests never touch the
+    user's own state directory, and each test starts with none."""
+    monkeypatch.setenv("VCLEDGER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def long_mode(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--long"))

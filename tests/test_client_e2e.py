@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.server
 import io
 import json
 import os
@@ -20,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -507,3 +509,58 @@ def bundle_and_verify_issuer(world: World, credential_file: Path, issuer: str,
                              str(credential_file))
     assert err == "", err
     return code, verdict
+
+
+# -- is it still true now (issue 11): a mirror frozen on an old checkpoint ----------------------
+
+
+class _FrozenMirror(http.server.BaseHTTPRequestHandler):
+    """Forwards every request to the node, but serves a fixed older checkpoint."""
+
+    upstream = ""
+    frozen = b""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/v1/checkpoint"):
+            self._send(200, "text/plain; charset=utf-8", self.frozen)
+            return
+        try:
+            with urllib.request.urlopen(self.upstream + self.path, timeout=10) as response:
+                self._send(response.status, response.headers["Content-Type"], response.read())
+        except urllib.error.HTTPError as error:
+            self._send(error.code, error.headers["Content-Type"], error.read())
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_status_through_a_mirror_frozen_on_an_old_checkpoint(world: World) -> None:
+    with urllib.request.urlopen(world.node.url + "/v1/checkpoint", timeout=10) as response:
+        old_note = response.read()
+    newer = world.work / "diploma-9.json"
+    newer.write_text(json.dumps(credential(world.issuer, 9)))
+    ok("issue", str(newer), "--key", str(world.key))  # the log grows past the old note
+    code, verdict, _ = cli("status", str(world.direct), "--trust", str(world.trust))
+    assert (code, verdict["status"]) == (0, "valid")  # seen through the real node
+
+    handler = type("Mirror", (_FrozenMirror,), {"upstream": world.node.url, "frozen": old_note})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        mirror = f"http://127.0.0.1:{server.server_address[1]}"
+        code, _, err = cli("status", str(world.direct), "--trust", str(world.trust),
+                           "--node", mirror)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert code == 1, err
+    assert "already verified" in err and "it may be stale or hiding events" in err

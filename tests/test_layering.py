@@ -49,7 +49,7 @@ def test_only_the_storage_module_imports_plyvel() -> None:
 def test_pure_protocol_modules_do_no_io() -> None:
     """The protocol core never touches the network, the event loop or the database."""
     pure = ["encoding", "hashes", "merkle", "batch", "keys", "note", "checkpoint", "events",
-            "credentials", "smt", "bundle", "verify", "trust", "tlogproof"]
+            "credentials", "smt", "bundle", "verify", "trust", "tlogproof", "durations"]
     forbidden = NETWORK_MODULES | {"asyncio", "plyvel"}
     offenders = {}
     for name in pure:
