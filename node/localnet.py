@@ -76,13 +76,18 @@ def free_port_block(count: int, attempts: int = 100) -> int:
     raise LocalnetError(f"found no {count} consecutive free ports on 127.0.0.1")
 
 
-def sample_credential(issuer: str, number: int) -> dict[str, object]:
+SAMPLE_ISSUER_ID = "https://university.example/issuers/1"
+"""The identifier the sample credentials name their issuer by, as real ones do; the printed
+``issuer register`` command gives it to the issuer's did:key."""
+
+
+def sample_credential(number: int) -> dict[str, object]:
     """A W3C Verifiable Credentials 2.0 style diploma (never sent to the ledger)."""
     return {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "type": ["VerifiableCredential", "DiplomaCredential"],
         "id": f"urn:uuid:00000000-0000-4000-8000-{number:012d}",
-        "issuer": issuer,
+        "issuer": {"id": SAMPLE_ISSUER_ID, "name": "Example University"},
         "validFrom": "2026-06-30T00:00:00Z",
         "credentialSubject": {
             "id": f"did:example:student{number:04d}",
@@ -124,7 +129,7 @@ def create(directory: Path, nodes: int, base_port: int) -> None:
     samples.mkdir()
     for number in range(1, SAMPLE_CREDENTIALS + 1):
         (samples / f"credential-{number:04d}.json").write_text(
-            json.dumps(sample_credential(issuer.did, number), indent=2) + "\n")
+            json.dumps(sample_credential(number), indent=2) + "\n")
 
 
 def existing_nodes(directory: Path) -> list[Path]:
@@ -207,14 +212,15 @@ def next_steps(directory: Path, nodes: list[NodeProcess]) -> str:
         "Next, in another terminal (source .venv/bin/activate first):",
         "  # 1. governance admits an issuer",
         f"  vcledger issuer register --node {url0} --admin-key {d}/governance.key \\",
-        f"      --issuer {issuer.did} --name 'Example University'",
+        f"      --issuer {issuer.did} --name 'Example University' --id {SAMPLE_ISSUER_ID}",
         "  # 2. the issuer anchors a batch of credentials (receipts land in receipts/)",
         f"  vcledger anchor {d}/sample-credentials --key {d}/issuer.key --node {url1} \\",
         f"      --receipts {d}/receipts",
         "  # 3. bundle one credential and verify it offline with only the trust file",
         f"  vcledger bundle {_shell_path(first)} --receipt {_shell_path(receipt)} \\",
         f"      --node {url2} --trust {d}/trust.json --out {d}/credential-0001.bundle",
-        f"  vcledger verify {d}/credential-0001.bundle --trust {d}/trust.json",
+        f"  vcledger verify {d}/credential-0001.bundle --trust {d}/trust.json \\",
+        f"      --credential {_shell_path(first)}",
     ])
 
 
