@@ -63,6 +63,7 @@ from client.files import write_text_atomically
 from client.hashes import Hash, hash_from_hex, sha256
 from client.keys import KeyPair, public_key_from_did, read_key_file, write_key_file
 from client.note import SIG_COSIGNATURE_V1, verifier_key
+from client.state import ForkDetected
 from client.status import IssuerRecord, decode_record
 from client.trust import MAX_TRUST_FILE_SIZE, Trust, parse_trust
 from client.verify import (
@@ -1200,8 +1201,9 @@ def _fail(args: argparse.Namespace | None, exc: LedgerError) -> int:
         as_json = getattr(exc, "as_json", None)
         detail = as_json() if callable(as_json) else {"code": exc.code, "message": message}
         _print_json({"error": detail})
-    # Each line escaped on its own: a fork's evidence is two multi-line notes.
-    first, *rest = message.splitlines() or [""]
+    # A fork's evidence is two multi-line notes, printed line by line (each escaped);
+    # every other message is one line, whatever control characters it quotes.
+    first, *rest = message.split("\n") if isinstance(exc, ForkDetected) else [message]
     print(f"{PROG}: error: {_printable(first)}", file=sys.stderr)
     for line in rest:
         print(f"  {_printable(line)}", file=sys.stderr)

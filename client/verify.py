@@ -698,6 +698,9 @@ def _outcome(check: _Verification) -> Verdict:
         0, options.now - check.checkpoint_time)
 
     who = issuer.label(check.named_issuer)
+    # Without the file, the ledger vouches for a digest, not for whatever document is shown.
+    subject = ("this credential" if options.credential_json is not None
+               else f"the credential with digest {bundle.credential_digest.hex()[:16]}…")
     assert check.issued_time_ms is not None
     issued_on = format_date(check.issued_time_ms // 1000)
     as_of = f"as of checkpoint {tree_size}"
@@ -754,7 +757,7 @@ def _outcome(check: _Verification) -> Verdict:
         when = ("" if revoked.time_ms is None
                 else f" on {format_date(revoked.time_ms // 1000)}")
         message = (f"revoked{when} by {revoked.by}{scope} ({revoked.reason}, log index "
-                   f"{revoked.index}); {who} issued this credential on {issued_on}; {as_of}")
+                   f"{revoked.index}); {who} issued {subject} on {issued_on}; {as_of}")
     elif dated is not None:
         status = dated
         assert validity is not None and moment is not None
@@ -772,10 +775,10 @@ def _outcome(check: _Verification) -> Verdict:
         assert age is not None and max_age is not None
         message = (f"stale: checkpoint {tree_size} is {describe_age(age)} old; this check "
                    f"allows {describe_duration(max_age)} — refresh the bundle (vcledger refresh). "
-                   f"As of then: {who} issued this credential on {issued_on}, not revoked")
+                   f"As of then: {who} issued {subject} on {issued_on}, not revoked")
     else:
         status = "valid"
-        message = f"valid: {who} issued this credential on {issued_on}; not revoked {as_of}"
+        message = f"valid: {who} issued {subject} on {issued_on}; not revoked {as_of}"
     return Verdict(
         status=status,
         message=message,

@@ -426,7 +426,8 @@ def test_checkpoint_and_tlog_proof_parsers(long_mode: bool,
 def test_bundle_parser_and_verifier(long_mode: bool, record_figure: Callable[..., None]) -> None:
     tally = Tally()
     names = sorted(CASES)
-    expected = {name: verify_bundle(json.dumps(CASES[name]["bundle"]), TRUST) for name in names}
+    expected = {name: verify_bundle(json.dumps(CASES[name]["bundle"]), TRUST, digest_only=True)
+                for name in names}
 
     @fuzz_settings(long_mode, bounded=200, long=10_000)
     @given(st.sampled_from(names).flatmap(
@@ -435,7 +436,8 @@ def test_bundle_parser_and_verifier(long_mode: bool, record_figure: Callable[...
         name, data = case
         expect_only(tally, "bundle.parse_bundle", BundleFormatError, parse_bundle, data)
         tally.tried["verify.verify_bundle"] += 1
-        verdict = verify_bundle(data, TRUST)  # never raises: a verdict for anything
+        # Never raises: a verdict for anything.
+        verdict = verify_bundle(data, TRUST, digest_only=True)
         tally.outcomes[f"verify.verify_bundle|{verdict.status}"] += 1
         assert verdict.message.strip()
         if verdict.status != "invalid":
@@ -674,17 +676,19 @@ def test_cli_with_hostile_files(long_mode: bool, record_figure: Callable[..., No
         path = write(data)
         tally.tried[f"cli:{kind}"] += 1
         if kind == "bundle":
-            code, out, err = _cli(capsys, "verify", path, "--trust", str(trust))
+            code, out, err = _cli(capsys, "verify", path, "--trust", str(trust),
+                                  "--digest-only", "--max-age", "none")
             _assert_clean_failure(code, out, err, {0, 3, 4})
             if code == 4:
                 assert out.startswith("invalid: step "), out
         elif kind == "trust":
-            code, out, err = _cli(capsys, "verify", str(bundle), "--trust", path)
-            _assert_clean_failure(code, out, err, {0, 2, 4})
+            code, out, err = _cli(capsys, "verify", str(bundle), "--trust", path,
+                                  "--digest-only", "--max-age", "none")
+            _assert_clean_failure(code, out, err, {0, 2, 4, 5})
         elif kind == "credential":
             code, out, err = _cli(capsys, "verify", str(bundle), "--trust", str(trust),
-                                  "--credential", path)
-            _assert_clean_failure(code, out, err, {0, 1, 4})
+                                  "--credential", path, "--max-age", "none")
+            _assert_clean_failure(code, out, err, {0, 1, 4, 6})
         elif kind == "receipt":
             code, out, err = _cli(capsys, "revoke", str(credential), "--receipt", path,
                                   "--reason", "fraud", "--key", str(key), "--node", closed)
@@ -713,8 +717,10 @@ def test_cli_messages_cannot_steer_the_terminal(tmp_path: Path,
     hostile_trust.write_text(json.dumps({**VALID["trust"], paint: 1}))
     hostile_bundle = tmp_path / "hostile-bundle.json"
     hostile_bundle.write_text(json.dumps({**CASES["direct_valid"]["bundle"], paint: 1}))
-    for argv, expected in ((["verify", str(bundle), "--trust", str(hostile_trust)], 2),
-                           (["verify", str(hostile_bundle), "--trust", str(trust)], 4)):
+    for argv, expected in ((["verify", str(bundle), "--trust", str(hostile_trust),
+                             "--digest-only"], 2),
+                           (["verify", str(hostile_bundle), "--trust", str(trust),
+                             "--digest-only"], 4)):
         code, out, err = _cli(capsys, *argv)
         assert code == expected, (out, err)
         shown = out + err
@@ -740,10 +746,14 @@ def test_cli_subprocess_with_hostile_files(tmp_path: Path) -> None:
     write_key_file(loose, b"\x05" * 32)
     os.chmod(loose, 0o644)
     runs = [
-        (["verify", str(bundle), "--trust", str(huge)], 2, "vcledger: error: "),
-        (["verify", str(huge), "--trust", str(trust)], 4, "invalid: step 1 (format): "),
-        (["verify", str(deep), "--trust", str(trust)], 4, "invalid: step 1 (format): "),
-        (["verify", str(bundle), "--trust", str(deep)], 2, "vcledger: error: "),
+        (["verify", str(bundle), "--trust", str(huge), "--digest-only"], 2,
+         "vcledger: error: "),
+        (["verify", str(huge), "--trust", str(trust), "--digest-only"], 4,
+         "invalid: step 1 (format): "),
+        (["verify", str(deep), "--trust", str(trust), "--digest-only"], 4,
+         "invalid: step 1 (format): "),
+        (["verify", str(bundle), "--trust", str(deep), "--digest-only"], 2,
+         "vcledger: error: "),
         (["issue", str(huge), "--key", str(loose), "--node", "http://127.0.0.1:1"], 1,
          "vcledger: error: "),
         (["issue", str(bundle), "--key", str(badkey), "--node", "http://127.0.0.1:1"], 1,
