@@ -27,7 +27,7 @@ from protocol_fixtures import (
 
 from client.block import BlockHeader, validator_set_hash
 from client.credentials import canonical_json, digest, parse_credential
-from client.events import RevocationReason, signing_bytes
+from client.events import CredentialRevoke, RevocationReason, signing_bytes
 from client.merkle import leaf_hash
 from client.status import (
     BatchRecord,
@@ -56,8 +56,11 @@ def _key_label(public_key: bytes) -> str:
 def _events() -> dict[str, Any]:
     vectors = []
     for event, (payload, key) in zip(sample_events(), sample_payloads(), strict=True):
+        what = event.kind.value
+        if isinstance(payload, CredentialRevoke):
+            what += " of a batch member" if payload.batch is not None else " of a direct credential"
         vectors.append({
-            "description": f"{event.kind.value} signed by the {_key_label(key.public_key)} key",
+            "description": f"{what} signed by the {_key_label(key.public_key)} key",
             "origin": ORIGIN,
             "kind": event.kind.value,
             "created": event.created,
@@ -86,14 +89,30 @@ def _hexify(value: Any) -> Any:
 
 
 def _invalid_events() -> dict[str, Any]:
-    good = sample_events()[2]
+    events = sample_events()
+    good = next(e for e in events if e.kind.value == "credential.issue")
     fields = msgpack.unpackb(good.encoded)
 
-    def with_field(position: int, value: Any) -> str:
-        changed = list(fields)
+    def with_field(position: int, value: Any, base: list[Any] | None = None) -> str:
+        changed = list(fields if base is None else base)
         changed[position] = value
         return msgpack.packb(changed, use_bin_type=True).hex()
 
+    def with_payload(kind: str, change: Any) -> str:
+        """An event of ``kind`` whose payload ``change`` edits (the decoder checks the
+        structure before any signature, so the old signature may stay)."""
+        event = next(e for e in events if e.kind.value == kind)
+        envelope = msgpack.unpackb(event.encoded)
+        payload = list(envelope[3])
+        change(payload)
+        return with_field(3, payload, envelope)
+
+    def set_at(position: int, value: Any) -> Any:
+        def apply(payload: list[Any]) -> None:
+            payload[position] = value
+        return apply
+
+    register_ids = 3
     return {
         "description": "Byte strings that must not decode as events, with the reason.",
         "vectors": [
@@ -115,6 +134,38 @@ def _invalid_events() -> dict[str, Any]:
              "encoded": ("96cc01" + good.encoded[2:].hex()), "error": "canonical"},
             {"description": "a map instead of an array",
              "encoded": msgpack.packb({"version": 1}).hex(), "error": "maps"},
+            {"description": "issuer.register with the old 3-field payload (no identifiers)",
+             "encoded": with_payload("issuer.register", lambda p: p.pop()),
+             "error": "expected 4 fields"},
+            {"description": "issuer.register identifiers not sorted",
+             "encoded": with_payload("issuer.register",
+                                     set_at(register_ids, list(reversed(ISSUER_IDS)))),
+             "error": "distinct and sorted"},
+            {"description": "issuer.register identifier listed twice",
+             "encoded": with_payload("issuer.register",
+                                     set_at(register_ids, [ISSUER_IDS[0], ISSUER_IDS[0]])),
+             "error": "distinct and sorted"},
+            {"description": "issuer.register identifier over http, not https",
+             "encoded": with_payload("issuer.register",
+                                     set_at(register_ids, ["http://uni.example"])),
+             "error": "neither an https URL nor a DID"},
+            {"description": "issuer.register identifier with a space",
+             "encoded": with_payload("issuer.register",
+                                     set_at(register_ids, ["did:web:uni example"])),
+             "error": "neither an https URL nor a DID"},
+            {"description": "issuer.register with 9 identifiers (at most 8)",
+             "encoded": with_payload("issuer.register", set_at(
+                 register_ids, [f"https://uni.example/{i}" for i in range(9)])),
+             "error": "at most 8"},
+            {"description": "issuer.update with an empty name",
+             "encoded": with_payload("issuer.update", set_at(1, "")),
+             "error": "issuer name"},
+            {"description": "issuer.compromise with a negative since_index",
+             "encoded": with_payload("issuer.compromise", set_at(1, -1)),
+             "error": "since index"},
+            {"description": "issuer.compromise with a 201-byte reason",
+             "encoded": with_payload("issuer.compromise", set_at(2, "x" * 201)),
+             "error": "compromise reason"},
         ],
     }
 
@@ -172,9 +223,13 @@ def _records() -> dict[str, Any]:
         ("batch member revoked on its own", CredentialRecord(
             None, ("2026-spring", 3), Revocation(Position(11, 5), RevocationReason.FRAUD))),
         ("anchored batch", BatchRecord(leaf_hash(b"batch root"), 1000, Position(8, 3), None)),
+        ("batch revoked as a whole by governance", BatchRecord(
+            leaf_hash(b"batch root"), 1000, Position(8, 3),
+            Revocation(Position(12, 6), RevocationReason.ISSUED_IN_ERROR, by_governance=True))),
     ]
     return {
-        "description": "Status records (canonical msgpack) and the status keys they live under.",
+        "description": "Status records (canonical msgpack; 'fields' is the same array as JSON, "
+                       "bin as {'hex': ...}) and the status keys they live under.",
         "status_keys": {
             "issuer": {"issuer": ISSUER.did, "key": issuer_status_key(ISSUER.did).hex()},
             "credential": {"issuer": ISSUER.did, "digest": digest.hex(),
@@ -182,7 +237,8 @@ def _records() -> dict[str, Any]:
             "batch": {"issuer": ISSUER.did, "batch_id": "2026-spring",
                       "key": batch_status_key(ISSUER.did, "2026-spring").hex()},
         },
-        "records": [{"description": d, "encoded": r.encode().hex()} for d, r in records],
+        "records": [{"description": d, "fields": _hexify(msgpack.unpackb(r.encode())),
+                     "encoded": r.encode().hex()} for d, r in records],
     }
 
 
