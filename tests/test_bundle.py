@@ -174,6 +174,14 @@ def test_receipt_documents_are_capped_and_strict_json() -> None:
     ("status.credential", KeyError, "credential"),
     ("receipt", {"format": "vcledger-receipt/v1"}, "receipt"),
     ("status.issuer.value", 12, "value"),
+    ("block_headers", [], "block_headers"),
+    ("block_headers", KeyError, "block_headers"),
+    ("block_headers", [DIRECT["block_headers"][0]] * 2, "ascending index order, each once"),
+    ("block_headers", [{**DIRECT["block_headers"][0], "index": -1}], "index"),
+    ("block_headers", [{**DIRECT["block_headers"][0], "extra": 1}], "extra"),
+    ("block_headers", [{**DIRECT["block_headers"][0], "audit_path": ["AB" * 32]}],
+     "audit_path"),
+    ("block_headers", [{**DIRECT["block_headers"][0], "header": "AB=="}], "canonical base64"),
 ])
 def test_bundle_parsing_is_strict(path: str, value: Any, fragment: str) -> None:
     with pytest.raises(BundleFormatError) as caught:
@@ -211,9 +219,13 @@ def test_build_bundle_checks_its_preconditions() -> None:
         "event_index": bundle.event_proof.index, "event_audit_path": bundle.event_proof.proof,
         "checkpoint_note": bundle.event_proof.checkpoint_note, "header": bundle.header,
         "header_audit_path": bundle.header_proof.proof, "receipt": None,
-        "status": bundle.status,
+        "status": bundle.status, "block_headers": bundle.block_headers,
     }
     assert build_bundle(**pieces) == bundle
+    with pytest.raises(UsageError, match="1 to 2 distinct block headers"):
+        build_bundle(**{**pieces, "block_headers": ()})
+    with pytest.raises(UsageError, match="1 to 2 distinct block headers"):
+        build_bundle(**{**pieces, "block_headers": bundle.block_headers * 2})
     with pytest.raises(UsageError, match="32 bytes"):
         build_bundle(**{**pieces, "credential_digest": b"short"})
     with pytest.raises(UsageError, match="outside"):

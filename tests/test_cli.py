@@ -264,7 +264,8 @@ def test_node_from_the_environment(capsys: pytest.CaptureFixture[str], files: di
     url = f"http://127.0.0.1:{closed_port()}"
     monkeypatch.setenv("VCLEDGER_NODE", url)
     code, out, err = run(capsys, "status", str(files["direct_valid.credential"]), "--trust",
-                         str(files["trust"]), "--json")
+                         str(files["trust"]), "--issuer", CASES["direct_valid"]["bundle"]["issuer"],
+                         "--json")
     assert code == 1 and url in err
     assert json.loads(out)["error"]["code"] == "node_unavailable"
     monkeypatch.delenv("VCLEDGER_NODE")
