@@ -535,10 +535,9 @@ def dated_heights(issuer: StatusRecord | None, credential: StatusRecord | None,
     for record in (credential, batch):
         if isinstance(record, (CredentialRecord, BatchRecord)) and record.revoked is not None:
             revocations.append((record.revoked.position.index, record.revoked.position.height))
-    if isinstance(issuer, IssuerRecord) and issuer.compromise is not None \
-            and issuer.voided(event_index):
-        revocations.append((issuer.compromise.position.index,
-                            issuer.compromise.position.height))
+    voided_by = issuer.voided_by(event_index) if isinstance(issuer, IssuerRecord) else None
+    if voided_by is not None:
+        revocations.append((voided_by.position.index, voided_by.position.height))
     if issued is None:
         raise UsageError("no status record gives the height of the issuing block")
     return {issued} | ({min(revocations)[1]} if revocations else set())

@@ -327,9 +327,9 @@ def cmd_issuer_compromised(args: argparse.Namespace) -> int:
     issuer = _did(args.issuer, "--issuer")
     if args.since_index < 0:
         raise UsageError("--since-index must be a log index (0 or more)")
-    if len(args.reason) > MAX_COMPROMISE_REASON:
-        raise UsageError(f"--reason is {len(args.reason)} characters; at most "
-                         f"{MAX_COMPROMISE_REASON}")
+    size = len(args.reason.encode("utf-8", "surrogatepass"))
+    if size > MAX_COMPROMISE_REASON:
+        raise UsageError(f"--reason is {size} bytes of UTF-8; at most {MAX_COMPROMISE_REASON}")
     admin = read_key_file(args.admin_key)
     payload = IssuerCompromise(issuer, args.since_index, args.reason)
     _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, admin,
@@ -1039,7 +1039,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the first log index the thief may have signed (see the events "
                         "`vcledger monitor` or the issuer's own log shows)")
     p.add_argument("--reason", default="", metavar="TEXT",
-                   help=f"why, in words (at most {MAX_COMPROMISE_REASON} characters)")
+                   help=f"why, in words (at most {MAX_COMPROMISE_REASON} bytes of UTF-8)")
     _common(p, node=True)
     p.set_defaults(func=cmd_issuer_compromised)
     p = isub.add_parser("rotate", help="replace the issuer's signing key",

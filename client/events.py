@@ -62,6 +62,7 @@ MAX_ISSUER_IDS = 8
 """Identifiers one issuer record may list (a web origin, a did:web, a legacy DID ...)."""
 MAX_ISSUER_ID_LENGTH = 200
 MAX_COMPROMISE_REASON = 200
+"""Bytes of UTF-8 in an issuer.compromise reason (it may be empty)."""
 MAX_TIMESTAMP = 2**63 - 1
 
 SIGNING_DOMAIN = "vcledger/event/v1"
@@ -248,7 +249,7 @@ class IssuerCompromise:
         return cls(
             _did(issuer, "issuer"),
             expect_uint(since_index, "compromised since index"),
-            expect_str(reason, "compromise reason", max_len=MAX_COMPROMISE_REASON),
+            expect_str(reason, "compromise reason", max_len=MAX_COMPROMISE_REASON, min_len=0),
         )
 
 

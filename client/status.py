@@ -40,6 +40,8 @@ MAX_ISSUER_KEYS = 32
 """Rotations an issuer may make; after that it registers a new DID (keeps records bounded)."""
 MAX_ISSUER_IDENTITIES = 6
 """Identity versions (registration plus updates) one issuer record keeps; then a new DID."""
+MAX_COMPROMISE_STATEMENTS = 4
+"""issuer.compromise statements one record keeps (each moves the start earlier)."""
 
 
 def issuer_status_key(issuer: str) -> Hash:
@@ -148,12 +150,16 @@ IssuerStanding: TypeAlias = Literal["active", "retired", "compromised"]
 
 @dataclass(frozen=True, slots=True)
 class IssuerRecord:
+    """An issuer: its identity history, key periods, registration, retirement, and the
+    governance statements that its key was compromised (oldest first, each starting
+    earlier than the one before)."""
+
     issuer: str
     identities: tuple[Identity, ...]
     keys: tuple[KeyPeriod, ...]
     registered: Position
     retired: Position | None
-    compromise: Compromise | None = None
+    compromises: tuple[Compromise, ...] = ()
 
     @property
     def name(self) -> str:
@@ -166,8 +172,13 @@ class IssuerRecord:
         return self.identities[-1].ids
 
     @property
+    def compromise(self) -> Compromise | None:
+        """The newest compromise statement: the earliest index the key is untrusted from."""
+        return self.compromises[-1] if self.compromises else None
+
+    @property
     def standing(self) -> IssuerStanding:
-        if self.compromise is not None:
+        if self.compromises:
             return "compromised"
         return "active" if self.retired is None else "retired"
 
@@ -189,7 +200,13 @@ class IssuerRecord:
 
     def voided(self, index: int) -> bool:
         """Is an event this issuer signed at ``index`` void because its key was compromised?"""
-        return self.compromise is not None and index >= self.compromise.since_index
+        return self.voided_by(index) is not None
+
+    def voided_by(self, index: int) -> Compromise | None:
+        """The first statement that voided an event at ``index`` (its date is when the event
+        stopped being valid), or None.  A later statement that moves the start earlier
+        voids only the events between the two starts, from its own date."""
+        return next((c for c in self.compromises if c.since_index <= index), None)
 
     @property
     def last_trusted_key(self) -> bytes:
@@ -209,7 +226,7 @@ class IssuerRecord:
             RECORD_VERSION, "issuer", self.issuer, [i.fields() for i in self.identities],
             [k.fields() for k in self.keys], self.registered.fields(),
             None if self.retired is None else self.retired.fields(),
-            None if self.compromise is None else self.compromise.fields(),
+            [c.fields() for c in self.compromises],
         ])
 
 
@@ -280,7 +297,7 @@ def _compromise(value: Any, what: str) -> Compromise:
     return Compromise(
         Position.from_fields([index, height], what),
         expect_uint(since_index, f"{what} since_index"),
-        expect_str(reason, f"{what} reason", max_len=MAX_COMPROMISE_REASON),
+        expect_str(reason, f"{what} reason", max_len=MAX_COMPROMISE_REASON, min_len=0),
     )
 
 
@@ -293,7 +310,7 @@ def decode_record(data: bytes) -> StatusRecord:
     kind = fields[1]
     if kind == "issuer":
         (_, _, issuer, identities, keys, registered, retired,
-         compromise) = expect_array(fields, "issuer record", 8)
+         compromises) = expect_array(fields, "issuer record", 8)
         periods = tuple(_key_period(k) for k in
                         expect_array(keys, "issuer keys", max_len=MAX_ISSUER_KEYS))
         if not periods:
@@ -308,7 +325,8 @@ def decode_record(data: bytes) -> StatusRecord:
             periods,
             Position.from_fields(registered, "registered"),
             _optional(retired, Position.from_fields, "retired"),
-            _optional(compromise, _compromise, "compromise"),
+            tuple(_compromise(c, "compromise") for c in expect_array(
+                compromises, "compromise statements", max_len=MAX_COMPROMISE_STATEMENTS)),
         )
     if kind == "credential":
         _, _, issued, batch, revoked = expect_array(fields, "credential record", 5)
@@ -360,10 +378,9 @@ def record_json(record: StatusRecord) -> dict[str, object]:
                       "valid_until": k.valid_until} for k in record.keys],
             "registered": _position_json(record.registered),
             "retired": _position_json(record.retired),
-            "compromise": None if record.compromise is None else {
-                **_position_json(record.compromise.position),  # type: ignore[dict-item]
-                "since_index": record.compromise.since_index,
-                "reason": record.compromise.reason},
+            "compromises": [{**_position_json(c.position),  # type: ignore[dict-item]
+                             "since_index": c.since_index, "reason": c.reason}
+                            for c in record.compromises],
         }
     if isinstance(record, CredentialRecord):
         return {

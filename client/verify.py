@@ -577,7 +577,8 @@ class _Verification:
         for included in self.bundle.block_headers:
             header = self._included_header(included)
             headers[header.height] = header
-        if set(headers) != needed:
+        # Two leaves claiming one height can only come from a faulty log: one form only.
+        if set(headers) != needed or len(self.bundle.block_headers) != len(needed):
             raise StepFailed(
                 f"the bundle must carry exactly the headers of blocks {sorted(needed)} (the "
                 f"issuing event's and its revocation's); it carries {sorted(headers)}")
@@ -622,9 +623,8 @@ class _Verification:
                 found.append(RevocationInfo(
                     scope, revoked.position.index, revoked.position.height,  # type: ignore[arg-type]
                     revoked.reason.label, int(revoked.reason), revoked.by_governance))
-        issuer = self.issuer_record
-        if issuer.compromise is not None and issuer.voided(self.bundle.event_proof.index):
-            compromise = issuer.compromise
+        compromise = self.issuer_record.voided_by(self.bundle.event_proof.index)
+        if compromise is not None:
             found.append(RevocationInfo(
                 "issuer", compromise.position.index, compromise.position.height,
                 RevocationReason.KEY_COMPROMISE.label, int(RevocationReason.KEY_COMPROMISE),
@@ -756,8 +756,12 @@ def _outcome(check: _Verification) -> Verdict:
                  "issuer": " because the issuer's key was compromised"}[revoked.scope]
         when = ("" if revoked.time_ms is None
                 else f" on {format_date(revoked.time_ms // 1000)}")
+        # A voided credential was put on the ledger with the stolen key: do not say the
+        # institution issued it.
+        origin_line = (f"it was put on the ledger with the key of {who} on {issued_on}"
+                       if revoked.scope == "issuer" else f"{who} issued {subject} on {issued_on}")
         message = (f"revoked{when} by {revoked.by}{scope} ({revoked.reason}, log index "
-                   f"{revoked.index}); {who} issued {subject} on {issued_on}; {as_of}")
+                   f"{revoked.index}); {origin_line}; {as_of}")
     elif dated is not None:
         status = dated
         assert validity is not None and moment is not None

@@ -54,6 +54,7 @@ from client.events import (
 from client.hashes import Hash
 from client.keys import public_key_from_did
 from client.status import (
+    MAX_COMPROMISE_STATEMENTS,
     MAX_ISSUER_IDENTITIES,
     MAX_ISSUER_KEYS,
     BatchRecord,
@@ -275,9 +276,14 @@ def _rule_for(
                 "already_compromised",
                 f"{payload.issuer} is already marked compromised since index "
                 f"{record.compromise.since_index}; a new statement may only move that earlier")
+        if len(record.compromises) >= MAX_COMPROMISE_STATEMENTS:
+            raise RuleViolation("too_many_compromise_statements",
+                                f"an issuer record keeps at most {MAX_COMPROMISE_STATEMENTS} "
+                                "compromise statements")
+        # Appended, never replaced: what an earlier statement voided keeps its date.
         compromise = Compromise(position, payload.since_index, payload.reason)
         return {issuer_status_key(payload.issuer): dataclasses.replace(
-            record, compromise=compromise,
+            record, compromises=(*record.compromises, compromise),
             retired=record.retired if record.retired is not None else position)}
 
     if isinstance(payload, IssuerRotate):

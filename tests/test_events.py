@@ -201,7 +201,7 @@ RECORDS = [
                  Position(30, 9)),
     IssuerRecord("did:key:z6Mk", (*UNI, Identity(12, "Uni of Science", ("did:web:uni.example",))),
                  (KeyPeriod(b"\x01" * 32, 5, 20), KeyPeriod(b"\x03" * 32, 20, None)),
-                 Position(4, 2), Position(31, 10), Compromise(Position(31, 10), 17, "stolen")),
+                 Position(4, 2), Position(31, 10), (Compromise(Position(31, 10), 17, "stolen"),)),
     CredentialRecord(Position(11, 3), None, None),
     CredentialRecord(Position(11, 3), None, Revocation(Position(20, 5), RevocationReason.FRAUD)),
     CredentialRecord(Position(11, 3), None, Revocation(Position(20, 5), RevocationReason.FRAUD,

@@ -35,6 +35,7 @@ from client.events import (
 from client.hashes import Hash
 from client.keys import KeyPair
 from client.status import (
+    MAX_COMPROMISE_STATEMENTS,
     MAX_ISSUER_IDENTITIES,
     BatchRecord,
     CredentialRecord,
@@ -406,3 +407,17 @@ def test_governance_revokes_any_issuers_credential_and_batch(ledger: Ledger) -> 
     mine = ledger.record(credential_status_key(ISSUER.did, own))
     assert isinstance(mine, CredentialRecord) and mine.revoked is not None
     assert not mine.revoked.by_governance
+
+
+def test_compromise_statements_are_kept_bounded_and_may_have_no_reason(ledger: Ledger) -> None:
+    for _ in range(6):
+        ledger.submit(CredentialIssue(ISSUER.did, fixed_digest(f"c{ledger.size}")), ISSUER)
+    start = ledger.size
+    for n in range(MAX_COMPROMISE_STATEMENTS):
+        ledger.submit(IssuerCompromise(ISSUER.did, start - 2 * n, ""), GOVERNANCE)
+    record = _issuer_record(ledger)
+    assert [c.since_index for c in record.compromises] == [
+        start - 2 * n for n in range(MAX_COMPROMISE_STATEMENTS)]
+    assert record.voided_by(start).position == record.compromises[0].position  # type: ignore[union-attr]
+    ledger.rejects(IssuerCompromise(ISSUER.did, 1 + 0, ""), GOVERNANCE,
+                   "too_many_compromise_statements")

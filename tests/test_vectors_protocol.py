@@ -167,7 +167,7 @@ def _check_record_shape(fields: list[Any]) -> None:
     """docs/protocol.md §7.2 layouts, read with plain msgpack."""
     assert fields[0] == 1
     if fields[1] == "issuer":
-        _, _, issuer, identities, keys, registered, retired, compromise = fields
+        _, _, issuer, identities, keys, registered, retired, compromises = fields
         assert issuer.startswith("did:key:z")
         assert 1 <= len(identities) <= 6
         assert [i[0] for i in identities] == sorted({i[0] for i in identities})
@@ -179,11 +179,15 @@ def _check_record_shape(fields: list[Any]) -> None:
         _check_position(registered)
         if retired is not None:
             _check_position(retired)
-        if compromise is not None:
-            index, height, since_index, reason = compromise
+        assert len(compromises) <= 4
+        previous_since = None
+        for index, height, since_index, reason in compromises:
             _check_position([index, height])
             assert registered[0] < since_index <= index and isinstance(reason, str)
             assert retired is not None and retired[0] <= index  # a compromise retires
+            # Each later statement moves the start earlier; none replaces another.
+            assert previous_since is None or since_index < previous_since
+            previous_since = since_index
     elif fields[1] == "credential":
         _, _, issued, batch, revoked = fields
         if issued is not None:
@@ -539,7 +543,8 @@ class IndependentVerifier:
         status = bundle["status"]
         issuer_record = record(status["issuer"], status_key("vcledger/status/issuer", issuer), 8)
         (_, record_kind, record_issuer, identities, keys, registered, retired,
-         compromise) = issuer_record
+         compromises) = issuer_record
+        compromise = compromises[-1] if compromises else None  # the newest statement
         refuse_unless(record_kind == "issuer" and record_issuer == issuer, 8, "issuer record")
         refuse_unless(registered[0] < index, 8, "registered before the event")
         refuse_unless(retired is None or retired[0] >= index, 8, "retired before the event")
@@ -593,9 +598,11 @@ class IndependentVerifier:
                 revocations.append({"scope": scope, "index": r_index, "height": r_height,
                                     "reason": REASONS[reason], "reason_code": reason,
                                     "by_governance": by == 1})
-        if compromise is not None and index >= compromise[2]:
-            revocations.append({"scope": "issuer", "index": compromise[0],
-                                "height": compromise[1], "reason": "key_compromise",
+        # The first statement whose start is at or before the event voided it, then.
+        voiding = [c for c in compromises if c[2] <= index]
+        if voiding:
+            revocations.append({"scope": "issuer", "index": voiding[0][0],
+                                "height": voiding[0][1], "reason": "key_compromise",
                                 "reason_code": 1, "by_governance": True})
         revocation = min(revocations, key=lambda r: r["index"], default=None)
         needed = {issued_height} | ({revocation["height"]} if revocation else set())
@@ -626,7 +633,7 @@ class IndependentVerifier:
         moment = at if at is not None else now
         verdict = ("revoked" if revocation is not None
                    else "expired" if document is not None and valid_until is not None
-                   and moment > valid_until
+                   and moment >= valid_until
                    else "not_yet_valid" if document is not None and valid_from is not None
                    and moment < valid_from
                    else "stale" if age > self.max_age else "valid")

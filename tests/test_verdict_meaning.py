@@ -278,3 +278,25 @@ def test_a_revoked_credential_stays_revoked_however_old_the_checkpoint(
                                                RevocationReason.FRAUD), ISSUER))
     verdict = check(ledger, alice, now=ledger.time_ms // 1000 + 90 * DAY)
     assert verdict.status == "revoked"
+
+
+def test_a_second_compromise_statement_keeps_the_first_ones_dates(
+        ledger: InProcessLedger) -> None:
+    early = credential(ISSUER.did, id="urn:early")
+    early_index = issue(ledger, early)
+    late = credential(ISSUER.did, id="urn:late")
+    late_index = issue(ledger, late)
+    first = ledger.commit(ledger.sign(IssuerCompromise(ISSUER.did, late_index, ""),
+                                      GOVERNANCE))
+    first_time = ledger.time_ms
+    assert check(ledger, early).status == "valid"
+    # Governance learns the theft began earlier: only the credentials between the two
+    # starts are voided by the new statement, and from its date.
+    second = ledger.commit(ledger.sign(IssuerCompromise(ISSUER.did, early_index, "earlier"),
+                                       GOVERNANCE))
+    for data, index, time_ms in ((late, first, first_time), (early, second, ledger.time_ms)):
+        verdict = check(ledger, data)
+        assert verdict.status == "revoked" and verdict.revocation is not None
+        assert (verdict.revocation.index, verdict.revocation.time_ms) == (index, time_ms)
+        assert "it was put on the ledger with the key of" in verdict.message
+    assert first_time < ledger.time_ms

@@ -66,6 +66,7 @@ from client.events import (
 from client.hashes import Hash
 from client.keys import KeyPair, public_key_from_did
 from client.status import (
+    MAX_COMPROMISE_STATEMENTS,
     BatchRecord,
     Compromise,
     CredentialRecord,
@@ -331,8 +332,11 @@ class _Chain:
                     "bad_compromise_index")
             require(issuer.compromise is None
                     or payload.since_index < issuer.compromise.since_index, "already_compromised")
+            require(len(issuer.compromises) < MAX_COMPROMISE_STATEMENTS,
+                    "too_many_compromise_statements")
             record = dataclasses.replace(
-                issuer, compromise=Compromise(at, payload.since_index, payload.reason),
+                issuer, compromises=(*issuer.compromises,
+                                     Compromise(at, payload.since_index, payload.reason)),
                 retired=issuer.retired if issuer.retired is not None else at)
         elif isinstance(payload, IssuerRotate):
             key = _issuer_key(payload.issuer)
@@ -446,8 +450,10 @@ class _Chain:
                               "height": revoked.position.height,
                               "reason": revoked.reason.label, "reason_code": int(revoked.reason),
                               "by_governance": revoked.by_governance})
-        compromise = record.compromise
-        if compromise is not None and event_index >= compromise.since_index:
+        # The first statement whose start is at or before the event voided it.
+        voiding = [c for c in record.compromises if c.since_index <= event_index]
+        if voiding:
+            compromise = voiding[0]
             found.append({"scope": "issuer", "index": compromise.position.index,
                           "height": compromise.position.height,
                           "reason": RevocationReason.KEY_COMPROMISE.label,

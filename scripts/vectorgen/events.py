@@ -213,7 +213,8 @@ def _records() -> dict[str, Any]:
                                   (*ISSUER_IDS, "https://uni.example/issuers/2"))),
             (KeyPeriod(ISSUER.public_key, 1, 22), KeyPeriod(ISSUER_NEXT.public_key, 22, None)),
             Position(0, 1), Position(30, 9),
-            Compromise(Position(30, 9), 20, "signing key found on a public server"))),
+            (Compromise(Position(30, 9), 20, "signing key found on a public server"),
+             Compromise(Position(34, 10), 18, "")))),
         ("credential issued on its own", CredentialRecord(Position(7, 3), None, None)),
         ("credential issued then revoked", CredentialRecord(
             Position(7, 3), None, Revocation(Position(9, 4), RevocationReason.SUPERSEDED))),
