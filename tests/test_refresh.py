@@ -229,8 +229,12 @@ async def test_a_credential_revoked_since_refreshes_to_revoked(live: LiveNode,
     old = await bundle_of(live, "a")
     await live.seal(ISSUER.sign(CredentialRevoke(ISSUER.did, digest("a"),
                                                  RevocationReason.FRAUD)))
-    # As of its checkpoint, the old bundle still says valid.
+    # As of its checkpoint, the old bundle still says valid; past the trust file's max
+    # age it is stale (exit 5), so the holder cannot keep presenting it.
     assert verify_bundle(old, live.trust, digest_only=True, now=now()).status == "valid"
+    later = now() + live.trust.max_age_seconds + 60
+    stale = verify_bundle(old, live.trust, digest_only=True, now=later)
+    assert (stale.status, stale.exit_code) == ("stale", 5)
     new = await refresh(live.url, old, live.trust)
     verdict = verify_bundle(new, live.trust, digest_only=True, now=now())
     assert verdict.status == "revoked" and verdict.revocation is not None
