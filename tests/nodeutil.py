@@ -20,6 +20,7 @@ is alone (a network's peers name each other's ports, so a network gets no retry)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -48,6 +49,7 @@ from client.keys import KeyPair, write_key_file
 from client.merkle import leaf_hash
 from client.trust import format_trust
 from node.config import Genesis, NodeConfig, load_genesis, load_node_config
+from node.service import SingleValidatorProducer
 from node.setup import NodeFiles, genesis_toml, node_toml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -591,3 +593,10 @@ def share_cores(network: NetworkFiles) -> NetworkFiles:
         files.config.write_text(text)
         assert load_node_config(files.config).signature_workers == 1
     return network
+
+
+class ManualProducer(SingleValidatorProducer):
+    """The single-validator producer, except that the test seals every block."""
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()

@@ -21,7 +21,7 @@ import msgpack
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
-from nodeutil import TestIssuer, digest, fixed_key, write_network
+from nodeutil import ManualProducer, TestIssuer, digest, fixed_key, write_network
 from prometheus_client.parser import text_string_to_metric_families
 
 from client.batch import build_batch
@@ -35,7 +35,7 @@ from client.status import batch_status_key, credential_status_key, issuer_status
 from node.api import EVENT_CONTENT_TYPE, EVENTS_CONTENT_TYPE, build_app
 from node.config import load_genesis, load_node_config
 from node.ledger import Head
-from node.service import NodeService, SingleValidatorProducer
+from node.service import NodeService
 
 GOVERNANCE = fixed_key("governance")
 ISSUER = TestIssuer(fixed_key("issuer"))
@@ -46,13 +46,6 @@ MAX_BODY = 64 * 1024
 CREATED = 1_780_000_000  # the chain's events are the same in every run
 BLOCK_2 = [ISSUER.issue("a", CREATED), ISSUER.issue("b", CREATED),
            ISSUER.sign(BatchAnchor(ISSUER.did, "2026-spring", BATCH.root, BATCH.size), CREATED)]
-
-
-class ManualProducer(SingleValidatorProducer):
-    """The single-validator producer, except that the test seals every block."""
-
-    async def run(self) -> None:
-        await asyncio.Event().wait()
 
 
 @dataclass

@@ -10,7 +10,6 @@ validator's own key (a fork).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,7 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from nodeutil import TestIssuer, digest, fixed_key, write_network
+from nodeutil import ManualProducer, TestIssuer, digest, fixed_key, write_network
 from prometheus_client.parser import text_string_to_metric_families
 
 from client.batch import build_batch
@@ -38,20 +37,13 @@ from client.verify import verify_bundle
 from node.api import build_app
 from node.config import load_genesis, load_node_config
 from node.ledger import Head
-from node.service import NodeService, SingleValidatorProducer
+from node.service import NodeService
 
 GOVERNANCE = fixed_key("governance")
 ISSUER = TestIssuer(fixed_key("issuer"))
 BATCH_DIGESTS = [digest(f"refresh batch {i}") for i in range(5)]
 BATCH = build_batch(BATCH_DIGESTS)
 BATCH_ID = "2026-autumn"
-
-
-class ManualProducer(SingleValidatorProducer):
-    """The single-validator producer, except that the test seals every block."""
-
-    async def run(self) -> None:
-        await asyncio.Event().wait()
 
 
 @dataclass
