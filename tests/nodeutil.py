@@ -317,12 +317,17 @@ class NodeProcess:
             # faulthandler answers SIGUSR1 with every thread's stack even when the event
             # loop is blocked: the log then says where the node was stuck.
             self.process.send_signal(signal.SIGUSR1)
+            # faulthandler writes the main thread ("Current thread") last: wait for it,
+            # or the kill cuts the one stack that says where the event loop is stuck.
             with contextlib.suppress(AssertionError):
-                wait_until(lambda: "most recent call first" in self.log_text(), timeout=5,
+                wait_until(lambda: "Current thread" in self.log_text(), timeout=5,
                            what="the node's thread dump", interval=0.1)
             self.kill()
+            text = self.log_text()
+            dump = text.find("(most recent call first)")
+            tail = text[max(0, dump - 1500):] if dump >= 0 else text[-6000:]
             raise AssertionError(f"node did not stop within {timeout} s after SIGTERM:\n"
-                                 + self.log_text()[-6000:]) from None
+                                 + tail[-12000:]) from None
 
 
 class NodeExited(AssertionError):
