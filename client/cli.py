@@ -64,14 +64,23 @@ from client.hashes import Hash, hash_from_hex, sha256
 from client.keys import KeyPair, public_key_from_did, read_key_file, write_key_file
 from client.note import SIG_COSIGNATURE_V1, verifier_key
 from client.state import ForkDetected
-from client.status import IssuerRecord, decode_record
+from client.status import (
+    CredentialRecord,
+    IssuerRecord,
+    batch_status_key,
+    credential_status_key,
+    decode_record,
+    issuer_status_key,
+)
 from client.trust import MAX_TRUST_FILE_SIZE, Trust, parse_trust
 from client.verify import (
     TRUST_POLICY,
     TrustPolicy,
     Verdict,
+    format_time,
     verify_bundle,
     verify_bundle_without_trust,
+    verify_status_record,
 )
 
 if TYPE_CHECKING:
@@ -477,8 +486,8 @@ def _check_named_issuers(record: IssuerRecord, named: Sequence[tuple[str, str | 
     shown = "; ".join(f"{label} names {issuer or 'no issuer'}" for label, issuer in wrong[:5])
     more = f" (and {len(wrong) - 5} more)" if len(wrong) > 5 else ""
     ids = ", ".join(record.ids) or "none registered"
-    raise UsageError(
-        f"{len(wrong)} credential(s) do not name this issuer: {shown}{more}.  Issuer "
+    raise InputFileError(
+        f"{len(wrong)} credential(s) do not name this issuer: {shown}{more}. Issuer "
         f"{record.issuer} (\"{record.name}\") may be named by its did:key or by its "
         f"identifiers ({ids}); nothing was signed")
 
@@ -621,13 +630,15 @@ def cmd_anchor(args: argparse.Namespace) -> int:
     batch_id = args.batch_id or (
         f"{dt.datetime.now(dt.UTC):%Y%m%d}-{tree.root.hex()[:12]}")
     payload = BatchAnchor(issuer, batch_id, tree.root, tree.size)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputFileError(f"cannot create {outdir}: {exc.strerror}") from exc
 
     async def anchor(node: NodeClient) -> tuple[SignedEvent, dict[str, Any]]:
         _check_named_issuers(await _issuer_record(node, issuer), named)
+        # Made only once nothing stands in the way, and before signing: receipts must
+        # have somewhere to go once the batch is on the ledger.
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputFileError(f"cannot create {outdir}: {exc.strerror}") from exc
         return await _submit(node, payload, key, "batch.anchor")
 
     event, info = _run_async(_with_node(args, anchor))
@@ -727,8 +738,10 @@ def _issuer_of(args: argparse.Namespace, credential_json: bytes,
     field = credentials.named_issuer(credentials.parse_credential(credential_json))
     if field is None:
         raise UsageError(f"credential {args.credential} has no issuer id; pass --issuer DID")
-    return _did(field, f"the issuer of credential {args.credential} (pass --issuer DID to "
-                       "name the did:key it was issued under)")
+    if not field.startswith("did:key:"):
+        raise UsageError(f"credential {args.credential} names its issuer {field}, not a did:key; "
+                         "pass --issuer DID: the did:key it was issued under")
+    return _did(field, f"the issuer of credential {args.credential}")
 
 
 def _credential_and_receipt(args: argparse.Namespace
@@ -786,25 +799,72 @@ async def _fetch_and_verify(node: NodeClient, trust: Trust | None, *, data: byte
                                     receipt=receipt,
                                     min_cosignatures=1 if trust is None else trust.threshold)
     except NodeRejected as exc:
-        if exc.error_code not in ("unknown_credential", "unknown_batch", "unknown_issuer"):
+        if exc.error_code not in ("unknown_credential", "unknown_batch", "unknown_issuer") \
+                or trust is None:
             raise
-        # The ledger has no record of it: a forgery, not an outage.
-        return None, Verdict(
-            status="invalid", step=10, step_name="credential status", issuer_did=issuer,
-            credential_digest=digest.hex(), credential_checked=True,
-            checkpoint_signatures_checked=False,
-            message=f"invalid: not issued by {issuer}: {exc.diagnostics()}")
+        return None, await _never_recorded(node, trust, exc, issuer=issuer, digest=digest,
+                                           receipt=receipt, remember=remember)
     if trust is None:
         verdict = verify_bundle_without_trust(bundle, origin, credential_json=data, now=_now())
     else:
         verdict = verify_bundle(bundle, trust, credential_json=data, now=_now(),
                                 max_age=max_age, expected_issuer=expected_issuer)
         if verdict.status != "invalid" and remember:
-            from client.state import check_and_remember  # noqa: PLC0415
-
-            # A node (or a mirror in front of it) must not take us back in time.
-            await check_and_remember(node, bundle.event_proof.checkpoint_note, trust, _now())
+            await _remember(node, bundle.event_proof.checkpoint_note, trust)
     return bundle, verdict
+
+
+async def _remember(node: NodeClient, checkpoint_note: str, trust: Trust) -> None:
+    from client.state import check_and_remember  # noqa: PLC0415
+
+    # A node (or a mirror in front of it) must not take us back in time.
+    await check_and_remember(node, checkpoint_note, trust, _now())
+
+
+async def _never_recorded(node: NodeClient, trust: Trust, claim: LedgerError, *, issuer: str,
+                          digest: Hash, receipt: CredentialReceipt | None,
+                          remember: bool) -> Verdict:
+    """The node says it has no record of the credential: prove it before saying so.
+
+    A forgery is the verdict ``invalid`` (exit 4), never an outage; but a node's word
+    alone must not turn a genuine credential into a forgery, so the absence is proven
+    under the trust file like any bundle's status.
+    """
+    from client.http import NodeResponseError, fetch_status_record  # noqa: PLC0415
+
+    which, key = (("issuer", issuer_status_key(issuer)) if claim.code == "unknown_issuer"
+                  else ("batch", batch_status_key(issuer, receipt.batch_id))
+                  if receipt is not None
+                  else ("credential", credential_status_key(issuer, digest)))
+    note, header, path, entry = await fetch_status_record(
+        node, status=which, issuer=issuer, credential_digest=digest,
+        batch_id=None if receipt is None else receipt.batch_id, min_cosignatures=trust.threshold)
+    try:
+        proven = verify_status_record(note, header, path, entry, status_key=key, trust=trust,
+                                      now=_now())
+    except VerificationError as exc:
+        raise NodeResponseError(f"node {node.url} says it has no record of this credential, "
+                                f"but its proof does not verify: {exc.diagnostics()}") from exc
+    record = proven.record
+    if record is not None and not (isinstance(record, CredentialRecord)
+                                   and record.issued is None):
+        raise NodeResponseError(f"node {node.url} says it has no record of this credential, "
+                                "but proves one: ask another node")
+    if remember:
+        await _remember(node, note, trust)
+    what = {"issuer": f"{issuer} is not a registered issuer",
+            "batch": f"issuer {issuer} anchored no batch {receipt.batch_id!r}"
+            if receipt is not None else "",
+            "credential": f"issuer {issuer} never issued credential {digest.hex()} on its own"
+            + ("" if record is None else " (it was only named by a batch revocation)")
+            + "; if it was anchored in a batch, pass its --receipt"}[which]
+    return Verdict(
+        status="invalid", step=10, step_name="credential status", issuer_did=issuer,
+        credential_digest=digest.hex(), credential_checked=True,
+        tree_size=proven.tree_size, checkpoint_time=proven.checkpoint_time,
+        checkpoint_age=max(0, _now() - proven.checkpoint_time),
+        message=f"invalid: not issued by {issuer}: {what}, as proven at checkpoint "
+                f"{proven.tree_size} ({format_time(proven.checkpoint_time)})")
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
@@ -813,7 +873,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     out = Path(args.out)
     bundle, verdict = _run_async(_with_node(
         args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest, receipt=receipt,
-                                       issuer=issuer)))
+                                       issuer=issuer, remember=trust is not None)))
     if verdict.status == "invalid":
         raise VerificationError(f"the bundle assembled from {args.node or 'the node'} does not "
                                 f"verify, so it was not written: {verdict.message}")
@@ -1036,8 +1096,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-key", required=True, metavar="KEYFILE", help="governance key file")
     p.add_argument("--issuer", required=True, metavar="DID", help="the issuer's did:key")
     p.add_argument("--since-index", required=True, type=int, metavar="N",
-                   help="the first log index the thief may have signed (see the events "
-                        "`vcledger monitor` or the issuer's own log shows)")
+                   help="the first log index the thief may have signed at: the index of "
+                        "the first event the issuer does not recognise (each command prints "
+                        "its event's log index; GET /v1/events/HASH and /v1/blocks/HEIGHT show "
+                        "the others)")
     p.add_argument("--reason", default="", metavar="TEXT",
                    help=f"why, in words (at most {MAX_COMPROMISE_REASON} bytes of UTF-8)")
     _common(p, node=True)

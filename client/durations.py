@@ -108,13 +108,26 @@ def describe_duration(seconds: int) -> str:
 
 
 def describe_age(seconds: int) -> str:
-    """How old something dated ``seconds`` ago is, in words: "9 days".
+    """How old something dated ``seconds`` ago is, in words, to two units: "9 days",
+    "7 days 3 hours", "5 minutes 12 seconds".
 
-    A checkpoint dated slightly after the verifier's clock (cosigners' clocks
-    may run up to a minute ahead) has a negative age; it reads "0 seconds".
+    Two units, so that an age just past a bound never reads as the bound itself
+    ("5 minutes old; allows 5 minutes").  A checkpoint dated slightly after the
+    verifier's clock (cosigners' clocks may run up to a minute ahead) has a negative
+    age; it reads "0 seconds".
     """
     _check_seconds(seconds)
-    return describe_duration(max(seconds, 0))
+    seconds = max(seconds, 0)
+    first = describe_duration(seconds)
+    size = max(size for size in UNITS.values() if size <= max(seconds, 1))
+    rest = seconds % size
+    if rest == 0 or size == 1:
+        return first
+    smaller = max(unit for unit in UNITS.values() if unit < size)
+    count = rest // smaller
+    if count == 0:
+        return first
+    return f"{first} {count} {_NAMES[smaller]}{'' if count == 1 else 's'}"
 
 
 def _check_seconds(seconds: int) -> None:

@@ -474,6 +474,29 @@ def _dated_heights(node: NodeClient, issuer: ProvenStatus, credential: ProvenSta
         raise NodeResponseError(f"node {node.url}: {exc.diagnostics()}") from exc
 
 
+async def fetch_status_record(node: NodeClient, *, status: str, issuer: str,
+                              credential_digest: Hash, batch_id: str | None,
+                              min_cosignatures: int
+                              ) -> tuple[str, bytes, list[Hash], StatusEntry]:
+    """Everything :func:`client.verify.verify_status_record` needs to prove what the status
+    map holds for an issuer (``status="issuer"``), a credential or a batch at the node's
+    newest checkpoint: (checkpoint note, header leaf, its audit path, status entry)."""
+    checkpoint_note = await node.checkpoint(min_cosignatures=min_cosignatures)
+    tree_size = parse_checkpoint(parse_note(checkpoint_note).body).tree_size
+    if status == "issuer":
+        proven = await node.issuer_status(issuer, tree_size)
+    elif status == "batch":
+        assert batch_id is not None
+        proven = await node.batch_status(issuer, batch_id, tree_size)
+    else:
+        proven = await node.credential_status(issuer, credential_digest, tree_size)
+    if proven.tree_size != tree_size:
+        raise NodeResponseError(f"node {node.url} answered a status proof for tree size "
+                                f"{proven.tree_size}, not the checkpoint's {tree_size}")
+    header_path = await node.inclusion_proof(tree_size - 1, tree_size)
+    return checkpoint_note, proven.header, header_path, proven.entry()
+
+
 async def _none() -> None:
     return None
 

@@ -54,6 +54,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -88,6 +89,7 @@ __all__ = [
     "STEPS",
     "TRUST_POLICY",
     "IssuerInfo",
+    "ProvenStatusRecord",
     "RevocationInfo",
     "TrustPolicy",
     "Verdict",
@@ -95,6 +97,7 @@ __all__ = [
     "format_time",
     "verify_bundle",
     "verify_bundle_without_trust",
+    "verify_status_record",
 ]
 
 STEPS: tuple[str, ...] = (
@@ -165,8 +168,11 @@ class IssuerInfo:
     standing: str
     """``active``, ``retired`` or ``compromised`` as of the checkpoint."""
     current_name: str
-    since: Position | None = None
-    """When it retired or was declared compromised."""
+    retired_at_index: int | None = None
+    """The log index of the event that retired it (an issuer.retire, or the first
+    issuer.compromise)."""
+    compromised_since_index: int | None = None
+    """The log index from which governance says its key was untrustworthy."""
 
     def label(self, shown_id: str | None = None) -> str:
         """``"Example University" (https://uni.example/issuers/1, did:key:z6Mk…)``."""
@@ -176,7 +182,8 @@ class IssuerInfo:
     def as_json(self) -> dict[str, object]:
         return {"did": self.did, "name": self.name, "ids": list(self.ids),
                 "standing": self.standing, "current_name": self.current_name,
-                "since_index": None if self.since is None else self.since.index}
+                "retired_at_index": self.retired_at_index,
+                "compromised_since_index": self.compromised_since_index}
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +240,8 @@ class Verdict:
             "issuer": (self.issuer.as_json() if self.issuer is not None
                        else None if self.issuer_did is None
                        else {"did": self.issuer_did, "name": None, "ids": [], "standing": None,
-                             "current_name": None, "since_index": None}),
+                             "current_name": None, "retired_at_index": None,
+                             "compromised_since_index": None}),
             "credential_digest": self.credential_digest,
             "credential_checked": self.credential_checked,
             "batch_id": self.batch_id,
@@ -258,7 +266,7 @@ class Verdict:
             },
             "revocation": None if revocation is None else {
                 "scope": revocation.scope,
-                "index": revocation.index,
+                "event_index": revocation.index,
                 "height": revocation.height,
                 "reason": revocation.reason,
                 "reason_code": revocation.reason_code,
@@ -312,6 +320,7 @@ class _Options:
     max_age: int | None
     at: int | None
     expected_issuer: str | None
+    max_age_from_trust: bool = False
 
 
 class _Verification:
@@ -636,10 +645,10 @@ class _Verification:
 
     def issuer_info(self) -> IssuerInfo:
         record = self.issuer_record
-        since = (record.compromise.position if record.compromise is not None
-                 else record.retired)
+        compromise = record.compromise
         return IssuerInfo(record.issuer, self.identity.name, self.identity.ids, record.standing,
-                          record.name, since)
+                          record.name, None if record.retired is None else record.retired.index,
+                          None if compromise is None else compromise.since_index)
 
 
 def _label(did: str, identity: Identity) -> str:
@@ -711,18 +720,18 @@ def _outcome(check: _Verification) -> Verdict:
         as_of += " (its cosignatures were not checked)"
 
     if options.credential_json is None:
-        notes.append("the credential file was not checked (--digest-only): this verdict is "
-                     f"about digest {bundle.credential_digest.hex()}, whatever file is shown")
-    if issuer.standing == "retired" and issuer.since is not None:
-        notes.append(f"the issuer retired at log index {issuer.since.index}; credentials it "
-                     "issued before keep their verdict")
-    elif issuer.standing == "compromised" and issuer.since is not None:
-        compromise = check.issuer_record.compromise
-        assert compromise is not None
-        notes.append(f"governance declared this issuer's key compromised since log index "
-                     f"{compromise.since_index} (at index {issuer.since.index}): "
+        notes.append("the credential file was not checked: this verdict is about digest "
+                     f"{bundle.credential_digest.hex()}, whatever file is shown, and that "
+                     "file's issuer and dates were not compared with the ledger's")
+    compromise = check.issuer_record.compromise
+    if compromise is not None:
+        notes.append(f"governance declared this issuer's key compromised from log index "
+                     f"{compromise.since_index} (at index {compromise.position.index}): "
                      f"{compromise.reason or 'no reason given'}; credentials issued before "
                      "that keep their verdict")
+    elif issuer.retired_at_index is not None:
+        notes.append(f"the issuer retired at log index {issuer.retired_at_index}; "
+                     "credentials it issued before keep their verdict")
     if issuer.current_name != issuer.name:
         notes.append(f'the issuer is now called "{issuer.current_name}"')
 
@@ -735,14 +744,17 @@ def _outcome(check: _Verification) -> Verdict:
         dated = None if period == "valid" else period
     elif validity is not None:
         notes.append("the credential's validity dates were not checked: no clock was given")
+    if validity is not None and options.at is not None:
+        notes.append(f"the credential's validity dates were checked at "
+                     f"{format_time(options.at)}, not now")
 
     # Freshness of the checkpoint.
     max_age = options.max_age
     stale = False
     if check.trust is not None:
         if max_age is None:
-            notes.append("the checkpoint's age was not bounded (--max-age none): a revocation "
-                         "after it would not show")
+            notes.append("the checkpoint's age was not bounded: a revocation after it would "
+                         "not show")
         elif age is None:
             notes.append("the checkpoint's age was not checked: no clock was given")
         elif age > max_age:
@@ -770,16 +782,19 @@ def _outcome(check: _Verification) -> Verdict:
             what = f"expired on {format_time(validity.valid_until)}"
         else:
             assert validity.valid_from is not None
-            what = f"not valid until {format_time(validity.valid_from)}"
+            what = f"is not valid until {format_time(validity.valid_from)}"
         message = (f"{dated.replace('_', ' ')}: the credential {what} (checked at "
                    f"{format_time(moment)}); {who} issued it on {issued_on}, not revoked "
                    f"{as_of}")
     elif stale:
         status = "stale"
         assert age is not None and max_age is not None
-        message = (f"stale: checkpoint {tree_size} is {describe_age(age)} old; this check "
-                   f"allows {describe_duration(max_age)} — refresh the bundle (vcledger refresh). "
-                   f"As of then: {who} issued {subject} on {issued_on}, not revoked")
+        allows = "this network allows" if options.max_age_from_trust else "this check allows"
+        message = (f"stale: checkpoint {tree_size} is {describe_age(age)} old; {allows} "
+                   f"{describe_duration(max_age)}. As of then: {who} issued {subject} on "
+                   f"{issued_on}, not revoked")
+        notes.append("a newer checkpoint is needed: refresh the bundle from a node, or check "
+                     "the credential's status online")
     else:
         status = "valid"
         message = f"valid: {who} issued {subject} on {issued_on}; not revoked {as_of}"
@@ -838,7 +853,8 @@ def verify_bundle(
         raise UsageError("give either the credential file or digest_only=True, not both")
     limit = trust.max_age_seconds if max_age is TRUST_POLICY else max_age
     assert not isinstance(limit, TrustPolicy)
-    options = _Options(credential_json, digest_only, now, limit, at, expected_issuer)
+    options = _Options(credential_json, digest_only, now, limit, at, expected_issuer,
+                       max_age_from_trust=max_age is TRUST_POLICY)
     return _run(bundle, _Verification(trust, trust.origin, options))
 
 
@@ -858,3 +874,50 @@ def verify_bundle_without_trust(
     """
     options = _Options(credential_json, credential_json is None, now, None, None, None)
     return _run(bundle, _Verification(None, origin, options))
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenStatusRecord:
+    """What the status map held under one key at a trusted checkpoint: a record, or None
+    for a proven absence."""
+
+    tree_size: int
+    checkpoint_time: int
+    record: StatusRecord | None
+
+
+def verify_status_record(
+    untrusted_checkpoint_note: str,
+    untrusted_header: bytes,
+    untrusted_header_path: Sequence[bytes],
+    untrusted_entry: StatusEntry,
+    *,
+    status_key: bytes,
+    trust: Trust,
+    now: int | None,
+) -> ProvenStatusRecord:
+    """Prove what the status map holds under ``status_key``, from a node's answer.
+
+    For "the ledger never recorded this": a node's word that it has no record is a
+    claim; this checks it as the bundle steps would: the checkpoint under the trust
+    file (step 3), the header as its last leaf (step 4), and the SMT membership or
+    non-membership under the header's status root.  Raises a :class:`VerificationError`
+    naming the first failed check.
+    """
+    verified = verify_checkpoint(untrusted_checkpoint_note, trust.origin, trust.verifiers(),
+                                 trust.threshold, now=now)
+    checkpoint = verified.checkpoint
+    verify_inclusion(leaf_hash(untrusted_header), checkpoint.tree_size - 1,
+                     checkpoint.tree_size, untrusted_header_path, checkpoint.root)
+    header = _decode_leaf(untrusted_header)
+    if not isinstance(header, BlockHeader) or header.tree_size != checkpoint.tree_size:
+        raise StepFailed("the checkpoint's last leaf is not the block header of that tree")
+    if untrusted_entry.value is None:
+        verify_non_membership(header.status_root, status_key, untrusted_entry.proof)
+        record = None
+    else:
+        verify_membership(header.status_root, status_key, untrusted_entry.value,
+                          untrusted_entry.proof)
+        record = _decode_record(untrusted_entry.value)
+    return ProvenStatusRecord(checkpoint.tree_size, verified.time, record)
+

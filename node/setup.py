@@ -95,7 +95,8 @@ def genesis_toml(
         ]
     for governor in governors:
         lines += [
-            "# A governance key: the only keys that may register issuers.",
+            "# A governance key: governance registers issuers, sets their names and",
+            "# identifiers, declares a stolen issuer key and may revoke any credential.",
             "[[governance]]",
             *_toml_lines(**governor),
             "",

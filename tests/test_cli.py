@@ -145,7 +145,7 @@ def test_verify_old_checkpoint_is_stale(capsys: pytest.CaptureFixture[str],
     code, out, _ = run(capsys, "verify", str(files["direct_valid"]), "--trust",
                        str(files["trust"]), "--credential", str(files["direct_valid.credential"]))
     assert code == 5 and out.startswith("stale: checkpoint ")
-    assert "this check allows 7 days" in out
+    assert "this network allows 7 days" in out
     code, out, _ = run(capsys, "verify", str(files["direct_revoked"]), "--trust",
                        str(files["trust"]), "--credential",
                        str(files["direct_revoked.credential"]))
@@ -180,9 +180,9 @@ def test_verify_json_shape(capsys: pytest.CaptureFixture[str], files: dict[str, 
     assert set(document["checkpoint"]) == {"tree_size", "time", "time_utc", "age_seconds",
                                            "signatures_checked"}
     assert set(document["issuer"]) == {"did", "name", "ids", "standing", "current_name",
-                                       "since_index"}
-    assert set(document["revocation"]) == {"scope", "index", "height", "reason", "reason_code",
-                                           "by", "revoked_at"}
+                                       "retired_at_index", "compromised_since_index"}
+    assert set(document["revocation"]) == {"scope", "event_index", "height", "reason",
+                                           "reason_code", "by", "revoked_at"}
     assert document["revocation"]["reason"] == "fraud"
     assert document["max_age_seconds"] == 7 * 86400
 

@@ -273,7 +273,7 @@ def test_offline_verdicts(world: World) -> None:
 
     code, verdict = bundle_and_verify(world, world.direct_revoked, None, "direct-revoked")
     assert (code, verdict["status"]) == (3, "revoked")
-    assert verdict["revocation"]["index"] == world.results["revoke_direct"]["event_index"]
+    assert verdict["revocation"]["event_index"] == world.results["revoke_direct"]["event_index"]
     assert verdict["revocation"]["reason"] == "superseded"
 
     member = world.revoked_member
@@ -282,7 +282,7 @@ def test_offline_verdicts(world: World) -> None:
     assert (code, verdict["status"]) == (3, "revoked")
     revocation = {k: v for k, v in verdict["revocation"].items() if k != "revoked_at"}
     assert revocation == {
-        "scope": "credential", "index": world.results["revoke_member"]["event_index"],
+        "scope": "credential", "event_index": world.results["revoke_member"]["event_index"],
         "height": world.results["revoke_member"]["height"], "reason": "issued_in_error",
         "reason_code": 2, "by": "issuer"}
     assert verdict["revocation"]["revoked_at"] is not None
@@ -321,7 +321,12 @@ def test_bundle_without_trust_then_verified_with_it(world: World) -> None:
 def test_node_rejections_are_explained(world: World) -> None:
     # A batched credential without its receipt has no record on the ledger.
     code, _, err = cli("bundle", str(world.member(4)), "--out", str(world.work / "x.json"))
-    assert code == 4 and "pass its --receipt" in err and not (world.work / "x.json").exists()
+    assert code == 1 and "pass its --receipt" in err and not (world.work / "x.json").exists()
+    # With the trust file, the node's "no record" is proven before it is believed.
+    code, _, err = cli("bundle", str(world.member(4)), "--trust", str(world.trust),
+                       "--out", str(world.work / "x.json"))
+    assert code == 4 and "not issued by" in err and "as proven at checkpoint" in err
+    assert not (world.work / "x.json").exists()
     code, _, err = cli("revoke", str(world.member(10)), "--receipt", str(world.receipt(10)),
                        "--reason", "fraud", "--key", str(world.key))
     assert code == 1 and "already_revoked" in err and world.node.url in err
@@ -423,14 +428,14 @@ def test_issuer_identity_second_issuer_and_stolen_key(world: World) -> None:
 
     # EVIL cannot put UNI's credential on the ledger through the client ...
     code, _, err = cli("issue", str(alice), "--key", str(evil_key))
-    assert code == 2 and "do not name this issuer" in err and "nothing was signed" in err
+    assert code == 1 and "do not name this issuer" in err and "nothing was signed" in err
     folder = world.work / "evil-batch"
     folder.mkdir()
     (folder / "a.json").write_text(json.dumps(credential(evil, 7002)))
     (folder / "b.json").write_text(alice.read_text())
     code, _, err = cli("anchor", str(folder), "--key", str(evil_key), "--receipts",
                        str(world.work / "evil-receipts"))
-    assert code == 2 and "1 credential(s) do not name this issuer" in err
+    assert code == 1 and "1 credential(s) do not name this issuer" in err
     assert not (world.work / "evil-receipts" / "index.jsonl").exists()
 
     # ... and a hand-made event that skips the client is caught by the verifier.

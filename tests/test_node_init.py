@@ -107,7 +107,7 @@ def test_init_keeps_the_explanatory_comments(tmp_path: Path) -> None:
     genesis_text = (tmp_path / "genesis.toml").read_text()
     assert genesis_text.startswith("# vcledger genesis file: identical on every node")
     assert "# A validator: votes in consensus and cosigns checkpoints" in genesis_text
-    assert "# A governance key: the only keys that may register issuers." in genesis_text
+    assert "# A governance key: governance registers issuers, sets their names and" in genesis_text
     assert "# Largest block, in events" in genesis_text
     node_text = (tmp_path / "node.toml").read_text()
     assert 'role = "validator"   # "validator" or "observer"' in node_text

@@ -637,7 +637,6 @@ class IndependentVerifier:
                    else "not_yet_valid" if document is not None and valid_from is not None
                    and moment < valid_from
                    else "stale" if age > self.max_age else "valid")
-        since = compromise[:2] if compromise is not None else retired
         return {
             "status": verdict,
             "event_index": index,
@@ -651,7 +650,9 @@ class IndependentVerifier:
                        "standing": "compromised" if compromise is not None
                        else "active" if retired is None else "retired",
                        "current_name": identities[-1][1],
-                       "since_index": None if since is None else since[0]},
+                       "retired_at_index": None if retired is None else retired[0],
+                       "compromised_since_index": None if compromise is None
+                       else compromise[2]},
             "issued_time_ms": issued_time_ms,
             "valid_from": valid_from,
             "valid_until": valid_until,

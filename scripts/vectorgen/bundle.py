@@ -466,13 +466,14 @@ class _Chain:
         assert isinstance(record, IssuerRecord)
         # The identity set by the last register/update event before the event.
         identity = [i for i in record.identities if i.set_at < event_index][-1]
-        since = (record.compromise.position if record.compromise is not None
-                 else record.retired)
-        standing = ("compromised" if record.compromise is not None
+        standing = ("compromised" if record.compromises
                     else "active" if record.retired is None else "retired")
         return {"did": issuer, "name": identity.name, "ids": list(identity.ids),
                 "standing": standing, "current_name": record.identities[-1].name,
-                "since_index": None if since is None else since.index}
+                "retired_at_index": None if record.retired is None else record.retired.index,
+                # The newest statement's start: the earliest index the key is untrusted from.
+                "compromised_since_index": (record.compromises[-1].since_index
+                                            if record.compromises else None)}
 
     def allowed_issuers(self, issuer: str, event_index: int) -> set[str]:
         return {issuer, *self.issuer_info(issuer, event_index)["ids"]}
