@@ -349,8 +349,13 @@ def test_rotated_out_and_retired_keys_cannot_issue(world: World) -> None:
 
 def _bundle(world: World, ledger: Ledger, diploma: Path, name: str) -> dict[str, Any]:
     out = world.directory / f"{name}.bundle.json"
-    code, _, err = cli("bundle", str(diploma), "--out", str(out), "--trust", ledger.trust,
-                       "--node", ledger.url)
+    # The twins share an origin, which real networks must not (the client remembers the
+    # newest checkpoint per origin and would rightly refuse the twin's): one state
+    # directory per network here.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VCLEDGER_STATE_DIR", str(world.directory / f"state-{ledger.url[-5:]}"))
+        code, _, err = cli("bundle", str(diploma), "--out", str(out), "--trust", ledger.trust,
+                           "--node", ledger.url)
     assert code == 0, err
     document: dict[str, Any] = json.loads(out.read_text())
     return document
