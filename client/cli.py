@@ -39,7 +39,7 @@ from client.bundle import (
     format_bundle,
     parse_receipt,
 )
-from client.durations import parse_max_age
+from client.durations import describe_age, describe_duration, parse_max_age
 from client.errors import InvalidEncoding, LedgerError, UsageError, VerificationError
 from client.events import (
     BATCH_ID_PATTERN,
@@ -75,6 +75,7 @@ from client.status import (
 from client.trust import MAX_TRUST_FILE_SIZE, Trust, parse_trust
 from client.verify import (
     TRUST_POLICY,
+    ProvenStatusRecord,
     TrustPolicy,
     Verdict,
     format_time,
@@ -101,6 +102,13 @@ class UnknownIssuer(LedgerError):
 
     code = "unknown_issuer"
     exit_code = 1
+
+
+class StaleCheckpoint(LedgerError):
+    """The node's newest checkpoint is older than the check allows."""
+
+    code = "stale"
+    exit_code = 5
 
 
 class InputFileError(LedgerError):
@@ -345,7 +353,7 @@ def cmd_issuer_compromised(args: argparse.Namespace) -> int:
                                                                  "issuer.compromise")))
     info.update(issuer=issuer, since_index=args.since_index, reason=args.reason)
     _report(args, info, [
-        f"issuer {issuer} is marked compromised since log index {args.since_index} and retired",
+        f"issuer {issuer} is marked compromised from log index {args.since_index} and retired",
         "  everything it issued, anchored or rotated at that index or later now verifies "
         "revoked (key_compromise); earlier credentials keep their verdict",
         *_event_lines(info),
@@ -803,7 +811,8 @@ async def _fetch_and_verify(node: NodeClient, trust: Trust | None, *, data: byte
                 or trust is None:
             raise
         return None, await _never_recorded(node, trust, exc, issuer=issuer, digest=digest,
-                                           receipt=receipt, remember=remember)
+                                           receipt=receipt, remember=remember,
+                                           max_age=max_age)
     if trust is None:
         verdict = verify_bundle_without_trust(bundle, origin, credential_json=data, now=_now())
     else:
@@ -823,48 +832,68 @@ async def _remember(node: NodeClient, checkpoint_note: str, trust: Trust) -> Non
 
 async def _never_recorded(node: NodeClient, trust: Trust, claim: LedgerError, *, issuer: str,
                           digest: Hash, receipt: CredentialReceipt | None,
-                          remember: bool) -> Verdict:
+                          remember: bool, max_age: int | TrustPolicy | None) -> Verdict:
     """The node says it has no record of the credential: prove it before saying so.
 
     A forgery is the verdict ``invalid`` (exit 4), never an outage; but a node's word
     alone must not turn a genuine credential into a forgery, so the absence is proven
-    under the trust file like any bundle's status.
+    under the trust file like any bundle's status, and an absence proven only at an old
+    checkpoint is ``stale``, not ``invalid``: the credential may have been issued since.
     """
     from client.http import NodeResponseError, fetch_status_record  # noqa: PLC0415
 
-    which, key = (("issuer", issuer_status_key(issuer)) if claim.code == "unknown_issuer"
-                  else ("batch", batch_status_key(issuer, receipt.batch_id))
-                  if receipt is not None
-                  else ("credential", credential_status_key(issuer, digest)))
-    note, header, path, entry = await fetch_status_record(
-        node, status=which, issuer=issuer, credential_digest=digest,
-        batch_id=None if receipt is None else receipt.batch_id, min_cosignatures=trust.threshold)
-    try:
-        proven = verify_status_record(note, header, path, entry, status_key=key, trust=trust,
-                                      now=_now())
-    except VerificationError as exc:
-        raise NodeResponseError(f"node {node.url} says it has no record of this credential, "
-                                f"but its proof does not verify: {exc.diagnostics()}") from exc
-    record = proven.record
-    if record is not None and not (isinstance(record, CredentialRecord)
-                                   and record.issued is None):
-        raise NodeResponseError(f"node {node.url} says it has no record of this credential, "
-                                "but proves one: ask another node")
-    if remember:
-        await _remember(node, note, trust)
-    what = {"issuer": f"{issuer} is not a registered issuer",
-            "batch": f"issuer {issuer} anchored no batch {receipt.batch_id!r}"
-            if receipt is not None else "",
-            "credential": f"issuer {issuer} never issued credential {digest.hex()} on its own"
-            + ("" if record is None else " (it was only named by a batch revocation)")
-            + "; if it was anchored in a batch, pass its --receipt"}[which]
-    return Verdict(
-        status="invalid", step=10, step_name="credential status", issuer_did=issuer,
-        credential_digest=digest.hex(), credential_checked=True,
-        tree_size=proven.tree_size, checkpoint_time=proven.checkpoint_time,
-        checkpoint_age=max(0, _now() - proven.checkpoint_time),
-        message=f"invalid: not issued by {issuer}: {what}, as proven at checkpoint "
-                f"{proven.tree_size} ({format_time(proven.checkpoint_time)})")
+    async def prove(which: str, key: bytes) -> ProvenStatusRecord:
+        note, header, path, entry = await fetch_status_record(
+            node, status=which, issuer=issuer, credential_digest=digest,
+            batch_id=None if receipt is None else receipt.batch_id,
+            min_cosignatures=trust.threshold)
+        try:
+            proven = verify_status_record(note, header, path, entry, status_key=key,
+                                          trust=trust, now=_now())
+        except VerificationError as exc:
+            raise NodeResponseError(f"node {node.url} says it has no record of this "
+                                    f"credential, but its proof does not verify: "
+                                    f"{exc.diagnostics()}") from exc
+        if remember:
+            await _remember(node, note, trust)
+        return proven
+
+    proven = await prove("issuer", issuer_status_key(issuer))
+    if proven.record is None:
+        what = f"{issuer} is not a registered issuer"
+    else:
+        which, key = (("batch", batch_status_key(issuer, receipt.batch_id))
+                      if receipt is not None
+                      else ("credential", credential_status_key(issuer, digest)))
+        proven = await prove(which, key)
+        record = proven.record
+        if record is not None and not (isinstance(record, CredentialRecord)
+                                       and record.issued is None):
+            raise NodeResponseError(f"node {node.url} says it has no record of this "
+                                    "credential, but proves one: ask another node")
+        what = (f"issuer {issuer} anchored no batch {receipt.batch_id!r}" if receipt is not None
+                else f"issuer {issuer} never issued credential {digest.hex()} on its own")
+    del claim  # the node's own words are not repeated: only what was proven
+    age = max(0, _now() - proven.checkpoint_time)
+    limit = trust.max_age_seconds if max_age is TRUST_POLICY else max_age
+    assert not isinstance(limit, TrustPolicy)
+    as_of = (f"as proven at checkpoint {proven.tree_size} "
+             f"({format_time(proven.checkpoint_time)}, {describe_age(age)} old)")
+    hint = ("; if it was anchored in a batch, pass its --receipt"
+            if receipt is None and proven.record is not None else "")
+    common: dict[str, Any] = {
+        "issuer_did": issuer, "credential_digest": digest.hex(), "credential_checked": True,
+        "tree_size": proven.tree_size, "checkpoint_time": proven.checkpoint_time,
+        "checkpoint_age": age, "max_age": limit}
+    if limit is not None and age > limit:
+        return Verdict(
+            status="stale", **common,
+            message=f"stale: the node's newest checkpoint, {proven.tree_size}, is "
+                    f"{describe_age(age)} old; this check allows {describe_duration(limit)}. "
+                    f"As of then: {what}{hint}",
+            notes=("a newer checkpoint is needed: ask a node that is up to date",))
+    return Verdict(status="invalid", step=10, step_name="credential status", **common,
+                   message=f"invalid: not issued by {issuer}: {what}, {as_of}{hint}")
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
@@ -874,6 +903,9 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     bundle, verdict = _run_async(_with_node(
         args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest, receipt=receipt,
                                        issuer=issuer, remember=trust is not None)))
+    if bundle is None:  # the node proved it has no record, or proved it too old to tell
+        raise (StaleCheckpoint if verdict.status == "stale" else VerificationError)(
+            f"no bundle was written: {verdict.message}")
     if verdict.status == "invalid":
         raise VerificationError(f"the bundle assembled from {args.node or 'the node'} does not "
                                 f"verify, so it was not written: {verdict.message}")

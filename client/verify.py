@@ -723,12 +723,14 @@ def _outcome(check: _Verification) -> Verdict:
         notes.append("the credential file was not checked: this verdict is about digest "
                      f"{bundle.credential_digest.hex()}, whatever file is shown, and that "
                      "file's issuer and dates were not compared with the ledger's")
-    compromise = check.issuer_record.compromise
-    if compromise is not None:
-        notes.append(f"governance declared this issuer's key compromised from log index "
-                     f"{compromise.since_index} (at index {compromise.position.index}): "
-                     f"{compromise.reason or 'no reason given'}; credentials issued before "
-                     "that keep their verdict")
+    statements = check.issuer_record.compromises
+    if statements:
+        # Every statement, newest first: each one's reason stays readable.
+        said = "; then ".join(
+            f"from log index {c.since_index} (at index {c.position.index}: "
+            f"{c.reason or 'no reason given'})" for c in reversed(statements))
+        notes.append(f"governance declared this issuer's key compromised {said}; credentials "
+                     f"issued before index {statements[-1].since_index} keep their verdict")
     elif issuer.retired_at_index is not None:
         notes.append(f"the issuer retired at log index {issuer.retired_at_index}; "
                      "credentials it issued before keep their verdict")
@@ -793,8 +795,8 @@ def _outcome(check: _Verification) -> Verdict:
         message = (f"stale: checkpoint {tree_size} is {describe_age(age)} old; {allows} "
                    f"{describe_duration(max_age)}. As of then: {who} issued {subject} on "
                    f"{issued_on}, not revoked")
-        notes.append("a newer checkpoint is needed: refresh the bundle from a node, or check "
-                     "the credential's status online")
+        notes.append("a newer checkpoint is needed: refresh the bundle from a node that is "
+                     "up to date")
     else:
         status = "valid"
         message = f"valid: {who} issued {subject} on {issued_on}; not revoked {as_of}"

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nodeutil import wait_until
 
 from client.batch import verify_receipt
 from client.bundle import parse_receipt
@@ -569,3 +570,35 @@ def test_status_through_a_mirror_frozen_on_an_old_checkpoint(world: World) -> No
         thread.join(timeout=10)
     assert code == 1, err
     assert "already verified" in err and "it may be stale or hiding events" in err
+
+
+def test_a_never_issued_verdict_needs_a_fresh_proof(world: World) -> None:
+    """A node frozen on an old checkpoint proves only that the ledger had no record then:
+    that is stale (exit 5), not a forgery (exit 4)."""
+    with urllib.request.urlopen(world.node.url + "/v1/checkpoint", timeout=10) as response:
+        old_note = response.read()
+    fetched = time.time()  # the note was cosigned at or before this moment
+    unknown = world.work / "never-issued.json"
+    unknown.write_text(json.dumps(credential(world.issuer, 8123)))
+    handler = type("Mirror", (_FrozenMirror,), {"upstream": world.node.url, "frozen": old_note})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        mirror = f"http://127.0.0.1:{server.server_address[1]}"
+        # Fresh enough: the absence is proven, and the verdict is invalid.
+        code, verdict, _ = cli("status", str(unknown), "--trust", str(world.trust),
+                               "--node", mirror)
+        assert (code, verdict["status"]) == (4, "invalid"), verdict
+        assert "as proven at checkpoint" in verdict["message"]
+        # The same proof judged against a bound it no longer meets: stale.
+        wait_until(lambda: time.time() - fetched >= 2.5, timeout=5, what="the note to age",
+                   interval=0.1)
+        code, verdict, _ = cli("status", str(unknown), "--trust", str(world.trust),
+                               "--node", mirror, "--max-age", "2s")
+        assert (code, verdict["status"]) == (5, "stale"), verdict
+        assert "this check allows 2 seconds" in verdict["message"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
