@@ -109,6 +109,12 @@ def test_verify_proof_accepts_the_spec_signed_credential() -> None:
     assert vc.verify_embedded_proof(parsed, parsed["proof"]) == spec_key().public_key
 
 
+def test_protocol_md_quotes_the_spec_example() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text(encoding="utf-8")
+    for member in ("canonicalProofConfig", "proofConfigHash", "documentHash", "proofValue"):
+        assert SPEC[member] in text, member
+
+
 def test_spec_proof_configuration_is_the_signed_proof_without_proof_value() -> None:
     options = {name: value for name, value in SPEC["signed"]["proof"].items()
                if name != "proofValue"}
