@@ -58,7 +58,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from client import credentials
+from client import credentials, vc
 from client.batch import verify_receipt
 from client.block import BlockHeader, decode_leaf
 from client.bundle import Bundle, IncludedHeader, StatusEntry, dated_heights, parse_bundle
@@ -67,6 +67,7 @@ from client.durations import describe_age, describe_duration
 from client.errors import InvalidEncoding, LedgerError, UsageError, VerificationError
 from client.events import BatchAnchor, CredentialIssue, RevocationReason, SignedEvent
 from client.hashes import sha256
+from client.keys import did_key
 from client.merkle import leaf_hash, verify_inclusion
 from client.note import parse_note
 from client.smt import verify_membership, verify_non_membership
@@ -205,6 +206,9 @@ class Verdict:
     issuer_did: str | None = None
     credential_digest: str | None = None
     credential_checked: bool = False
+    embedded_proof: str | None = None
+    """``verified``, ``none`` or ``not_checked`` (proofs of other types); None without the
+    credential file."""
     batch_id: str | None = None
     event_index: int | None = None
     issued_time_ms: int | None = None
@@ -244,6 +248,7 @@ class Verdict:
                              "compromised_since_index": None}),
             "credential_digest": self.credential_digest,
             "credential_checked": self.credential_checked,
+            "embedded_proof": self.embedded_proof,
             "batch_id": self.batch_id,
             "event_index": self.event_index,
             "issued_at": _iso_ms(self.issued_time_ms),
@@ -344,6 +349,9 @@ class _Verification:
         self.batch_record: BatchRecord | None = None
         self.credential_record: CredentialRecord | None = None
         self.named_issuer: str | None = None
+        self.embedded_proof: str | None = None
+        """``verified``, ``none`` or ``not_checked`` once step 11 read a credential file."""
+        self.unchecked_proofs: list[str] = []
         self.validity: credentials.ValidityPeriod | None = None
         self.revoked: RevocationInfo | None = None
         self.issued_time_ms: int | None = None
@@ -568,10 +576,44 @@ class _Verification:
                 self.validity = credentials.validity_period(document)
             except InvalidEncoding as exc:
                 raise StepFailed(exc.diagnostics()) from exc
+            self._embedded_proofs(document)
         expected = self.options.expected_issuer
         if expected is not None and expected not in allowed:
             raise StepFailed(f"you expected issuer {expected}; this credential was issued by "
                              f"{_label(did, self.identity)}")
+
+    def _embedded_proofs(self, document: dict[str, Any]) -> None:
+        """The credential's own signature: every ``eddsa-jcs-2022`` proof must verify by a
+        key the issuer held at the event; other proof types are named, not passed."""
+        try:
+            proofs = vc.embedded_proofs(document)
+        except vc.EmbeddedProofError as exc:
+            raise StepFailed(f"the credential's embedded proof: {exc.diagnostics()}") from exc
+        index = self.bundle.event_proof.index
+        verified = 0
+        for number, proof in enumerate(proofs):
+            where = "its embedded proof" if len(proofs) == 1 else f"embedded proof {number}"
+            try:
+                # Signatures last within the step: the proof's cheap checks come first.
+                self.signatures += 1
+                key = vc.verify_embedded_proof(document, proof, now=self.options.now)
+            except vc.UnsupportedProof:
+                self.signatures -= 1
+                self.unchecked_proofs.append(f"{proof.get('type')!s}"
+                                             + (f"/{proof['cryptosuite']!s}"
+                                                if "cryptosuite" in proof else ""))
+                continue
+            except vc.EmbeddedProofError as exc:
+                raise StepFailed(f"the credential's {where} does not hold: "
+                                 f"{exc.diagnostics()}") from exc
+            if not self.issuer_record.key_valid_at(key, index):
+                raise StepFailed(
+                    f"the credential's {where} is signed by {did_key(key)}, which was not a "
+                    f"key of {_label(self.bundle.issuer, self.identity)} at the event (index "
+                    f"{index}): another party's signature, or a rotated-out key")
+            verified += 1
+        self.embedded_proof = ("verified" if verified else
+                               "not_checked" if self.unchecked_proofs else "none")
 
     # Step 12 ------------------------------------------------------------------------------
 
@@ -719,6 +761,15 @@ def _outcome(check: _Verification) -> Verdict:
     elif check.trust is None:
         as_of += " (its cosignatures were not checked)"
 
+    if check.embedded_proof == "none":
+        notes.append("the credential carries no embedded proof: its own signature was not "
+                     "checked (the ledger's record of its digest was)")
+    elif check.embedded_proof == "not_checked":
+        notes.append("embedded proofs of type " + ", ".join(check.unchecked_proofs)
+                     + " were not checked: only eddsa-jcs-2022 Data Integrity proofs are")
+    elif check.unchecked_proofs:
+        notes.append("the credential's eddsa-jcs-2022 proof was verified; its proofs of type "
+                     + ", ".join(check.unchecked_proofs) + " were not checked")
     if options.credential_json is None:
         notes.append("the credential file was not checked: this verdict is about digest "
                      f"{bundle.credential_digest.hex()}, whatever file is shown, and that "
@@ -808,6 +859,7 @@ def _outcome(check: _Verification) -> Verdict:
         issuer_did=bundle.issuer,
         credential_digest=bundle.credential_digest.hex(),
         credential_checked=options.credential_json is not None,
+        embedded_proof=check.embedded_proof,
         batch_id=None if check.anchor is None else check.anchor.batch_id,
         event_index=bundle.event_proof.index,
         issued_time_ms=check.issued_time_ms,

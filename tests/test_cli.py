@@ -173,7 +173,8 @@ def test_verify_json_shape(capsys: pytest.CaptureFixture[str], files: dict[str, 
     assert code == 3
     document = json.loads(out)
     assert set(document) == {"status", "message", "notes", "step", "step_name", "issuer",
-                             "credential_digest", "credential_checked", "batch_id",
+                             "credential_digest", "credential_checked", "embedded_proof",
+                             "batch_id",
                              "event_index", "issued_at", "checkpoint", "max_age_seconds",
                              "validity", "revocation"}
     assert document["status"] == "revoked" and document["batch_id"] == "2026-spring"
@@ -459,3 +460,29 @@ def test_monitor_escapes_what_a_hostile_node_says(capsys: pytest.CaptureFixture[
     assert code == 1
     assert "\\x1b[32mresult: consistent" in out, out
     assert not any(c in out for c in "\r\x1b\u202e"), repr(out)
+
+
+def test_sign_adds_an_eddsa_jcs_2022_proof(capsys: pytest.CaptureFixture[str],
+                                           files: dict[str, Path]) -> None:
+    from client.keys import read_key_file
+    from client.vc import embedded_proofs, verify_embedded_proof
+
+    source = files["direct_valid.credential"]
+    out = files["dir"] / "signed.json"
+    code, printed, err = run(capsys, "sign", str(source), "--key", str(files["key"]), "--out",
+                             str(out), "--json")
+    assert code == 0, err
+    document = json.loads(out.read_text())
+    (proof,) = embedded_proofs(document)
+    key = read_key_file(files["key"])
+    assert verify_embedded_proof(document, proof) == key.public_key
+    assert json.loads(printed)["verification_method"] == proof["verificationMethod"]
+    code, _, err = run(capsys, "sign", str(out), "--key", str(files["key"]))
+    assert code == 2 and "already carries a proof" in err and "--add" in err
+    code, _, err = run(capsys, "sign", str(out), "--key", str(files["key"]), "--add")
+    assert code == 0, err
+    assert len(embedded_proofs(json.loads(out.read_text()))) == 2
+    big = files["dir"] / "big.json"
+    big.write_text('{"issuer": "x", "n": 12345678901234567890}')
+    code, _, err = run(capsys, "sign", str(big), "--key", str(files["key"]))
+    assert code == 1 and "IEEE 754" in err

@@ -602,3 +602,20 @@ def test_a_never_issued_verdict_needs_a_fresh_proof(world: World) -> None:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_sign_issue_bundle_verify_round_trip(world: World) -> None:
+    diploma = world.work / "signed-diploma.json"
+    diploma.write_text(json.dumps(credential(world.issuer, 9001)))
+    ok("sign", str(diploma), "--key", str(world.key))
+    ok("issue", str(diploma), "--key", str(world.key))
+    code, verdict = bundle_and_verify(world, diploma, None, "signed-diploma")
+    assert (code, verdict["embedded_proof"]) == (0, "verified"), verdict["message"]
+    # The holder cannot edit the signed file: its digest and its proof both cover it.
+    edited = json.loads(diploma.read_text())
+    edited["credentialSubject"]["degree"]["name"] = "Doctor of Medicine"
+    forged = world.work / "signed-diploma-edited.json"
+    forged.write_text(json.dumps(edited))
+    code, verdict, _ = cli("verify", str(world.work / "signed-diploma.bundle.json"), "--trust",
+                           str(world.trust), "--credential", str(forged))
+    assert (code, verdict["step"]) == (4, 7)

@@ -28,6 +28,7 @@ from client.events import (
     RevocationReason,
 )
 from client.hashes import sha256
+from client.vc import add_proof
 from client.verify import Verdict, verify_bundle
 
 UNI_IDS = ("did:web:uni.example", "https://uni.example/issuers/1")
@@ -90,7 +91,10 @@ def test_the_verdict_names_the_issuer_by_name_identifier_and_date(
                                   "ids": list(UNI_IDS), "standing": "active",
                                   "current_name": "Example University",
                                   "retired_at_index": None, "compromised_since_index": None}
-    assert document["credential_checked"] is True and verdict.notes == ()
+    assert document["credential_checked"] is True
+    assert document["embedded_proof"] == "none"
+    assert verdict.notes == ("the credential carries no embedded proof: its own signature was "
+                             "not checked (the ledger's record of its digest was)",)
 
 
 def test_a_second_issuer_cannot_issue_a_file_that_names_another_issuer(
@@ -135,7 +139,7 @@ def test_identifiers_are_those_valid_at_the_event(ledger: InProcessLedger) -> No
     verdict = check(ledger, early)
     assert verdict.status == "valid", verdict.message
     assert verdict.message.startswith('valid: "Example University" (')
-    assert verdict.notes == ('the issuer is now called "Example University of Science"',)
+    assert verdict.notes[-1] == 'the issuer is now called "Example University of Science"'
     late = credential("https://uni.example/issuers/1", id="urn:late")
     issue(ledger, late)
     assert check(ledger, late).step == 11  # that identifier was withdrawn before this event
@@ -303,3 +307,52 @@ def test_a_second_compromise_statement_keeps_the_first_ones_dates(
         assert (verdict.revocation.index, verdict.revocation.time_ms) == (index, time_ms)
         assert "it was put on the ledger with the key of" in verdict.message
     assert first_time < ledger.time_ms
+
+
+# -- the credential's own signature: embedded eddsa-jcs-2022 proofs (issue 12) ---------------
+
+
+def signed(data: bytes, key: Any, created: str = "2026-05-28T00:00:00Z") -> bytes:
+    return json.dumps(add_proof(json.loads(data), key, created=created), indent=2).encode()
+
+
+def test_an_embedded_proof_by_the_issuers_key_is_verified(ledger: InProcessLedger) -> None:
+    alice = signed(credential({"id": "https://uni.example/issuers/1"}), ISSUER)
+    issue(ledger, alice)
+    verdict = check(ledger, alice)
+    assert verdict.status == "valid", verdict.message
+    assert verdict.as_json()["embedded_proof"] == "verified" and verdict.notes == ()
+
+
+def test_a_broken_or_foreign_embedded_proof_is_invalid(ledger: InProcessLedger) -> None:
+    good = json.loads(signed(credential(ISSUER.did, id="urn:broken"), ISSUER))
+    good["proof"]["proofValue"] = good["proof"]["proofValue"][:-2] + "11"
+    broken = json.dumps(good).encode()
+    foreign = signed(credential(ISSUER.did, id="urn:foreign"), EVIL)
+    for data in (broken, foreign):
+        issue(ledger, data)
+        verdict = check(ledger, data)
+        assert (verdict.status, verdict.step) == ("invalid", 11), verdict.message
+        assert "embedded proof" in verdict.message
+
+
+def test_an_embedded_proof_by_a_rotated_out_key_is_invalid(ledger: InProcessLedger) -> None:
+    before = signed(credential(ISSUER.did, id="urn:before"), ISSUER)
+    issue(ledger, before)
+    ledger.commit(ledger.sign(IssuerRotate(ISSUER.did, THIEF.public_key), ISSUER))
+    # Signed with the old key but put on the ledger after the rotation: not its key then.
+    after = signed(credential(ISSUER.did, id="urn:after"), ISSUER)
+    issue(ledger, after, signer=THIEF, did=ISSUER.did)
+    assert check(ledger, before).as_json()["embedded_proof"] == "verified"
+    verdict = check(ledger, after)
+    assert (verdict.status, verdict.step) == ("invalid", 11), verdict.message
+    assert "rotated-out key" in verdict.message
+
+
+def test_other_proof_types_are_named_not_passed(ledger: InProcessLedger) -> None:
+    other = credential(ISSUER.did, proof={"type": "Ed25519Signature2020", "proofValue": "z1"})
+    issue(ledger, other)
+    verdict = check(ledger, other)
+    assert verdict.status == "valid"
+    assert verdict.as_json()["embedded_proof"] == "not_checked"
+    assert any("Ed25519Signature2020 were not checked" in note for note in verdict.notes)
