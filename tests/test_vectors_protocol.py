@@ -3,8 +3,10 @@ against plain msgpack, hashlib and cryptography calls.
 
 The bundle vectors are re-verified by :class:`IndependentVerifier`, a second
 implementation of docs/protocol.md §13.4 written from the text (RFC 9162 paths,
-the status-map proof walk, cosignature/v1, the verdict order) without client/ or
-node/: it must reach every expected verdict and reject every invalid case at its step.
+the status-map proof walk, cosignature/v1, the verdict order, and the embedded
+``eddsa-jcs-2022`` proofs of §16 with rfc8785, base58 and cryptography) without
+client/ or node/: it must reach every expected verdict and reject every invalid
+case at its step.
 """
 
 from __future__ import annotations
@@ -377,10 +379,85 @@ def status_key(*parts: Any) -> bytes:
     return sha256(pack(list(parts)))
 
 
-def did_public_key(did: str) -> bytes:
-    raw = base58.b58decode(did.removeprefix("did:key:z"))
-    assert raw[:2] == b"\xed\x01"
+def did_public_key(did: str) -> bytes | None:
+    """The Ed25519 key of ``did:key:z…`` (multicodec 0xed01), None for anything else."""
+    encoded = did.removeprefix("did:key:z")
+    if encoded == did or not encoded or set(encoded) - set(BASE58_ALPHABET):
+        return None
+    raw = base58.b58decode(encoded)
+    if raw[:2] != b"\xed\x01" or len(raw) != 34 or base58.b58encode(raw).decode() != encoded:
+        return None
     return raw[2:]
+
+
+BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+MAX_PROOFS = 16
+
+
+def jcs(value: Any) -> bytes:
+    """RFC 8785 of a value read with Decimal numbers (as for the credential's digest)."""
+    canonical: bytes = rfc8785.dumps(as_doubles(value))
+    return canonical
+
+
+def as_context_list(value: Any) -> list[Any]:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def embedded_proofs(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """docs/protocol.md §16: ``proof`` absent, one object, or 1..16 objects (a proof set)."""
+    if "proof" not in document:
+        return []
+    proof = document["proof"]
+    if isinstance(proof, dict):
+        return [proof]
+    refuse_unless(isinstance(proof, list) and 1 <= len(proof) <= MAX_PROOFS
+                  and all(isinstance(p, dict) for p in proof), 11, "proof member's shape")
+    return list(proof)
+
+
+def eddsa_jcs_2022_key(document: dict[str, Any], proof: dict[str, Any],
+                       now: int) -> bytes | None:
+    """docs/protocol.md §16 (EDDSA §3.3.2): the Ed25519 key one ``eddsa-jcs-2022`` proof
+    verifies under, or None for a proof of another type or cryptosuite; Refused(11)
+    for anything that does not hold."""
+    if proof.get("type") != "DataIntegrityProof" or proof.get("cryptosuite") != "eddsa-jcs-2022":
+        return None
+    method, purpose, value = (proof.get(m) for m in
+                              ("verificationMethod", "proofPurpose", "proofValue"))
+    if not (isinstance(method, str) and isinstance(purpose, str) and isinstance(value, str)):
+        raise Refused(11, "verificationMethod, proofPurpose and proofValue are strings")
+    refuse_unless("previousProof" not in proof, 11, "no proof chains")
+    refuse_unless(purpose == "assertionMethod", 11, "proofPurpose")
+    if "expires" in proof:
+        refuse_unless(posix(proof["expires"]) > now, 11, "the proof expired")
+    did, hash_sign, fragment = method.partition("#")
+    public_key = did_public_key(did)
+    refuse_unless(public_key is not None and hash_sign == "#"
+                  and fragment == did.removeprefix("did:key:"), 11,
+                  "verificationMethod is did:key:z6Mk…#z6Mk…")
+    assert public_key is not None
+    encoded = value[1:]
+    refuse_unless(value.startswith("z") and 0 < len(encoded) <= 88
+                  and not set(encoded) - set(BASE58_ALPHABET), 11, "proofValue base58btc")
+    signature = base58.b58decode(encoded)
+    refuse_unless(len(signature) == 64 and base58.b58encode(signature).decode() == encoded,
+                  11, "proofValue: 64 bytes, canonical")
+    options = {name: v for name, v in proof.items() if name != "proofValue"}
+    unsecured = {name: v for name, v in document.items() if name != "proof"}
+    if "@context" in options:
+        signed = as_context_list(options["@context"])
+        present = as_context_list(document.get("@context"))
+        refuse_unless(len(signed) <= len(present) and all(
+            jcs([a]) == jcs([b]) for a, b in zip(signed, present, strict=False)), 11,
+            "the document's @context starts with the proof's")
+        unsecured["@context"] = options["@context"]
+    hash_data = sha256(jcs(options)) + sha256(jcs(unsecured))  # the proof options first
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, hash_data)
+    except InvalidSignature:
+        raise Refused(11, "embedded proof's signature") from None
+    return public_key
 
 
 def posix(text: str) -> int:
@@ -427,7 +504,9 @@ def parse_tlog_proof(text: str) -> TlogProof:
 class IndependentVerifier:
     """docs/protocol.md §13.4, steps and outcome, for the vector files' bundles."""
 
-    def __init__(self, trust: dict[str, Any]) -> None:
+    def __init__(self, trust: dict[str, Any], *, check_embedded_proofs: bool = True) -> None:
+        self.check_embedded_proofs = check_embedded_proofs
+        """Off only to show that the embedded-proof vectors need this check."""
         self.origin = trust["origin"]
         self.threshold = trust["threshold"]
         self.max_age = trust["max_age_seconds"]
@@ -548,8 +627,11 @@ class IndependentVerifier:
         refuse_unless(record_kind == "issuer" and record_issuer == issuer, 8, "issuer record")
         refuse_unless(registered[0] < index, 8, "registered before the event")
         refuse_unless(retired is None or retired[0] >= index, 8, "retired before the event")
-        refuse_unless(any(key == signer and start <= index and (end is None or index < end)
-                          for key, start, end in keys), 8, "signer was the issuer's key")
+        def key_at_event(public_key: bytes) -> bool:
+            return any(key == public_key and start <= index and (end is None or index < end)
+                       for key, start, end in keys)
+
+        refuse_unless(key_at_event(signer), 8, "signer was the issuer's key")
         identity = [i for i in identities if i[0] < index][-1]
         # 9 batch status
         batch = None
@@ -577,7 +659,7 @@ class IndependentVerifier:
                               "issued at the event")
         # 11 credential
         allowed = {issuer, *identity[2]}
-        valid_from = valid_until = None
+        valid_from = valid_until = embedded = None
         if document is not None:
             named = document.get("issuer")
             named = named.get("id") if isinstance(named, dict) else named
@@ -588,6 +670,17 @@ class IndependentVerifier:
                 valid_until = posix(document["validUntil"]) if "validUntil" in document else None
             except ValueError:
                 raise Refused(11, "validity date") from None
+            # Every eddsa-jcs-2022 proof verifies, by a key of the issuer at the event;
+            # other proofs are not checked (and not passed).
+            verified = unchecked = 0
+            for proof in embedded_proofs(document) if self.check_embedded_proofs else []:
+                key = eddsa_jcs_2022_key(document, proof, now)
+                if key is None:
+                    unchecked += 1
+                    continue
+                refuse_unless(key_at_event(key), 11, "embedded proof by the issuer's key then")
+                verified += 1
+            embedded = ("verified" if verified else "not_checked" if unchecked else "none")
         refuse_unless(expected_issuer is None or expected_issuer in allowed, 11, "pinned issuer")
         # 12 block times
         issued_height = batch[4][1] if batch is not None else credential[2][1]  # type: ignore[index]
@@ -646,6 +739,7 @@ class IndependentVerifier:
             "checkpoint_age": age,
             "max_age": self.max_age,
             "credential_checked": document is not None,
+            "embedded_proof": embedded,
             "issuer": {"did": issuer, "name": identity[1], "ids": identity[2],
                        "standing": "compromised" if compromise is not None
                        else "active" if retired is None else "retired",
@@ -681,6 +775,21 @@ def test_invalid_bundle_vectors_independently(case: dict[str, Any]) -> None:
         INDEPENDENT.verify(case["bundle"], case["credential_json"], now=case["verify"]["now"],
                            expected_issuer=case["verify"]["expected_issuer"])
     assert refused.value.step == case["step"], str(refused.value)
+
+
+def test_embedded_proof_vectors_need_the_embedded_proof_check() -> None:
+    """The step-11 cases of embedded proofs are refused by the proof check and nothing
+    else: without it the same bundles and files pass every other step."""
+    lax = IndependentVerifier(BUNDLES["trust"], check_embedded_proofs=False)
+    cases = [case for case in load("bundle_invalid.json")["cases"]
+             if case["name"].startswith("embedded_proof_")]
+    assert {case["step"] for case in cases} == {11} and len(cases) >= 5
+    for case in cases:
+        verdict = lax.verify(case["bundle"], case["credential_json"], now=case["verify"]["now"],
+                             expected_issuer=case["verify"]["expected_issuer"])
+        assert verdict["status"] in ("valid", "revoked"), case["name"]
+    embedded = {case["expected"]["embedded_proof"] for case in BUNDLES["cases"]}
+    assert embedded == {"verified", "not_checked", "none", None}
 
 
 def test_invalid_bundle_vectors_cover_every_step() -> None:

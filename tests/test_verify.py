@@ -274,8 +274,8 @@ def test_vector_verdicts(case: dict[str, Any]) -> None:
     assert verdict.status == expected["status"], verdict.message
     assert verdict.step is None and verdict.exit_code == EXIT_CODES[expected["status"]]
     for name in ("event_index", "batch_id", "tree_size", "checkpoint_time", "checkpoint_age",
-                 "max_age", "credential_checked", "issued_time_ms", "valid_from",
-                 "valid_until", "validity_checked_at"):
+                 "max_age", "credential_checked", "embedded_proof", "issued_time_ms",
+                 "valid_from", "valid_until", "validity_checked_at"):
         assert getattr(verdict, name) == expected[name], name
     assert verdict.issuer is not None and verdict.issuer.as_json() == expected["issuer"]
     revocation = None if verdict.revocation is None else dataclasses.asdict(verdict.revocation)

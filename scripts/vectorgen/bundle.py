@@ -9,7 +9,10 @@ status map's root and proofs from the sparse-Merkle definition
 receipt documents are assembled field by field as docs/protocol.md ("Proof
 bundles") describes them (tlog-proof text by string concatenation).  Client
 code is used only for what other vector files already pin: event and record
-encodings, signatures and cosignature lines, RFC 8785 digests.
+encodings, signatures and cosignature lines, RFC 8785 digests.  The embedded
+``eddsa-jcs-2022`` proofs some credential files carry are made by
+:mod:`vectorgen.eddsa_jcs` from the specification (EDDSA §3.3), not by
+``client.vc``.
 
 The expected verdicts are what the construction implies (the revocation was
 placed at index I in block H, so the verdict says "revoked at index I" with
@@ -43,6 +46,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import base58
 from protocol_fixtures import ISSUER_IDS
 
 from client import note
@@ -77,6 +81,7 @@ from client.status import (
     Revocation,
     StatusRecord,
 )
+from vectorgen.eddsa_jcs import make_proof
 from vectorgen.smt import encoded_proof, subtree_hash
 
 ORIGIN = "vcledger.example/bundles"
@@ -209,6 +214,10 @@ def _b64(data: bytes) -> str:
 
 def _posix(text: str) -> int:
     return int(dt.datetime.fromisoformat(text).timestamp())
+
+
+def _date_time(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- the ledger ------------------------------------------------------------------------------
@@ -516,6 +525,43 @@ def _digest(text: str) -> Hash:
     return Hash(credential_digest(text.encode()))
 
 
+def _secured(credential: dict[str, Any], *proofs: dict[str, Any]) -> dict[str, Any]:
+    """The credential with a ``proof`` member: one proof object, or a proof set (a list)."""
+    return {**credential, "proof": proofs[0] if len(proofs) == 1 else list(proofs)}
+
+
+def _signed_by(credential: dict[str, Any], key: KeyPair, height: int) -> dict[str, Any]:
+    """The ``eddsa-jcs-2022`` proof ``key`` makes on the credential (no proof member yet),
+    created ten minutes before block ``height``, as an issuer signs before it anchors."""
+    return make_proof(credential, key, created=_date_time(_block_time_ms(height) // 1000 - 600))
+
+
+def _signature_flipped(proof: dict[str, Any]) -> dict[str, Any]:
+    """The proof with one bit of its signature flipped, re-encoded canonically: well
+    formed, so only the signature check can refuse it."""
+    raw = bytearray(base58.b58decode(proof["proofValue"][1:]))
+    raw[10] ^= 0x01
+    return {**proof, "proofValue": "z" + base58.b58encode(bytes(raw)).decode()}
+
+
+def _other_suite(credential: dict[str, Any], key: KeyPair, height: int) -> dict[str, Any]:
+    """A ``DataIntegrityProof`` of cryptosuite ``eddsa-rdfc-2022`` (RDF canonicalisation,
+    which vcledger does not implement).  Its proofValue is an Ed25519 signature of the
+    JCS hash data, not of RDF: nothing may check it, so nothing may pass it either."""
+    return {**_signed_by(credential, key, height), "cryptosuite": "eddsa-rdfc-2022"}
+
+
+def _embedded_proof(document: dict[str, Any]) -> str:
+    """The verdict's ``embedded_proof`` for a file whose proofs all verify by the issuer's
+    key (docs/protocol.md §13.4 step 11): ``verified`` if one is ``eddsa-jcs-2022``."""
+    proof = document.get("proof")
+    proofs = [] if proof is None else proof if isinstance(proof, list) else [proof]
+    if any(p.get("type") == "DataIntegrityProof" and p.get("cryptosuite") == "eddsa-jcs-2022"
+           for p in proofs):
+        return "verified"
+    return "not_checked" if proofs else "none"
+
+
 UNI_OBJECT = {"id": UNI_HTTPS, "name": UNI_NAME}
 LARGE_ID = 12345678901234567000
 """I-JSON: the canonical text of its double, so accepted; ...890 is not (it collapses)."""
@@ -535,6 +581,8 @@ class _Issued:
     batch: int | None = None
     """Its member index in a batch; None for a credential.issue."""
     batch_id: str | None = None
+    embedded_proof: str = "none"
+    """What the verdict must say of the file's embedded proofs, stated by hand."""
 
     @property
     def digest(self) -> Hash:
@@ -545,8 +593,9 @@ def _build() -> dict[str, Any]:
     chain = _Chain()
     uni, evil, college = ISSUER.did, OTHER_ISSUER.did, COLLEGE.did
 
-    def issued(credential: dict[str, Any], issuer: str = uni) -> _Issued:
-        return _Issued(_credential_text(credential), issuer)
+    def issued(credential: dict[str, Any], issuer: str = uni, *,
+               embedded_proof: str = "none") -> _Issued:
+        return _Issued(_credential_text(credential), issuer, embedded_proof=embedded_proof)
 
     direct = issued(_credential(1, UNI_OBJECT))
     direct_revoked = issued(_credential(2, {"id": uni, "name": UNI_NAME}))
@@ -564,6 +613,28 @@ def _build() -> dict[str, Any]:
     college_before = issued(_credential(40, COLLEGE_IDS[0]), college)
     college_forged = issued(_credential(41, COLLEGE_IDS[0], degree="Doctor of Law"), college)
     college_late = issued(_credential(42, COLLEGE_IDS[0], degree="Doctor of Divinity"), college)
+    # Files secured with embedded proofs (docs/protocol.md §16): UNI's own signature, or not.
+    unsigned = {number: _credential(number, UNI_HTTPS) for number in range(50, 57)}
+    signed = issued(_secured(unsigned[50], _signed_by(unsigned[50], ISSUER, 2)),
+                    embedded_proof="verified")
+    other_suite = issued(_secured(unsigned[51], _other_suite(unsigned[51], ISSUER, 2)),
+                         embedded_proof="not_checked")
+    mixed_set = issued(_secured(unsigned[52], _signed_by(unsigned[52], ISSUER, 2),
+                                _other_suite(unsigned[52], ISSUER, 2)),
+                       embedded_proof="verified")
+    proof_altered = issued(_secured(
+        unsigned[53], _signature_flipped(_signed_by(unsigned[53], ISSUER, 2))))
+    proof_by_evil = issued(_secured(unsigned[54], _signed_by(unsigned[54], OTHER_ISSUER, 2)))
+    set_one_bad = issued(_secured(unsigned[55], _signed_by(unsigned[55], ISSUER, 2),
+                                  _signature_flipped(_signed_by(unsigned[55], ISSUER, 2))))
+    set_with_evil = issued(_secured(unsigned[56], _signed_by(unsigned[56], ISSUER, 2),
+                                    _signed_by(unsigned[56], OTHER_ISSUER, 2)))
+    signed_issues = [signed, other_suite, mixed_set, proof_altered, proof_by_evil, set_one_bad,
+                     set_with_evil]
+    # The thief, after rotating COLLEGE's key, signs the file with the old (stolen) key.
+    rotated_out_unsigned = _credential(43, COLLEGE_IDS[0], degree="Doctor of Theology")
+    rotated_out = issued(_secured(rotated_out_unsigned,
+                                  _signed_by(rotated_out_unsigned, COLLEGE, 4)), college)
 
     members = [issued(_credential(10 + i, UNI_HTTPS)) for i in range(5)]
     autumn = [issued(_credential(15 + i, UNI_HTTPS)) for i in range(3)]
@@ -596,11 +667,13 @@ def _build() -> dict[str, Any]:
         Faulty(CredentialIssue(uni, misdated.digest), ISSUER, recorded_height=4),
         Faulty(CredentialIssue(uni, wrong_signer.digest), OTHER_ISSUER),
     ]
+    block2 += [(CredentialIssue(uni, c.digest), ISSUER) for c in signed_issues]
     indices = chain.block(block2)
     for credential, index in zip([*direct_issues], indices, strict=False):
         credential.index = index
     anchor_index, autumn_index = indices[len(direct_issues)], indices[len(direct_issues) + 1]
-    for credential, index in zip([evil_copy, evil_doctor, college_before, misdated, wrong_signer],
+    for credential, index in zip([evil_copy, evil_doctor, college_before, misdated, wrong_signer,
+                                  *signed_issues],
                                  indices[len(direct_issues) + 2:], strict=True):
         credential.index = index
     for member in members:
@@ -618,12 +691,13 @@ def _build() -> dict[str, Any]:
         (BatchRevoke(uni, REVOKED_BATCH_ID, RevocationReason.ISSUED_IN_ERROR), GOVERNANCE),
         (IssuerUpdate(uni, UNI_NAME, tuple(sorted((*ISSUER_IDS, UNI_LATER_ID)))), GOVERNANCE),
     ])
-    # Block 4: COLLEGE's key is stolen; the thief rotates it to a key of its own and issues.
-    rotate_index, forged_index = chain.block([
+    # Block 4: COLLEGE's key is stolen; the thief rotates it to a key of its own and issues,
+    # once a file that its old key signed.
+    rotate_index, college_forged.index, rotated_out.index = chain.block([
         (IssuerRotate(college, THIEF.public_key), COLLEGE),
         (CredentialIssue(college, college_forged.digest), THIEF),
+        (CredentialIssue(college, rotated_out.digest), THIEF),
     ])
-    college_forged.index = forged_index
     # Block 5: governance declares the key compromised since the rotation.
     chain.block([(IssuerCompromise(college, rotate_index, COMPROMISE_REASON), GOVERNANCE)])
     # Block 6: a faulty quorum lets the thief issue after the issuer was retired.
@@ -744,11 +818,23 @@ def _build() -> dict[str, Any]:
              "file is not checked", direct, "valid", digest_only=True),
         case("direct_expected_issuer", f"the verifier pins issuer {UNI_HTTPS}", direct,
              "valid", expected_issuer=UNI_HTTPS),
+        case("direct_embedded_proof", "the file carries an eddsa-jcs-2022 proof by UNI's key, "
+             "the key UNI held at the event: the credential's own signature is verified "
+             "(embedded_proof verified)", signed, "valid"),
+        case("direct_embedded_proof_other_suite", "the file's one proof is a "
+             "DataIntegrityProof of cryptosuite eddsa-rdfc-2022, which the verifier does not "
+             "implement: not checked, named in a note (embedded_proof not_checked)",
+             other_suite, "valid"),
+        case("direct_embedded_proof_set_mixed", "a proof set: UNI's eddsa-jcs-2022 proof and "
+             "an eddsa-rdfc-2022 proof; the first is verified, the second named in a note "
+             "(embedded_proof verified)", mixed_set, "valid"),
     ]
     others = {"evil_copy": evil_copy, "evil_doctor": evil_doctor, "later_id": later_id,
               "bad_date": bad_date, "no_issuer": no_issuer, "misdated": misdated,
               "wrong_signer": wrong_signer, "college_late": college_late,
-              "large_number": large_number}
+              "large_number": large_number, "proof_altered": proof_altered,
+              "proof_by_evil": proof_by_evil, "set_one_bad": set_one_bad,
+              "set_with_evil": set_with_evil, "rotated_out": rotated_out}
     trust = {
         "origin": ORIGIN,
         "threshold": THRESHOLD,
@@ -758,6 +844,7 @@ def _build() -> dict[str, Any]:
     }
     return {"chain": chain, "cases": cases, "trust": trust, "tree_size": tree_size,
             "checkpoint_note": checkpoint_note, "register_index": 0,
+            "rotate_index": rotate_index,
             "bundle": bundle, "others": others, "hour_later": hour_later}
 
 
@@ -774,6 +861,8 @@ def _expected(chain: _Chain, credential: _Issued, verify: dict[str, Any], cosign
     if revocations:
         revocation = {**revocations[0], "time_ms": _block_time_ms(revocations[0]["height"])}
     document = None if verify["digest_only"] else json.loads(credential.text)
+    embedded_proof = None if document is None else _embedded_proof(document)
+    assert embedded_proof in (None, credential.embedded_proof), (credential.text, embedded_proof)
     valid_from = valid_until = checked_at = None
     dated = None
     if document is not None:
@@ -795,6 +884,7 @@ def _expected(chain: _Chain, credential: _Issued, verify: dict[str, Any], cosign
         "checkpoint_age": age,
         "max_age": MAX_AGE_SECONDS,
         "credential_checked": document is not None,
+        "embedded_proof": embedded_proof,
         "issuer": chain.issuer_info(credential.issuer, credential.index),
         "issued_time_ms": _block_time_ms(issued_height),
         "valid_from": valid_from,
@@ -979,6 +1069,22 @@ def _mutations(built: dict[str, Any]) -> list[dict[str, Any]]:
                 "gave UNI only in block 3, after the credential.issue", "later_id", 11)
     from_ledger("credential_names_no_issuer", "the file has no issuer member", "no_issuer", 11)
     from_ledger("credential_bad_date", "validUntil is not a date-time", "bad_date", 11)
+    from_ledger("embedded_proof_value_altered", "UNI put on the ledger a file whose "
+                "eddsa-jcs-2022 proof by UNI's key has one bit of its signature flipped (the "
+                "proofValue still canonical base58btc of 64 bytes)", "proof_altered", 11)
+    from_ledger("embedded_proof_by_another_issuer", "UNI put on the ledger a file whose "
+                "eddsa-jcs-2022 proof verifies, but by EVIL's key, never a key of UNI",
+                "proof_by_evil", 11)
+    from_ledger("embedded_proof_rotated_out_key", "the thief, after rotating COLLEGE's key "
+                f"(index {built['rotate_index']}), issued a file whose proof verifies by "
+                "COLLEGE's old key: a key of COLLEGE until the rotation, not at the event",
+                "rotated_out", 11)
+    from_ledger("embedded_proof_set_one_bad", "a proof set of two eddsa-jcs-2022 proofs by "
+                "UNI's key; the second has one bit of its signature flipped", "set_one_bad",
+                11)
+    from_ledger("embedded_proof_set_another_signer", "a proof set: UNI's proof verifies, "
+                "and so does the second, by EVIL's key: every proof must be the issuer's",
+                "set_with_evil", 11)
     mutate("expected_other_issuer", "the verifier pins EVIL's did:key", "direct_valid", 11,
            lambda b: None, expected_issuer=OTHER_ISSUER.did)
     mutate("expected_other_identifier", f"the verifier pins {EVIL_IDS[0]}", "direct_valid", 11,
@@ -1020,17 +1126,21 @@ def generate() -> dict[str, object]:
                            "blocks a day apart from 2026-05-28T20:26:40.500Z).  Block 1: "
                            "governance registers UNI (with identifiers), EVIL and COLLEGE; "
                            "block 2: issuance (direct, two batches, EVIL's files, COLLEGE's "
-                           "first credential, two events only a faulty ledger accepts); "
+                           "first credential, two events only a faulty ledger accepts, UNI's "
+                           "files with embedded eddsa-jcs-2022 proofs, good and bad); "
                            "block 3: revocations by UNI and by governance, governance's "
                            "issuer.update of UNI; block 4: COLLEGE's stolen key rotated by "
-                           "the thief, who issues; block 5: issuer.compromise of COLLEGE "
-                           "since the rotation; block 6: a faulty issuance.  Per case: "
+                           "the thief, who issues (once a file signed by the old key); "
+                           "block 5: issuer.compromise of COLLEGE since the rotation; "
+                           "block 6: a faulty issuance.  Per case: "
                            "'credential_json' is the credential file; 'verify' how to check "
                            "it (now: the verifier's clock, POSIX seconds; at: the moment for "
                            "the credential's validity dates, null for now; digest_only: check "
                            "the bundle without the file; expected_issuer: a pinned issuer); "
                            "'expected' the verdict (field names as client.verify.Verdict: "
-                           "issuer as IssuerInfo.as_json(), revocation as RevocationInfo).",
+                           "issuer as IssuerInfo.as_json(), revocation as RevocationInfo; "
+                           "embedded_proof: verified, none, not_checked, or null without "
+                           "the file).",
             "trust": built["trust"],
             "other_network_trust": {**built["trust"], "origin": OTHER_ORIGIN},
             "checkpoint_note": built["checkpoint_note"],

@@ -106,12 +106,20 @@ def _proof_value(document: dict[str, Any], options: dict[str, Any], key: KeyPair
     return "z" + base58.b58encode(key.sign(hash_data)).decode()
 
 
+def make_proof(document: dict[str, Any], key: KeyPair, *, keep_proof: bool = False,
+               **extra: Any) -> dict[str, Any]:
+    """The ``eddsa-jcs-2022`` proof ``key`` makes on ``document`` (EDDSA §3.3.1), its
+    members in the specification's order; ``extra`` adds or replaces members (``created``).
+
+    Also used by :mod:`vectorgen.bundle` for the credentials of its ledger."""
+    options = _options(document, key, **extra)
+    options["proofValue"] = _proof_value(document, options, key, keep_proof=keep_proof)
+    return options
+
+
 def _signed(text: str, key: KeyPair, *, keep_proof: bool = False,
             **extra: Any) -> dict[str, Any]:
-    document = parse_credential(text.encode())
-    proof = _options(document, key, **extra)
-    proof["proofValue"] = _proof_value(document, proof, key, keep_proof=keep_proof)
-    return proof
+    return make_proof(parse_credential(text.encode()), key, keep_proof=keep_proof, **extra)
 
 
 def _with_proof(text: str, proof: Any) -> str:
