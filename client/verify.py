@@ -592,7 +592,7 @@ class _Verification:
         index = self.bundle.event_proof.index
         verified = 0
         for number, proof in enumerate(proofs):
-            where = "its embedded proof" if len(proofs) == 1 else f"embedded proof {number}"
+            where = "embedded proof" if len(proofs) == 1 else f"embedded proof {number}"
             try:
                 # Signatures last within the step: the proof's cheap checks come first.
                 self.signatures += 1
@@ -607,10 +607,12 @@ class _Verification:
                 raise StepFailed(f"the credential's {where} does not hold: "
                                  f"{exc.diagnostics()}") from exc
             if not self.issuer_record.key_valid_at(key, index):
-                raise StepFailed(
-                    f"the credential's {where} is signed by {did_key(key)}, which was not a "
-                    f"key of {_label(self.bundle.issuer, self.identity)} at the event (index "
-                    f"{index}): another party's signature, or a rotated-out key")
+                held = any(p.public_key == key for p in self.issuer_record.keys)
+                why = (f"that key of {_label(self.bundle.issuer, self.identity)} was "
+                       f"rotated out or not yet in force at the event (index {index})" if held
+                       else f"it was never a key of {_label(self.bundle.issuer, self.identity)}"
+                       ": another party's signature")
+                raise StepFailed(f"the credential's {where} is signed by {did_key(key)}; {why}")
             verified += 1
         self.embedded_proof = ("verified" if verified else
                                "not_checked" if self.unchecked_proofs else "none")

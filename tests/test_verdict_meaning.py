@@ -346,7 +346,7 @@ def test_an_embedded_proof_by_a_rotated_out_key_is_invalid(ledger: InProcessLedg
     assert check(ledger, before).as_json()["embedded_proof"] == "verified"
     verdict = check(ledger, after)
     assert (verdict.status, verdict.step) == ("invalid", 11), verdict.message
-    assert "rotated-out key" in verdict.message
+    assert "rotated out or not yet in force" in verdict.message
 
 
 def test_other_proof_types_are_named_not_passed(ledger: InProcessLedger) -> None:
