@@ -2572,6 +2572,7 @@
   const api = {
     verify, verifyMany, parseTrust, STEPS, EXIT_CODES, LedgerError,
     exitCode: (verdict) => EXIT_CODES[verdict.status],
+    describeAge, describeDuration,
     hasWebCrypto: () => Boolean(global.crypto && global.crypto.subtle),
     embedded: { embeddedProofs, verifyEmbeddedProof, parseCredential, canonicalJson, jcs },
     internals: { parseBundle, unpack, pack, decodeBase64, parseNote, formatTime, describeAge, reprStr, jsonDumps, PyDecimal },
