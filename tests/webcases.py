@@ -37,9 +37,10 @@ def expected(case: Case) -> dict[str, object]:
     """Python's verdict for ``case``, as ``vcledger verify --json`` prints it."""
     options = case["options"]
     credential = case["credential"]
+    encoding = "latin-1" if options.get("credentialLatin1") else "utf-8"
     verdict = verify_bundle(
         case["bundle"].encode(), TRUST,
-        credential_json=None if credential is None else credential.encode(),
+        credential_json=None if credential is None else credential.encode(encoding),
         digest_only=bool(options.get("digestOnly")),
         now=options.get("now"),
         max_age=options.get("maxAge", TRUST_POLICY),
@@ -220,5 +221,102 @@ def tamper_cases(names: tuple[str, ...] = ("direct_valid", "batch_valid")) -> li
     return cases
 
 
+
+
+# -- the documents themselves: credential files and bundle JSON ----------------------------------
+
+_NUMBERS = ["0", "-0", "1.0", "1E3", "1e-7", "0.1", "3.14", "1e21", "1e23", "5e-324", "1e-400",
+            "9007199254740993", "12345678901234567890", "12345678901234567000",
+            "12345678901234567890.0", "0.10000000000000001", "1.5e308", "2e308", "-1e400",
+            "123456789012345678901234567890", "1" * 4301, "4.35", "100E-2", "-0.0"]
+
+_CREDENTIAL_TEXTS = [
+    '{"a": 1, "a": 2}', "[1, 2]", "", "   ", '{"a": NaN}', '{"a": -Infinity}', '{"a" 1}',
+    '{"a": 1,}', '{"a": [1, 2', '{"a": "x\x01"}', '{"a": "\\ud800"}', '{"\\udc00": 1}',
+    '{"a": "\\x"}', '{"a": "\\u12"}', '{"a": tru}', '{"a": 01}', '{"a": 1.}', '{"a": .5}',
+    '{"a": -}', '{"a": 1e}', '{} x', '\ufeff{}', '{"é": "\\u00e9", "z": "\\ud83d\\ude00"}',
+    '{"b": 1, "a": {"d": [true, false, null], "c": "\\u000f\\u001f\\"\\\\/\\b\\f\\n\\r\\t"}}',
+    "[" * 40 + "]" * 40, '{"issuer": "did:key:x", "validUntil": 5}',
+]
+
+
+def credential_cases() -> list[Case]:
+    """Credential files the holder controls: strict JSON, I-JSON numbers, RFC 8785.  Each
+    fails at step 7 naming the problem, or reaches the digest comparison, whose message
+    carries the RFC 8785 digest the verifier computed."""
+    vector = _valid("direct_valid")
+    now = vector["verify"]["now"]
+    texts = [*_CREDENTIAL_TEXTS,
+             *(f'{{"n": {number}, "m": [{number}], "{number}": 1}}' for number in _NUMBERS)]
+    cases = [_case(f"credential/{n}", vector["bundle"], text, now=now)
+             for n, text in enumerate(texts)]
+    raw = [b"\xff{}", b'{"a": "\xc3"}', b'{"a": "\xed\xa0\x80"}', b"\xef\xbb\xbf{}"]
+    cases += [_case(f"credential/bytes{n}", vector["bundle"], data.decode("latin-1"), now=now,
+                    credentialLatin1=True) for n, data in enumerate(raw)]
+    return cases
+
+
+def _mutations(bundle: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Shape changes of a bundle document: each member removed, retyped or stretched."""
+    def changed(edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        copied = copy.deepcopy(bundle)
+        edit(copied)
+        return copied
+
+    for member in bundle:
+        yield f"drop-{member}", changed(lambda b, m=member: b.pop(m))
+        for label, value in (("null", None), ("int", 7), ("float", 1.0), ("true", True),
+                             ("text", "x"), ("list", []), ("object", {})):
+            yield f"{member}-{label}", changed(lambda b, m=member, v=value: b.update({m: v}))
+    yield "extra", changed(lambda b: b.update({"zz": 1}))
+    yield "origin-long", changed(lambda b: b.update({"origin": "o" * 256}))
+    yield "issuer-not-did", changed(lambda b: b.update({"issuer": "did:web:uni.example"}))
+    yield "issuer-fragment", changed(lambda b: b.update({"issuer": b["issuer"] + "#x"}))
+    yield "issuer-bad-b58", changed(lambda b: b.update({"issuer": b["issuer"][:-1] + "0"}))
+    yield "issuer-short", changed(lambda b: b.update({"issuer": b["issuer"][:-3]}))
+    yield "event-bad-b64", changed(lambda b: b.update({"event": b["event"][:-2] + "!="}))
+    yield "event-noncanonical", changed(lambda b: b.update({"event": "AB=="}))
+    yield "header-index-negative", changed(
+        lambda b: b["block_headers"][0].update({"index": -1}))
+    yield "header-index-huge", changed(
+        lambda b: b["block_headers"][0].update({"index": 2**63}))
+    yield "status-null-issuer", changed(lambda b: b["status"]["issuer"].update({"value": None}))
+    yield "status-proof-upper", changed(lambda b: b["status"]["issuer"].update(
+        {"proof": b["status"]["issuer"]["proof"].upper()}))
+    yield "status-proof-odd", changed(lambda b: b["status"]["issuer"].update(
+        {"proof": b["status"]["issuer"]["proof"][:-1]}))
+    yield "status-proof-spaces", changed(lambda b: b["status"]["issuer"].update(
+        {"proof": " ".join(b["status"]["issuer"]["proof"][i:i + 2]
+                           for i in range(0, len(b["status"]["issuer"]["proof"]), 2))}))
+    origin = "vcledger.example/bundles\n"
+    for n, (old, new) in enumerate([("\n\n", "\n"), ("index ", "index 0"), ("index ", "idx "),
+                                    ("c2sp.org", "C2SP.org"), ("\u2014 ", "- "),
+                                    ("\u2014 ", "\u2014  "), ("\n", "\r\n"),
+                                    (origin + "3", origin + "03")]):
+        yield f"event-proof-{n}", changed(
+            lambda b, o=old, w=new: b.update({"event_proof": b["event_proof"].replace(o, w, 1)}))
+    yield "event-proof-extra", changed(lambda b: b.update(
+        {"event_proof": b["event_proof"].replace("\nindex", "\nextra AA==\nindex", 1)}))
+    yield "header-proof-index", changed(lambda b: b.update(
+        {"header_proof": b["header_proof"].replace("index 33", "index 32", 1)}))
+
+
+def bundle_shape_cases() -> list[Case]:
+    """Every member of a direct and a batch bundle removed, retyped or malformed, plus
+    truncations of the document text."""
+    cases = []
+    for name in ("direct_valid", "batch_valid"):
+        vector = _valid(name)
+        for label, bundle in _mutations(vector["bundle"]):
+            cases.append(_case(f"shape/{name}/{label}", bundle, vector["credential_json"],
+                               now=vector["verify"]["now"]))
+        text = _text(vector["bundle"])
+        for cut in range(0, len(text), max(1, len(text) // 40)):
+            cases.append(_case(f"shape/{name}/cut{cut}", text[:cut], vector["credential_json"],
+                               now=vector["verify"]["now"]))
+    return cases
+
+
 def all_cases() -> list[Case]:
-    return vector_cases() + clock_cases() + tamper_cases()
+    return (vector_cases() + clock_cases() + tamper_cases() + credential_cases()
+            + bundle_shape_cases())
