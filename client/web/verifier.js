@@ -1,0 +1,2582 @@
+/* vcledger browser verifier: the 12 steps of client/verify.py, in JavaScript.
+ *
+ * No build step, no third-party code, no network: SHA-256 and Ed25519 come from
+ * WebCrypto (crypto.subtle), everything else is here.  Every check, its order and
+ * every message follow the Python modules named in the section headings, so that
+ * window.vcledger.verify(...) returns the same verdict as
+ * client.verify.verify_bundle(...).as_json() (tests/test_browser.py compares them).
+ *
+ * Conventions: protocol integers are BigInt, byte strings Uint8Array; a failed
+ * check throws a LedgerError whose message is the Python diagnostics() text.
+ */
+(function (global) {
+  'use strict';
+
+  // -- errors (client/errors.py) -------------------------------------------------------------
+
+  class LedgerError extends Error {
+    constructor(message, kind) {
+      super(message);
+      this.kind = kind || 'LedgerError';
+    }
+    diagnostics() { return this.message || this.kind; }
+  }
+  const encodingError = (m) => new LedgerError(m, 'InvalidEncoding');
+  const proofError = (m) => new LedgerError(m, 'InvalidProof');
+  const signatureError = (m) => new LedgerError(m, 'SignatureError');
+  const stepFailed = (m) => new LedgerError(m, 'StepFailed');
+  const usageError = (m) => new LedgerError(m, 'UsageError');
+  function rootMismatch(what, expected, calculated) {
+    return new LedgerError(`${what}: calculated root ${hex(calculated)} does not match expected ` +
+                           `${hex(expected)}`, 'RootMismatch');
+  }
+
+  // -- bytes, hex, Python's repr ---------------------------------------------------------------
+
+  const utf8 = new TextEncoder();
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  const concat = (...parts) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) { out.set(p, at); at += p.length; }
+    return out;
+  };
+  const equalBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const fromHex = (text) => Uint8Array.from(text.match(/../g) || [], (h) => parseInt(h, 16));
+  const codePoints = (s) => Array.from(s);
+  const utf8Length = (s) => {
+    // UTF-8 with surrogatepass: a lone surrogate counts 3 bytes, like Python.
+    let n = 0;
+    for (const ch of s) {
+      const cp = ch.codePointAt(0);
+      n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    }
+    return n;
+  };
+  const hasLoneSurrogate = (s) => /\p{Cs}/u.test(s);
+  const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+  function pad(n, width) { return n.toString(16).padStart(width, '0'); }
+
+  /** Python's repr() of a str. */
+  function reprStr(s) {
+    const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+    let out = quote;
+    for (const ch of s) {
+      const cp = ch.codePointAt(0);
+      if (ch === quote || ch === '\\') out += '\\' + ch;
+      else if (ch === '\t') out += '\\t';
+      else if (ch === '\n') out += '\\n';
+      else if (ch === '\r') out += '\\r';
+      else if (cp < 0x20 || cp === 0x7f) out += '\\x' + pad(cp, 2);
+      else if (cp < 0x7f) out += ch;
+      else if (ch === ' ' || !NOT_PRINTABLE.test(ch)) out += ch;
+      else if (cp <= 0xff) out += '\\x' + pad(cp, 2);
+      else if (cp <= 0xffff) out += '\\u' + pad(cp, 4);
+      else out += '\\U' + pad(cp, 8);
+    }
+    return out + quote;
+  }
+
+  /** Python's repr() of a decoded msgpack value (int, str, bytes, None, list). */
+  function repr(value) {
+    if (value === null || value === undefined) return 'None';
+    if (typeof value === 'bigint' || typeof value === 'number') return String(value);
+    if (typeof value === 'string') return reprStr(value);
+    if (typeof value === 'boolean') return value ? 'True' : 'False';
+    if (value instanceof Uint8Array) {
+      const hasSingle = value.includes(0x27);
+      const quote = hasSingle && !value.includes(0x22) ? '"' : "'";
+      let out = 'b' + quote;
+      for (const b of value) {
+        if (b === quote.charCodeAt(0) || b === 0x5c) out += '\\' + String.fromCharCode(b);
+        else if (b === 9) out += '\\t';
+        else if (b === 10) out += '\\n';
+        else if (b === 13) out += '\\r';
+        else if (b < 0x20 || b >= 0x7f) out += '\\x' + pad(b, 2);
+        else out += String.fromCharCode(b);
+      }
+      return out + quote;
+    }
+    if (Array.isArray(value)) return '[' + value.map(repr).join(', ') + ']';
+    if (value instanceof Map) return '{}';
+    return String(value);
+  }
+
+  /** json.dumps(str) with ensure_ascii, as Python writes it. */
+  function jsonString(s) {
+    let out = '"';
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      const ch = s[i];
+      if (ch === '"') out += '\\"';
+      else if (ch === '\\') out += '\\\\';
+      else if (ch === '\n') out += '\\n';
+      else if (ch === '\r') out += '\\r';
+      else if (ch === '\t') out += '\\t';
+      else if (ch === '\b') out += '\\b';
+      else if (ch === '\f') out += '\\f';
+      else if (c < 0x20 || c > 0x7e) out += '\\u' + pad(c, 4);
+      else out += ch;
+    }
+    return out + '"';
+  }
+
+  /** json.dumps(value, default=str) with Python's default separators. */
+  function jsonDumps(value) {
+    if (value === null) return 'null';
+    if (value === true) return 'true';
+    if (value === false) return 'false';
+    if (typeof value === 'bigint') return String(value);
+    if (typeof value === 'string') return jsonString(value);
+    if (value instanceof PyDecimal) return jsonString(value.toString());
+    if (Array.isArray(value)) return '[' + value.map(jsonDumps).join(', ') + ']';
+    if (value instanceof Map) {
+      return '{' + Array.from(value, ([k, v]) => `${jsonString(k)}: ${jsonDumps(v)}`).join(', ') + '}';
+    }
+    if (value instanceof PyFloat) return value.repr();
+    return String(value);
+  }
+
+  // -- WebCrypto ---------------------------------------------------------------------------------
+
+  function subtle() {
+    const c = global.crypto;
+    if (!c || !c.subtle) {
+      throw new LedgerError('this page has no WebCrypto (crypto.subtle): it is not a secure ' +
+                            'context', 'NoWebCrypto');
+    }
+    return c.subtle;
+  }
+  async function sha256(data) {
+    return new Uint8Array(await subtle().digest('SHA-256', data));
+  }
+  const ED25519_L = (1n << 252n) + 27742317777372353535851937790883648493n;
+  const keyCache = new Map();
+  /** RFC 8032 §5.1.7 verification; true or false.  Lengths are checked first; s >= L
+   * is refused explicitly whatever the WebCrypto implementation does (docs/protocol.md §3.1). */
+  async function ed25519Verify(publicKey, signature, message) {
+    if (publicKey.length !== 32 || signature.length !== 64) return false;
+    let s = 0n;
+    for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i]);
+    if (s >= ED25519_L) return false;
+    const id = hex(publicKey);
+    try {
+      let key = keyCache.get(id);
+      if (key === undefined) {
+        key = await subtle().importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify']);
+        keyCache.set(id, key);
+      }
+      return await subtle().verify({ name: 'Ed25519' }, key, signature, message);
+    } catch (exc) {
+      if (exc instanceof LedgerError) throw exc;
+      return false;  // not a point on the curve: reported like a bad signature
+    }
+  }
+  async function verifySignature(publicKey, signature, message) {
+    if (publicKey.length !== 32) throw signatureError('an Ed25519 public key is 32 bytes');
+    if (signature.length !== 64) {
+      throw signatureError(`an Ed25519 signature is 64 bytes, got ${signature.length}`);
+    }
+    if (!(await ed25519Verify(publicKey, signature, message))) {
+      throw signatureError(`Ed25519 signature does not verify under key ${hex(publicKey)}`);
+    }
+  }
+
+  // -- base64 and base58 (client/note.py, client/keys.py) ----------------------------------------
+
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const STRICT_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+  function encodeBase64(bytes) {
+    let out = '';
+    for (let i = 0; i < bytes.length; i += 3) {
+      const n = (bytes[i] << 16) | ((bytes[i + 1] || 0) << 8) | (bytes[i + 2] || 0);
+      out += B64[n >> 18] + B64[(n >> 12) & 63];
+      out += i + 1 < bytes.length ? B64[(n >> 6) & 63] : '=';
+      out += i + 2 < bytes.length ? B64[n & 63] : '=';
+    }
+    return out;
+  }
+  /** Standard base64 in its one canonical form (note.decode_base64). */
+  function decodeBase64(text, what) {
+    if (!STRICT_B64.test(text)) throw encodingError(`${what} is not valid base64`);
+    const body = text.replace(/=+$/, '');
+    const out = [];
+    let bits = 0;
+    let value = 0;
+    for (const ch of body) {
+      value = (value << 6) | B64.indexOf(ch);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out.push((value >> bits) & 0xff);
+      }
+    }
+    const raw = Uint8Array.from(out);
+    if (encodeBase64(raw) !== text) throw encodingError(`${what} is not canonical base64`);
+    return raw;
+  }
+
+  const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+  function b58encode(bytes) {
+    let zeros = 0;
+    while (zeros < bytes.length && bytes[zeros] === 0) zeros++;
+    let n = 0n;
+    for (const b of bytes) n = (n << 8n) | BigInt(b);
+    let out = '';
+    while (n > 0n) { out = B58[Number(n % 58n)] + out; n /= 58n; }
+    return '1'.repeat(zeros) + out;
+  }
+  function b58decode(text) {
+    let zeros = 0;
+    while (zeros < text.length && text[zeros] === '1') zeros++;
+    let n = 0n;
+    for (const ch of text.slice(zeros)) n = n * 58n + BigInt(B58.indexOf(ch));
+    const out = [];
+    while (n > 0n) { out.unshift(Number(n & 0xffn)); n >>= 8n; }
+    return Uint8Array.from([...new Array(zeros).fill(0), ...out]);
+  }
+
+  // -- did:key (client/keys.py) ------------------------------------------------------------------
+
+  const DID_KEY_PREFIX = 'did:key:z';
+  const MAX_DID_LENGTH = 64;
+  const didKeys = new Map();
+  function publicKeyFromDid(did) {
+    const known = didKeys.get(did);
+    if (known !== undefined) return known;
+    const key = parseDidKey(did);
+    didKeys.set(did, key);
+    return key;
+  }
+  function parseDidKey(did) {
+    if (did.length > MAX_DID_LENGTH) {
+      throw encodingError(`${reprStr(codePoints(did).slice(0, MAX_DID_LENGTH).join(''))}... is ` +
+                          'too long for an Ed25519 did:key');
+    }
+    if (!did.startsWith(DID_KEY_PREFIX)) {
+      if (did.startsWith('did:key:')) {
+        throw encodingError(`${reprStr(did)}: only multibase base58btc ('z') did:key ` +
+                            'identifiers are supported');
+      }
+      throw encodingError(`${reprStr(did)} is not a did:key (it must start with ` +
+                          `${reprStr(DID_KEY_PREFIX)})`);
+    }
+    const encoded = did.slice(DID_KEY_PREFIX.length);
+    if (encoded.includes('#')) {
+      throw encodingError(`${reprStr(did)}: a DID URL fragment ('#...') is not a did:key; drop it`);
+    }
+    const bad = Array.from(new Set(codePoints(encoded).filter((c) => !B58.includes(c))))
+      .sort((a, b) => a.codePointAt(0) - b.codePointAt(0));
+    if (bad.length) {
+      throw encodingError(`${reprStr(did)}: characters ${reprStr(bad.join(''))} are not base58btc`);
+    }
+    const raw = b58decode(encoded);
+    if (b58encode(raw) !== encoded) {
+      throw encodingError(`${reprStr(did)}: base58btc is not in canonical form`);
+    }
+    if (raw[0] !== 0xed || raw[1] !== 0x01) {
+      throw encodingError(`${reprStr(did)}: multicodec prefix ${hex(raw.slice(0, 2))} is not ` +
+                          'Ed25519 (ed01); only Ed25519 did:key identifiers are supported');
+    }
+    if (raw.length !== 34) {
+      throw encodingError(`${reprStr(did)}: Ed25519 key is ${raw.length - 2} bytes, expected 32`);
+    }
+    return raw.slice(2);
+  }
+  const didKey = (publicKey) => DID_KEY_PREFIX + b58encode(concat(Uint8Array.of(0xed, 0x01), publicKey));
+
+  // -- strict JSON, as Python's json module reads it (client/strictjson.py) ----------------------
+
+  class PyFloat {
+    constructor(text) { this.text = text; this.value = Number(text); }
+    repr() { return pythonFloatRepr(this.value); }
+  }
+  function pythonFloatRepr(x) {
+    if (Number.isNaN(x)) return 'NaN';
+    if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : '-Infinity';
+    if (Object.is(x, -0)) return '-0.0';
+    const [digits, exp] = shortestDigits(x);
+    const sign = x < 0 ? '-' : '';
+    const decimalExp = exp + digits.length - 1;  // scientific exponent
+    if (decimalExp < -4 || decimalExp >= 16) {
+      const mant = digits.length > 1 ? digits[0] + '.' + digits.slice(1) : digits;
+      const e = Math.abs(decimalExp).toString().padStart(2, '0');
+      return `${sign}${mant}e${decimalExp < 0 ? '-' : '+'}${e}`;
+    }
+    return sign + new PyDecimal(0, digits, exp).plain(true);
+  }
+  /** The shortest round-trip digits of |x| and their exponent: x = digits * 10^exp. */
+  function shortestDigits(x) {
+    const text = Math.abs(x).toExponential().split('e');  // shortest round-trip in V8
+    const mant = text[0].replace('.', '');
+    return [mant, parseInt(text[1], 10) - (mant.length - 1)];
+  }
+
+  /** A number with a fraction or exponent, as Python's decimal.Decimal keeps it. */
+  class PyDecimal {
+    constructor(sign, digits, exp) {
+      this.sign = sign;
+      this.digits = digits.replace(/^0+(?=.)/, '');
+      this.exp = exp;
+    }
+    static parse(text) {
+      const m = /^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([-+]?[0-9]+))?$/.exec(text);
+      const frac = m[3] || '';
+      return new PyDecimal(m[1] ? 1 : 0, m[2] + frac, parseInt(m[4] || '0', 10) - frac.length);
+    }
+    plain(floatStyle) {
+      const d = this.digits;
+      const left = this.exp + d.length;
+      if (left <= 0) return '0.' + '0'.repeat(-left) + d;
+      if (left >= d.length) return d + '0'.repeat(left - d.length) + (floatStyle ? '.0' : '');
+      return d.slice(0, left) + '.' + d.slice(left);
+    }
+    toString() {  // Decimal.__str__ (to-scientific-string)
+      const sign = this.sign ? '-' : '';
+      const d = this.digits;
+      const left = this.exp + d.length;
+      const dot = this.exp <= 0 && left > -6 ? left : 1;
+      let intpart;
+      let fracpart;
+      if (dot <= 0) { intpart = '0'; fracpart = '.' + '0'.repeat(-dot) + d; }
+      else if (dot >= d.length) { intpart = d + '0'.repeat(dot - d.length); fracpart = ''; }
+      else { intpart = d.slice(0, dot); fracpart = '.' + d.slice(dot); }
+      const e = left === dot ? '' : 'E' + (left - dot >= 0 ? '+' : '') + (left - dot);
+      return sign + intpart + fracpart + e;
+    }
+    /** Exact value as [sign, significant digits, exponent], zero as [0, '0', 0]. */
+    normal() { return normalDecimal(this.sign, this.digits, this.exp); }
+  }
+  function normalDecimal(sign, digits, exp) {
+    let d = digits.replace(/^0+/, '');
+    if (!d) return [0, '0', 0];
+    const trimmed = d.replace(/0+$/, '');
+    exp += d.length - trimmed.length;
+    d = trimmed;
+    return [sign, d, exp];
+  }
+
+  class JsonDecodeError extends Error {
+    constructor(msg, doc, pos) {
+      super(msg);
+      let line = 1;
+      let lastNewline = -1;
+      for (let i = 0; i < pos; i++) if (doc[i] === '\n') { line++; lastNewline = i; }
+      this.msg = msg;
+      this.lineno = line;
+      this.colno = pos - lastNewline;
+    }
+  }
+  class StopIteration extends Error {
+    constructor(pos) { super('StopIteration'); this.pos = pos; }
+  }
+  const WS = new Set([' ', '\t', '\n', '\r']);
+  const MAX_INT_DIGITS = 4300;
+
+  /** Python's C JSON scanner over code points `s`, with object_pairs_hook and the
+   * parse_float/parse_int/parse_constant hooks; objects are Maps. */
+  function scanJson(s, hooks) {
+    const len = s.length;
+    const end = len - 1;
+    const isDigit = (c) => c !== undefined && c >= '0' && c <= '9';
+
+    function scanString(startAfterQuote) {
+      const begin = startAfterQuote - 1;
+      let idx = startAfterQuote;
+      let out = '';
+      for (;;) {
+        let next = idx;
+        let c;
+        for (; next < len; next++) {
+          c = s[next];
+          if (c === '"' || c === '\\') break;
+          if (c.codePointAt(0) <= 0x1f) throw new JsonDecodeError('Invalid control character at', s, next);
+        }
+        if (next >= len) throw new JsonDecodeError('Unterminated string starting at', s, begin);
+        out += s.slice(idx, next).join('');
+        next++;
+        if (c === '"') return [out, next];
+        if (next === len) throw new JsonDecodeError('Unterminated string starting at', s, begin);
+        c = s[next];
+        if (c !== 'u') {
+          idx = next + 1;
+          const simple = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+          if (!(c in simple)) throw new JsonDecodeError('Invalid \\escape', s, idx - 2);
+          out += simple[c];
+        } else {
+          next++;
+          idx = next + 4;
+          if (idx >= len) throw new JsonDecodeError('Invalid \\uXXXX escape', s, next - 1);
+          const readHex = (from, to) => {
+            let v = 0;
+            for (let i = from; i < to; i++) {
+              const d = s[i];
+              if (!/^[0-9a-fA-F]$/.test(d)) throw new JsonDecodeError('Invalid \\uXXXX escape', s, to - 5);
+              v = (v << 4) | parseInt(d, 16);
+            }
+            return v;
+          };
+          let u = readHex(next, idx);
+          next = idx;
+          if (u >= 0xd800 && u <= 0xdbff && idx + 6 < len && s[next] === '\\' && s[next + 1] === 'u') {
+            const u2 = readHex(next + 2, idx + 6);
+            if (u2 >= 0xdc00 && u2 <= 0xdfff) {
+              u = 0x10000 + ((u - 0xd800) << 10) + (u2 - 0xdc00);
+              idx += 6;
+            }
+          }
+          out += String.fromCodePoint(u);
+        }
+      }
+    }
+
+    function matchNumber(start) {
+      let idx = start;
+      let isFloat = false;
+      if (s[idx] === '-') {
+        idx++;
+        if (idx > end) throw new StopIteration(start);
+      }
+      if (s[idx] >= '1' && s[idx] <= '9') {
+        idx++;
+        while (idx <= end && isDigit(s[idx])) idx++;
+      } else if (s[idx] === '0') {
+        idx++;
+      } else {
+        throw new StopIteration(start);
+      }
+      if (idx < end && s[idx] === '.' && isDigit(s[idx + 1])) {
+        isFloat = true;
+        idx += 2;
+        while (idx <= end && isDigit(s[idx])) idx++;
+      }
+      if (idx < end && (s[idx] === 'e' || s[idx] === 'E')) {
+        const eStart = idx;
+        idx++;
+        if (idx < end && (s[idx] === '-' || s[idx] === '+')) idx++;
+        while (idx <= end && isDigit(s[idx])) idx++;
+        if (isDigit(s[idx - 1])) isFloat = true;
+        else idx = eStart;
+      }
+      const text = s.slice(start, idx).join('');
+      return [isFloat ? hooks.parseFloat(text) : hooks.parseInt(text), idx];
+    }
+
+    function scanOnce(idx) {
+      if (idx >= len) throw new StopIteration(idx);
+      const c = s[idx];
+      if (c === '"') return scanString(idx + 1);
+      if (c === '{') return parseObject(idx + 1);
+      if (c === '[') return parseArray(idx + 1);
+      const at = (word) => s.slice(idx, idx + word.length).join('') === word;
+      if (c === 'n' && idx + 3 < len && at('null')) return [null, idx + 4];
+      if (c === 't' && idx + 3 < len && at('true')) return [true, idx + 4];
+      if (c === 'f' && idx + 4 < len && at('false')) return [false, idx + 5];
+      if (c === 'N' && idx + 2 < len && at('NaN')) return [hooks.parseConstant('NaN'), idx + 3];
+      if (c === 'I' && idx + 7 < len && at('Infinity')) return [hooks.parseConstant('Infinity'), idx + 8];
+      if (c === '-' && idx + 8 < len && at('-Infinity')) return [hooks.parseConstant('-Infinity'), idx + 9];
+      return matchNumber(idx);
+    }
+
+    function skip(idx) {
+      while (idx <= end && WS.has(s[idx])) idx++;
+      return idx;
+    }
+
+    function parseObject(idx) {
+      const pairs = [];
+      idx = skip(idx);
+      if (idx > end || s[idx] !== '}') {
+        for (;;) {
+          if (idx > end || s[idx] !== '"') {
+            throw new JsonDecodeError('Expecting property name enclosed in double quotes', s, idx);
+          }
+          const [key, afterKey] = scanString(idx + 1);
+          idx = skip(afterKey);
+          if (idx > end || s[idx] !== ':') throw new JsonDecodeError("Expecting ':' delimiter", s, idx);
+          idx = skip(idx + 1);
+          const [value, afterValue] = scanOnce(idx);
+          pairs.push([key, value]);
+          idx = skip(afterValue);
+          if (idx <= end && s[idx] === '}') break;
+          if (idx > end || s[idx] !== ',') throw new JsonDecodeError("Expecting ',' delimiter", s, idx);
+          idx = skip(idx + 1);
+        }
+      }
+      return [hooks.objectPairs(pairs), idx + 1];
+    }
+
+    function parseArray(idx) {
+      const items = [];
+      idx = skip(idx);
+      if (idx > end || s[idx] !== ']') {
+        for (;;) {
+          const [value, after] = scanOnce(idx);
+          items.push(value);
+          idx = skip(after);
+          if (idx <= end && s[idx] === ']') break;
+          if (idx > end || s[idx] !== ',') throw new JsonDecodeError("Expecting ',' delimiter", s, idx);
+          idx = skip(idx + 1);
+        }
+      }
+      return [items, idx + 1];
+    }
+
+    let idx = 0;
+    while (idx < len && WS.has(s[idx])) idx++;
+    let value;
+    try {
+      [value, idx] = scanOnce(idx);
+    } catch (exc) {
+      if (exc instanceof StopIteration) throw new JsonDecodeError('Expecting value', s, exc.pos);
+      throw exc;
+    }
+    while (idx < len && WS.has(s[idx])) idx++;
+    if (idx !== len) throw new JsonDecodeError('Extra data', s, idx);
+    return value;
+  }
+
+  /** The first byte of the first invalid UTF-8 sequence (Python's exc.start), or -1. */
+  function invalidUtf8At(bytes) {
+    let i = 0;
+    while (i < bytes.length) {
+      const b = bytes[i];
+      let need;
+      let lo = 0x80;
+      let hi = 0xbf;
+      if (b < 0x80) { i++; continue; }
+      if (b >= 0xc2 && b <= 0xdf) need = 1;
+      else if (b >= 0xe0 && b <= 0xef) {
+        need = 2;
+        if (b === 0xe0) lo = 0xa0;
+        if (b === 0xed) hi = 0x9f;
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        need = 3;
+        if (b === 0xf0) lo = 0x90;
+        if (b === 0xf4) hi = 0x8f;
+      } else return i;
+      for (let k = 1; k <= need; k++) {
+        const c = bytes[i + k];
+        if (c === undefined) return i;
+        if (k === 1 ? c < lo || c > hi : c < 0x80 || c > 0xbf) return i;
+      }
+      i += need + 1;
+    }
+    return -1;
+  }
+
+  function jsonError(m) { return new LedgerError(m, 'JsonError'); }
+
+  /** strictjson.loads: size cap, strict UTF-8, no BOM, no duplicate members, no NaN. */
+  function loadsStrict(data, what, maxSize, hooks) {
+    if (data.length > maxSize) throw jsonError(`${what} is ${data.length} bytes; the limit is ${maxSize}`);
+    if (data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) {
+      throw jsonError(`${what} starts with a UTF-8 byte order mark; remove it`);
+    }
+    const bad = invalidUtf8At(data);
+    if (bad >= 0) throw jsonError(`${what} is not valid UTF-8 (byte ${bad})`);
+    const text = new TextDecoder('utf-8').decode(data);
+    const wrap = (f) => (...args) => {
+      try {
+        return f(...args);
+      } catch (exc) {
+        if (exc && exc.kind === 'JsonInner') throw jsonError(`${what}: ${exc.message}`);
+        throw exc;
+      }
+    };
+    const full = {
+      objectPairs: wrap((pairs) => {
+        const map = new Map();
+        for (const [k, v] of pairs) {
+          if (map.has(k)) throw new LedgerError(`duplicate member name ${reprStr(k)}`, 'JsonInner');
+          map.set(k, v);
+        }
+        return map;
+      }),
+      parseConstant: wrap((name) => {
+        throw new LedgerError(`${name} is not a JSON number`, 'JsonInner');
+      }),
+      parseFloat: (hooks && hooks.parseFloat) || ((text) => new PyFloat(text)),
+      parseInt: (hooks && hooks.parseInt) || ((text) => pyInt(text)),
+    };
+    try {
+      return scanJson(codePoints(text), full);
+    } catch (exc) {
+      if (exc instanceof JsonDecodeError) {
+        throw jsonError(`${what} is not JSON: ${exc.msg} at line ${exc.lineno} column ${exc.colno}`);
+      }
+      if (exc && exc.kind === 'IntTooLong') {
+        throw jsonError(`${what} has a number too long to read (over ${MAX_INT_DIGITS} digits)`);
+      }
+      if (exc instanceof RangeError) throw jsonError(`${what} nests too deeply`);
+      throw exc;
+    }
+  }
+  function pyInt(text) {
+    if (text.replace('-', '').length > MAX_INT_DIGITS) throw new LedgerError('', 'IntTooLong');
+    return BigInt(text);
+  }
+  const toBytes = (data) => (typeof data === 'string' ? utf8.encode(data)
+    : data instanceof Uint8Array ? data : new Uint8Array(data));
+
+  // -- pydantic models, strict, as describe_validation_error reports them -------------------
+
+  const plural = (n, word) => `${word}${n === 1 ? '' : 's'}`;
+  const V = {
+    str(min, max, pattern) {
+      return (v) => {
+        if (typeof v !== 'string') return 'Input should be a valid string';
+        const n = codePoints(v).length;
+        if (min !== undefined && n < min) return `String should have at least ${min} ${plural(min, 'character')}`;
+        if (max !== undefined && n > max) return `String should have at most ${max} ${plural(max, 'character')}`;
+        if (pattern && !pattern.re.test(v)) return `String should match pattern '${pattern.text}'`;
+        return null;
+      };
+    },
+    int(ge, lt, le) {
+      return (v) => {
+        if (typeof v !== 'bigint') return 'Input should be a valid integer';
+        if (ge !== undefined && v < ge) return `Input should be greater than or equal to ${ge}`;
+        if (lt !== undefined && v >= lt) return `Input should be less than ${lt}`;
+        if (le !== undefined && v > le) return `Input should be less than or equal to ${le}`;
+        return null;
+      };
+    },
+    literal(value) {
+      return (v) => (v === value ? null : `Input should be '${value}'`);
+    },
+  };
+  const HEX_HASH = { re: /^[0-9a-f]{64}$/, text: '^[0-9a-f]{64}$' };
+
+  /** Validate `value` against a model spec; push [loc, msg] errors in pydantic's order. */
+  function validateModel(spec, value, loc, errors) {
+    if (!(value instanceof Map)) {
+      errors.push([loc, `Input should be a valid dictionary or instance of ${spec.name}`]);
+      return;
+    }
+    for (const [name, field] of spec.fields) {
+      const here = [...loc, name];
+      if (!value.has(name)) {
+        if (!field.optional) errors.push([here, 'Field required']);
+        continue;
+      }
+      validateField(field, value.get(name), here, errors);
+    }
+    for (const key of value.keys()) {
+      if (!spec.fields.some(([name]) => name === key)) {
+        errors.push([[...loc, key], 'Extra inputs are not permitted']);
+      }
+    }
+  }
+  function validateField(field, v, loc, errors) {
+    if (field.nullable && v === null) return;
+    if (field.model) { validateModel(field.model, v, loc, errors); return; }
+    if (field.list) {
+      if (!Array.isArray(v)) { errors.push([loc, 'Input should be a valid list']); return; }
+      v.forEach((item, i) => validateField(field.list, item, [...loc, i], errors));
+      const n = v.length;
+      if (field.minItems !== undefined && n < field.minItems) {
+        errors.push([loc, `List should have at least ${field.minItems} ${plural(field.minItems, 'item')} after validation, not ${n}`]);
+      } else if (field.maxItems !== undefined && n > field.maxItems) {
+        errors.push([loc, `List should have at most ${field.maxItems} ${plural(field.maxItems, 'item')} after validation, not ${n}`]);
+      }
+      return;
+    }
+    const problem = field.check(v);
+    if (problem) errors.push([loc, problem]);
+  }
+  function describeErrors(errors) {
+    return errors.map(([loc, msg]) => `${loc.length ? loc.join('.') : '(top level)'}: ${msg}`).join('; ');
+  }
+
+  // -- canonical msgpack (client/encoding.py, msgpack-python's unpacker) -------------------------
+
+  class ExtType { constructor(code, data) { this.code = code; this.data = data; } }
+  const STACK_LIMIT = 1024;
+  const INT64_MIN = -(1n << 63n);
+  const UINT64_MAX = (1n << 64n) - 1n;
+
+  class Incomplete extends Error {}
+  /** msgpack-python unpackb(raw=False, max_map_len=0, max_ext_len=0) over `data`. */
+  function msgpackUnpack(data) {
+    const len = data.length;
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    let off = 0;
+    let open = 0;
+    const need = (n) => { if (off + n > len) throw new Incomplete(); };
+    const u8 = () => { need(1); return data[off++]; };
+    const uint = (n) => {
+      need(n);
+      let v = 0n;
+      for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(data[off + i]);
+      off += n;
+      return v;
+    };
+    const sint = (n) => {
+      const v = uint(n);
+      const bits = BigInt(8 * n);
+      return v >= (1n << (bits - 1n)) ? v - (1n << bits) : v;
+    };
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    function str(n) {
+      need(n);
+      const raw = data.subarray(off, off + n);
+      off += n;
+      if (invalidUtf8At(raw) >= 0) throw new LedgerError('a string is not valid UTF-8', 'Unpack');
+      return decoder.decode(raw);
+    }
+    function bin(n) { need(n); const out = data.slice(off, off + n); off += n; return out; }
+    function ext(n, codeFirst) {
+      need(1 + n);
+      const code = (data[off] << 24) >> 24;
+      off += 1;
+      const body = data.slice(off, off + n);
+      off += n;
+      if (n > 0) throw new LedgerError('extension types are not allowed', 'Unpack');
+      if (code === -1) throw new LedgerError('invalid timestamp data (length 0)', 'Unpack');
+      return new ExtType(code, body);
+    }
+    function array(n) {
+      if (open >= STACK_LIMIT) throw new LedgerError('nesting is too deep', 'Unpack');
+      if (n > len) throw new LedgerError(`${n} exceeds max_array_len(${len})`, 'Unpack');
+      const items = [];
+      if (n === 0) return items;
+      open++;
+      for (let i = 0; i < n; i++) items.push(value());
+      open--;
+      return items;
+    }
+    function map(n) {
+      if (open >= STACK_LIMIT) throw new LedgerError('nesting is too deep', 'Unpack');
+      if (n > 0) throw new LedgerError('maps are not allowed', 'Unpack');
+      return new Map();
+    }
+    function value() {
+      const b = u8();
+      if (b <= 0x7f) return BigInt(b);
+      if (b >= 0xe0) return BigInt(b - 0x100);
+      if (b >= 0xa0 && b <= 0xbf) return str(b & 0x1f);
+      if (b >= 0x90 && b <= 0x9f) return array(b & 0x0f);
+      if (b >= 0x80 && b <= 0x8f) return map(b & 0x0f);
+      switch (b) {
+        case 0xc0: return null;
+        case 0xc1: throw new LedgerError('FormatError', 'Unpack');
+        case 0xc2: return false;
+        case 0xc3: return true;
+        case 0xc4: return bin(Number(uint(1)));
+        case 0xc5: return bin(Number(uint(2)));
+        case 0xc6: return bin(Number(uint(4)));
+        case 0xc7: { const n = Number(uint(1)); return ext(n); }
+        case 0xc8: { const n = Number(uint(2)); return ext(n); }
+        case 0xc9: { const n = Number(uint(4)); return ext(n); }
+        case 0xca: need(4); off += 4; return new PyFloat(String(view.getFloat32(off - 4)));
+        case 0xcb: need(8); off += 8; return new PyFloat(String(view.getFloat64(off - 8)));
+        case 0xcc: return uint(1);
+        case 0xcd: return uint(2);
+        case 0xce: return uint(4);
+        case 0xcf: return uint(8);
+        case 0xd0: return sint(1);
+        case 0xd1: return sint(2);
+        case 0xd2: return sint(4);
+        case 0xd3: return sint(8);
+        case 0xd4: return ext(1);
+        case 0xd5: return ext(2);
+        case 0xd6: return ext(4);
+        case 0xd7: return ext(8);
+        case 0xd8: return ext(16);
+        case 0xd9: return str(Number(uint(1)));
+        case 0xda: return str(Number(uint(2)));
+        case 0xdb: return str(Number(uint(4)));
+        case 0xdc: return array(Number(uint(2)));
+        case 0xdd: return array(Number(uint(4)));
+        case 0xde: return map(Number(uint(2)));
+        case 0xdf: return map(Number(uint(4)));
+        default: throw new Error('unreachable');
+      }
+    }
+    const result = value();
+    return [result, off];
+  }
+
+  /** The canonical (shortest) encoding of a value built from BigInt, string, bytes, null, arrays. */
+  function pack(value) {
+    const out = [];
+    const push = (...b) => { for (const x of b) out.push(x); };
+    const be = (v, n) => { for (let i = n - 1; i >= 0; i--) out.push(Number((BigInt(v) >> BigInt(8 * i)) & 0xffn)); };
+    const bytesOf = (arr) => { for (const x of arr) out.push(x); };
+    function enc(v) {
+      if (v === null || v === undefined) { push(0xc0); return; }
+      if (typeof v === 'number') v = BigInt(v);
+      if (typeof v === 'bigint') {
+        if (v >= 0n) {
+          if (v <= 0x7fn) push(Number(v));
+          else if (v <= 0xffn) { push(0xcc); be(v, 1); }
+          else if (v <= 0xffffn) { push(0xcd); be(v, 2); }
+          else if (v <= 0xffffffffn) { push(0xce); be(v, 4); }
+          else { push(0xcf); be(v, 8); }
+        } else if (v >= -32n) push(Number(v + 0x100n));
+        else if (v >= -128n) { push(0xd0); be(v + 0x100n, 1); }
+        else if (v >= -32768n) { push(0xd1); be(v + 0x10000n, 2); }
+        else if (v >= -2147483648n) { push(0xd2); be(v + 0x100000000n, 4); }
+        else { push(0xd3); be(v + (1n << 64n), 8); }
+        return;
+      }
+      if (typeof v === 'string') {
+        const b = utf8.encode(v);
+        const n = b.length;
+        if (n <= 31) push(0xa0 | n);
+        else if (n <= 0xff) { push(0xd9); be(n, 1); }
+        else if (n <= 0xffff) { push(0xda); be(n, 2); }
+        else { push(0xdb); be(n, 4); }
+        bytesOf(b);
+        return;
+      }
+      if (v instanceof Uint8Array) {
+        const n = v.length;
+        if (n <= 0xff) { push(0xc4); be(n, 1); }
+        else if (n <= 0xffff) { push(0xc5); be(n, 2); }
+        else { push(0xc6); be(n, 4); }
+        bytesOf(v);
+        return;
+      }
+      if (Array.isArray(v)) {
+        const n = v.length;
+        if (n <= 15) push(0x90 | n);
+        else if (n <= 0xffff) { push(0xdc); be(n, 2); }
+        else { push(0xdd); be(n, 4); }
+        v.forEach(enc);
+        return;
+      }
+      throw new Error('cannot pack ' + typeof v);
+    }
+    enc(value);
+    return Uint8Array.from(out);
+  }
+
+  const MAX_DEPTH = 8;
+  function checkKinds(value, what, depth) {
+    if (Array.isArray(value)) {
+      if (depth >= MAX_DEPTH) throw encodingError(`${what} nests arrays deeper than ${MAX_DEPTH}`);
+      for (const item of value) checkKinds(item, what, depth + 1);
+    } else if (value instanceof PyFloat) {
+      throw encodingError(`${what} contains a float; floats are not allowed`);
+    } else if (typeof value === 'boolean') {
+      throw encodingError(`${what} contains a boolean; booleans are not allowed`);
+    } else if (value instanceof Map) {
+      throw encodingError(`${what} contains a dict`);
+    } else if (value instanceof ExtType) {
+      throw encodingError(`${what} contains a ExtType`);
+    }
+  }
+
+  /** encoding.unpack: decode untrusted canonical msgpack. */
+  function unpack(data, maxSize, what) {
+    if (data.length > maxSize) throw encodingError(`${what} is ${data.length} bytes; the limit is ${maxSize}`);
+    if (!data.length) throw encodingError(`${what} is empty`);
+    let value;
+    let used;
+    try {
+      [value, used] = msgpackUnpack(data);
+    } catch (exc) {
+      if (exc instanceof Incomplete) {
+        throw encodingError(`${what} is not valid msgpack: Unpack failed: incomplete input`);
+      }
+      if (exc.kind === 'Unpack') throw encodingError(`${what} is not valid msgpack: ${exc.message}`);
+      throw exc;
+    }
+    if (used < data.length) throw encodingError(`${what} has trailing bytes after the value`);
+    checkKinds(value, what, 0);
+    if (!equalBytes(pack(value), data)) {
+      throw encodingError(`${what} is not in canonical (shortest) msgpack form`);
+    }
+    return value;
+  }
+
+  // Field readers (encoding.py)
+  const kindName = (v) => (v === null ? 'nil' : typeof v === 'bigint' ? 'integer'
+    : v instanceof Uint8Array ? 'bytes' : typeof v === 'string' ? 'string'
+      : Array.isArray(v) ? 'array' : typeof v === 'boolean' ? 'boolean' : 'object');
+  const fail = (what, problem) => { throw encodingError(`${what}: ${problem}`); };
+  function expectArray(v, what, length, maxLen) {
+    if (!Array.isArray(v)) fail(what, `expected an array, got ${kindName(v)}`);
+    if (length !== undefined && length !== null && v.length !== length) {
+      fail(what, `expected ${length} fields, got ${v.length}`);
+    }
+    if (maxLen !== undefined && v.length > maxLen) fail(what, `at most ${maxLen} items allowed, got ${v.length}`);
+    return v;
+  }
+  function expectUint(v, what, maximum = UINT64_MAX, minimum = 0n) {
+    if (typeof v !== 'bigint') fail(what, `expected an unsigned integer, got ${kindName(v)}`);
+    if (v < minimum || v > maximum) fail(what, `${v} is outside ${minimum}..${maximum}`);
+    return v;
+  }
+  function expectBytes(v, what, size, maxSize) {
+    if (!(v instanceof Uint8Array)) fail(what, `expected bytes, got ${kindName(v)}`);
+    if (size !== undefined && size !== null && v.length !== size) fail(what, `expected ${size} bytes, got ${v.length}`);
+    if (maxSize !== undefined && v.length > maxSize) fail(what, `at most ${maxSize} bytes allowed, got ${v.length}`);
+    return v;
+  }
+  const expectHash = (v, what) => expectBytes(v, what, 32);
+  function expectStr(v, what, maxLen, minLen = 1) {
+    if (typeof v !== 'string') fail(what, `expected a string, got ${kindName(v)}`);
+    const size = utf8Length(v);
+    if (size < minLen || size > maxLen) fail(what, `must be ${minLen}..${maxLen} bytes of UTF-8, got ${size}`);
+    if (/[\x00-\x1f\x7f]/.test(v)) fail(what, 'control characters are not allowed');
+    return v;
+  }
+
+  // -- RFC 9162 Merkle proofs (client/merkle.py, client/batch.py) ---------------------------------
+
+  const MAX_TREE_SIZE = (1n << 64n) - 1n;
+  const bitLength = (n) => (n === 0n ? 0 : n.toString(2).length);
+  const bitCount = (n) => n.toString(2).split('').filter((c) => c === '1').length;
+  const leafHash = (data) => sha256(concat(Uint8Array.of(0), data));
+  const nodeHash = (left, right) => sha256(concat(Uint8Array.of(1), left, right));
+
+  async function rootFromInclusionProof(index, treeSize, leaf, proof) {
+    if (treeSize < 0n || treeSize > MAX_TREE_SIZE) throw proofError(`tree size ${treeSize} is not an integer in 0..2**64-1`);
+    if (index < 0n || index > MAX_TREE_SIZE) throw proofError(`leaf index ${index} is not an integer in 0..2**64-1`);
+    if (proof.length > 64) throw proofError(`inclusion proof has ${proof.length} hashes; the limit is 64`);
+    if (index >= treeSize) throw proofError(`leaf index ${index} is not below the tree size ${treeSize}`);
+    if (leaf.length !== 32) throw proofError('leaf hash is not a 32-byte hash');
+    proof.forEach((h, i) => { if (h.length !== 32) throw proofError(`inclusion proof element ${i} is not a 32-byte hash`); });
+    const inner = bitLength(index ^ (treeSize - 1n));
+    const border = bitCount(index >> BigInt(inner));
+    if (proof.length !== inner + border) {
+      throw proofError(`inclusion proof for leaf ${index} of ${treeSize} must have ${inner + border} hashes, got ${proof.length}`);
+    }
+    let fn = index;
+    let sn = treeSize - 1n;
+    let r = leaf;
+    for (const p of proof) {
+      if ((fn & 1n) || fn === sn) {
+        r = await nodeHash(p, r);
+        if (!(fn & 1n)) {
+          while (fn && !(fn & 1n)) { fn >>= 1n; sn >>= 1n; }
+        }
+      } else {
+        r = await nodeHash(r, p);
+      }
+      fn >>= 1n;
+      sn >>= 1n;
+    }
+    return r;
+  }
+  async function verifyInclusion(leaf, index, treeSize, proof, root) {
+    if (root.length !== 32) throw proofError('trusted root is not a 32-byte hash');
+    const calculated = await rootFromInclusionProof(index, treeSize, leaf, proof);
+    if (!equalBytes(calculated, root)) throw rootMismatch(`inclusion proof for leaf ${index} of ${treeSize}`, root, calculated);
+  }
+  const MAX_BATCH_SIZE = 1000000n;
+  async function verifyReceipt(digest, receipt, trustedRoot, trustedSize) {
+    if (!equalBytes(receipt.batchRoot, trustedRoot)) {
+      throw rootMismatch('batch receipt names another batch', trustedRoot, receipt.batchRoot);
+    }
+    if (receipt.batchSize !== trustedSize) {
+      throw proofError(`batch receipt claims ${receipt.batchSize} digests; the anchored batch has ${trustedSize}`);
+    }
+    if (trustedSize < 1n || trustedSize > MAX_BATCH_SIZE) {
+      throw proofError(`batch size ${trustedSize} is outside 1..${MAX_BATCH_SIZE}`);
+    }
+    const calculated = await rootFromInclusionProof(receipt.index, trustedSize, await leafHash(digest), receipt.auditPath);
+    if (!equalBytes(calculated, trustedRoot)) {
+      throw rootMismatch(`batch receipt for digest ${receipt.index} of ${trustedSize}`, trustedRoot, calculated);
+    }
+  }
+
+  // -- the status map's sparse Merkle tree (client/smt.py) ----------------------------------------
+
+  const SMT_WHAT = 'status-map proof';
+  const MAX_SMT_PROOF_SIZE = 1 + 1 + 3 + 2 + 32 + 3 + 256 * 34 + 1 + 2 * 34;
+  const EMPTY = new Uint8Array(32);
+  function smtFromHex(text) {
+    if (text.length > 2 * MAX_SMT_PROOF_SIZE) fail(SMT_WHAT, `hex is ${text.length} characters; over twice ${MAX_SMT_PROOF_SIZE}`);
+    if (text !== text.toLowerCase()) fail(SMT_WHAT, 'hex must be lowercase');
+    // bytes.fromhex: pairs of hex digits, ASCII whitespace allowed between them.
+    const out = [];
+    let i = 0;
+    while (i < text.length) {
+      if (' \t\n\r\x0b\x0c'.includes(text[i])) { i++; continue; }
+      const pair = text.slice(i, i + 2);
+      if (!/^[0-9a-f]{2}$/.test(pair)) throw encodingError(`${SMT_WHAT}: not hex`);
+      out.push(parseInt(pair, 16));
+      i += 2;
+    }
+    return smtDecode(Uint8Array.from(out));
+  }
+  function smtDecode(data) {
+    const fields = expectArray(unpack(data, MAX_SMT_PROOF_SIZE, SMT_WHAT), SMT_WHAT, 5);
+    const version = expectUint(fields[0], `${SMT_WHAT}: version`);
+    if (version !== 1n) fail(SMT_WHAT, `unsupported version ${version}; this client reads 1`);
+    const depth = Number(expectUint(fields[1], `${SMT_WHAT}: depth`, 256n));
+    const bitmap = expectBytes(fields[2], `${SMT_WHAT}: bitmap`, Math.floor((depth + 7) / 8));
+    if (depth % 8 && (bitmap[bitmap.length - 1] & (0xff >> (depth % 8)))) fail(SMT_WHAT, `bitmap has bits set past depth ${depth}`);
+    const listed = expectArray(fields[3], `${SMT_WHAT}: siblings`, null, depth);
+    const setBits = Array.from(bitmap).reduce((n, b) => n + bitCount(BigInt(b)), 0);
+    if (setBits !== listed.length) fail(SMT_WHAT, `bitmap marks ${setBits} siblings but ${listed.length} are listed`);
+    const siblings = [];
+    let next = 0;
+    for (let i = 0; i < depth; i++) {
+      if (bitmap[i >> 3] & (0x80 >> (i & 7))) {
+        const sibling = expectHash(listed[next], `${SMT_WHAT}: sibling at depth ${i}`);
+        if (equalBytes(sibling, EMPTY)) fail(SMT_WHAT, `sibling at depth ${i} is EMPTY and must be omitted`);
+        siblings.push(sibling);
+        next++;
+      } else siblings.push(EMPTY);
+    }
+    let terminal = null;
+    if (fields[4] !== null) {
+      const [key, valueHash] = expectArray(fields[4], `${SMT_WHAT}: terminal leaf`, 2);
+      terminal = {
+        key: expectBytes(key, `${SMT_WHAT}: leaf key`, 32),
+        valueHash: expectHash(valueHash, `${SMT_WHAT}: leaf value hash`),
+      };
+    }
+    return { siblings, terminal };
+  }
+  const keyBit = (key, i) => (key[i >> 3] >> (7 - (i & 7))) & 1;
+  function sharesPrefix(a, b, bits) {
+    const whole = bits >> 3;
+    const rest = bits & 7;
+    for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false;
+    if (!rest) return true;
+    const mask = (0xff << (8 - rest)) & 0xff;
+    return (a[whole] & mask) === (b[whole] & mask);
+  }
+  async function smtRoot(key, proof, value) {
+    const depth = proof.siblings.length;
+    const terminal = proof.terminal;
+    let node;
+    if (value !== null) {
+      if (value.length > 16384) throw proofError(`status value is ${value.length} bytes; the limit is 16384`);
+      if (terminal === null) throw proofError('the proof ends in an empty subtree: it shows the key is absent');
+      if (!equalBytes(terminal.key, key)) {
+        throw proofError(`the proof ends at the leaf of key ${hex(terminal.key)}: it shows key ${hex(key)} is absent`);
+      }
+      if (!equalBytes(terminal.valueHash, await sha256(value))) {
+        throw proofError("the proof's leaf holds another value than the one claimed");
+      }
+      node = await sha256(concat(Uint8Array.of(2), key, terminal.valueHash));
+    } else if (terminal === null) {
+      node = EMPTY;
+    } else {
+      if (equalBytes(terminal.key, key)) throw proofError(`the proof ends at the leaf of key ${hex(key)}: it is present`);
+      if (!sharesPrefix(terminal.key, key, depth)) {
+        throw proofError(`the proof's leaf key ${hex(terminal.key)} does not share the first ${depth} bits of key ${hex(key)}, so it cannot lie on its path`);
+      }
+      node = await sha256(concat(Uint8Array.of(2), terminal.key, terminal.valueHash));
+    }
+    for (let i = depth - 1; i >= 0; i--) {
+      node = keyBit(key, i) ? await sha256(concat(Uint8Array.of(3), proof.siblings[i], node))
+        : await sha256(concat(Uint8Array.of(3), node, proof.siblings[i]));
+    }
+    return node;
+  }
+  async function verifyMembership(root, key, value, proof) {
+    const calculated = await smtRoot(key, proof, value);
+    if (!equalBytes(calculated, root)) throw rootMismatch('status-map membership proof', root, calculated);
+  }
+  async function verifyNonMembership(root, key, proof) {
+    const calculated = await smtRoot(key, proof, null);
+    if (!equalBytes(calculated, root)) throw rootMismatch('status-map non-membership proof', root, calculated);
+  }
+
+  // -- events and block headers (client/events.py, client/block.py) -------------------------------
+
+  const MAX_EVENT_SIZE = 4096;
+  const MAX_HEADER_SIZE = 512;
+  const MAX_LEAF_SIZE = 4096;
+  const MAX_TIMESTAMP = (1n << 63n) - 1n;
+  const BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+  const ISSUER_ID_PATTERN = /^(?:https:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[\x21-\x7e]*)?|did:[a-z0-9]+:[A-Za-z0-9._:%-]*[A-Za-z0-9._%-](?:[/?#][\x21-\x7e]*)?)$/;
+  const REASONS = ['unspecified', 'key_compromise', 'issued_in_error', 'superseded', 'fraud', 'withdrawn'];
+
+  function did(value, what) {
+    const text = expectStr(value, what, MAX_DID_LENGTH);
+    publicKeyFromDid(text);
+    return text;
+  }
+  function batchId(value, what) {
+    const id = expectStr(value, what, 128);
+    if (!BATCH_ID_PATTERN.test(id)) {
+      throw encodingError(`${what}: ${reprStr(id)} is not a batch id (1..128 of A-Z a-z 0-9 . _ : -, starting with a letter or digit)`);
+    }
+    return id;
+  }
+  const pyLess = (a, b) => {  // Python str comparison: by code point
+    const x = codePoints(a);
+    const y = codePoints(b);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      if (x[i] !== y[i]) return x[i].codePointAt(0) < y[i].codePointAt(0);
+    }
+    return x.length < y.length;
+  };
+  function issuerIds(value, what) {
+    const items = expectArray(value, what, null, 8);
+    const ids = items.map((item) => expectStr(item, `${what} entry`, 200));
+    for (const id of ids) {
+      if (!ISSUER_ID_PATTERN.test(id)) throw encodingError(`${what}: ${reprStr(id)} is neither an https URL nor a DID (did:method:id)`);
+    }
+    for (let i = 1; i < ids.length; i++) {
+      if (!pyLess(ids[i - 1], ids[i])) throw encodingError(`${what}: identifiers must be distinct and sorted`);
+    }
+    return ids;
+  }
+  function reason(value, what) {
+    const code = expectUint(value, what, 255n);
+    if (code > 5n) throw encodingError(`${what}: unknown revocation reason code ${code}`);
+    return Number(code);
+  }
+  const PAYLOADS = {
+    'issuer.register': (f) => {
+      const [issuer, name, key, ids] = expectArray(f, 'issuer.register payload', 4);
+      return { issuer: did(issuer, 'issuer'), name: expectStr(name, 'issuer name', 200),
+               publicKey: expectBytes(key, 'issuer public key', 32), ids: issuerIds(ids, 'issuer identifiers') };
+    },
+    'issuer.rotate': (f) => {
+      const [issuer, key] = expectArray(f, 'issuer.rotate payload', 2);
+      return { issuer: did(issuer, 'issuer'), newKey: expectBytes(key, 'new public key', 32) };
+    },
+    'issuer.retire': (f) => {
+      const [issuer] = expectArray(f, 'issuer.retire payload', 1);
+      return { issuer: did(issuer, 'issuer') };
+    },
+    'issuer.update': (f) => {
+      const [issuer, name, ids] = expectArray(f, 'issuer.update payload', 3);
+      return { issuer: did(issuer, 'issuer'), name: expectStr(name, 'issuer name', 200),
+               ids: issuerIds(ids, 'issuer identifiers') };
+    },
+    'issuer.compromise': (f) => {
+      const [issuer, since, why] = expectArray(f, 'issuer.compromise payload', 3);
+      return { issuer: did(issuer, 'issuer'), sinceIndex: expectUint(since, 'compromised since index'),
+               reason: expectStr(why, 'compromise reason', 200, 0) };
+    },
+    'credential.issue': (f) => {
+      const [issuer, digest] = expectArray(f, 'credential.issue payload', 2);
+      return { issuer: did(issuer, 'issuer'), digest: expectHash(digest, 'credential digest') };
+    },
+    'batch.anchor': (f) => {
+      const [issuer, id, root, size] = expectArray(f, 'batch.anchor payload', 4);
+      return { issuer: did(issuer, 'issuer'), batchId: batchId(id, 'batch id'),
+               root: expectHash(root, 'batch root'), size: expectUint(size, 'batch size', MAX_BATCH_SIZE, 1n) };
+    },
+    'credential.revoke': (f) => {
+      const [issuer, digest, why, batch] = expectArray(f, 'credential.revoke payload', 4);
+      const out = { issuer: did(issuer, 'issuer'), digest: expectHash(digest, 'credential digest'),
+                    reason: reason(why, 'revocation reason') };
+      if (batch !== null) {
+        const [id, index, path] = expectArray(batch, 'batch membership', 3);
+        const hashes = expectArray(path, 'batch audit path', null, 64);
+        batchId(id, 'batch id');
+        expectUint(index, 'batch index', MAX_BATCH_SIZE - 1n);
+        hashes.forEach((h) => expectHash(h, 'batch audit path hash'));
+      }
+      return out;
+    },
+    'batch.revoke': (f) => {
+      const [issuer, id, why] = expectArray(f, 'batch.revoke payload', 3);
+      return { issuer: did(issuer, 'issuer'), batchId: batchId(id, 'batch id'), reason: reason(why, 'revocation reason') };
+    },
+  };
+
+  async function eventFromFields(fields, data) {
+    expectArray(fields, 'event');
+    if (!fields.length || fields[0] !== 1n) {
+      throw encodingError(`event: unknown format version ${repr(fields.length ? fields[0] : null)}; expected 1`);
+    }
+    const [, kind, created, payload, signer, signature] = expectArray(fields, 'event', 6);
+    const kindName = expectStr(kind, 'event kind', 32);
+    const parse = Object.prototype.hasOwnProperty.call(PAYLOADS, kindName) ? PAYLOADS[kindName] : null;
+    if (!parse) throw encodingError(`event: unknown kind ${reprStr(kindName)}`);
+    const parsed = parse(payload);
+    return {
+      type: 'event', kind: kindName, payload: parsed, payloadFields: payload,
+      created: expectUint(created, 'created time', MAX_TIMESTAMP),
+      signer: expectBytes(signer, 'signer public key', 32),
+      signature: expectBytes(signature, 'signature', 64),
+      encoded: data, hash: await leafHash(data),
+    };
+  }
+
+  const decodedLeaves = new Map();
+  async function decodeLeaf(data) {
+    const id = hex(data);
+    if (decodedLeaves.has(id)) return decodedLeaves.get(id);
+    const fields = expectArray(unpack(data, MAX_LEAF_SIZE, 'log leaf'), 'log leaf');
+    let leaf;
+    if (fields.length >= 2 && fields[1] === 'block.header') {
+      if (fields[0] !== 1n) throw encodingError(`block header: unknown format version ${repr(fields[0])}`);
+      if (data.length > MAX_HEADER_SIZE) throw encodingError('block header is larger than any valid header');
+      const [, , height, previous, timeMs, proposer, firstIndex, eventCount, statusRoot, validators] = expectArray(fields, 'block header', 10);
+      leaf = {
+        type: 'header',
+        height: expectUint(height, 'block height', UINT64_MAX, 1n),
+        previous: expectHash(previous, 'previous header hash'),
+        timeMs: expectUint(timeMs, 'block time'),
+        proposer: expectBytes(proposer, 'proposer key', 32),
+        firstIndex: expectUint(firstIndex, 'first event index'),
+        eventCount: expectUint(eventCount, 'event count'),
+        statusRoot: expectHash(statusRoot, 'status root'),
+        validatorSetHash: expectHash(validators, 'validator set hash'),
+      };
+      leaf.index = leaf.firstIndex + leaf.eventCount;
+      leaf.treeSize = leaf.index + 1n;
+    } else {
+      if (data.length > MAX_EVENT_SIZE) throw encodingError(`event is ${data.length} bytes; the limit is ${MAX_EVENT_SIZE}`);
+      leaf = await eventFromFields(fields, data);
+    }
+    if (decodedLeaves.size > 1024) decodedLeaves.clear();
+    decodedLeaves.set(id, leaf);
+    return leaf;
+  }
+
+  async function verifyEventSignature(event, origin) {
+    const message = pack(['vcledger/event/v1', origin, event.kind, event.created, event.payloadFields, event.signer]);
+    if (!(await ed25519Verify(event.signer, event.signature, message))) {
+      throw signatureError(`${event.kind} event ${hex(event.hash)}: signature does not verify for network ` +
+                           `${reprStr(origin)} (wrong network, wrong key, or altered event)`);
+    }
+  }
+
+  // -- status records (client/status.py) ----------------------------------------------------------
+
+  const MAX_RECORD_SIZE = 16384;
+  const statusKey = (...parts) => sha256(pack(parts));
+  const issuerStatusKey = (issuer) => statusKey('vcledger/status/issuer', issuer);
+  const credentialStatusKey = (issuer, digest) => statusKey('vcledger/status/credential', issuer, digest);
+  const batchStatusKey = (issuer, id) => statusKey('vcledger/status/batch', issuer, id);
+
+  function position(value, what) {
+    const [index, height] = expectArray(value, what, 2);
+    return { index: expectUint(index, `${what} index`), height: expectUint(height, `${what} height`) };
+  }
+  function revocation(value, what) {
+    const [index, height, why, by] = expectArray(value, what, 4);
+    const code = expectUint(why, `${what} reason`, 255n);
+    if (code > 5n) throw encodingError(`${what}: unknown reason code ${code}`);
+    const pos = position([index, height], what);
+    return { position: pos, reason: Number(code), byGovernance: expectUint(by, `${what} signer`, 1n) === 1n };
+  }
+  const optional = (v, parse, what) => (v === null ? null : parse(v, what));
+
+  function decodeRecord(data) {
+    const fields = expectArray(unpack(data, MAX_RECORD_SIZE, 'status record'), 'status record');
+    if (fields.length < 2 || fields[0] !== 1n) throw encodingError('status record: unknown format version');
+    const kind = fields[1];
+    if (kind === 'issuer') {
+      const [, , issuer, identities, keys, registered, retired, compromises] = expectArray(fields, 'issuer record', 8);
+      const periods = expectArray(keys, 'issuer keys', null, 32).map((k) => {
+        const [key, from, until] = expectArray(k, 'issuer key period', 3);
+        return { publicKey: expectBytes(key, 'issuer key', 32), validFrom: expectUint(from, 'key valid_from'),
+                 validUntil: until === null ? null : expectUint(until, 'key valid_until') };
+      });
+      if (!periods.length) throw encodingError('issuer record lists no keys');
+      const versions = expectArray(identities, 'issuer identities', null, 6).map((i) => {
+        const [setAt, name, ids] = expectArray(i, 'issuer identity', 3);
+        const items = expectArray(ids, 'issuer identifiers', null, 8);
+        return { setAt: expectUint(setAt, 'identity set_at'), name: expectStr(name, 'issuer name', 200),
+                 ids: items.map((x) => expectStr(x, 'issuer identifier', 200)) };
+      });
+      if (!versions.length) throw encodingError('issuer record lists no identity');
+      return new IssuerRecord(
+        expectStr(issuer, 'issuer', MAX_DID_LENGTH), versions, periods,
+        position(registered, 'registered'), optional(retired, position, 'retired'),
+        expectArray(compromises, 'compromise statements', null, 4).map((c) => {
+          const [index, height, since, why] = expectArray(c, 'compromise', 4);
+          return { position: position([index, height], 'compromise'),
+                   sinceIndex: expectUint(since, 'compromise since_index'),
+                   reason: expectStr(why, 'compromise reason', 200, 0) };
+        }));
+    }
+    if (kind === 'credential') {
+      const [, , issued, batch, revoked] = expectArray(fields, 'credential record', 5);
+      let batchRef = null;
+      if (batch !== null) {
+        const [id, leaf] = expectArray(batch, 'credential batch', 2);
+        batchRef = [expectStr(id, 'batch id', 128), expectUint(leaf, 'batch index', MAX_BATCH_SIZE - 1n)];
+      }
+      return { type: 'credential', issued: optional(issued, position, 'issued'), batch: batchRef,
+               revoked: optional(revoked, revocation, 'revoked') };
+    }
+    if (kind === 'batch') {
+      const [, , root, size, anchored, revoked] = expectArray(fields, 'batch record', 6);
+      return { type: 'batch', root: expectHash(root, 'batch root'),
+               size: expectUint(size, 'batch size', MAX_BATCH_SIZE, 1n),
+               anchored: position(anchored, 'anchored'), revoked: optional(revoked, revocation, 'revoked') };
+    }
+    throw encodingError(`status record: unknown kind ${repr(kind)}`);
+  }
+
+  class IssuerRecord {
+    constructor(issuer, identities, keys, registered, retired, compromises) {
+      Object.assign(this, { type: 'issuer', issuer, identities, keys, registered, retired, compromises });
+    }
+    get name() { return this.identities[this.identities.length - 1].name; }
+    get compromise() { return this.compromises.length ? this.compromises[this.compromises.length - 1] : null; }
+    get standing() { return this.compromises.length ? 'compromised' : this.retired === null ? 'active' : 'retired'; }
+    identityAt(index) {
+      let found = this.identities[0];
+      for (const identity of this.identities) if (identity.setAt < index) found = identity;
+      return found;
+    }
+    keyValidAt(publicKey, index) {
+      return this.keys.some((p) => equalBytes(p.publicKey, publicKey) && p.validFrom <= index &&
+                                   (p.validUntil === null || index < p.validUntil));
+    }
+    voidedBy(index) { return this.compromises.find((c) => c.sinceIndex <= index) || null; }
+  }
+
+  // -- signed notes, checkpoints, tlog-proof (client/note.py, checkpoint.py, tlogproof.py) ---------
+
+  const MAX_NOTE_SIZE = 1024 * 1024;
+  const MAX_SIGNATURES = 100;
+  const MAX_FUTURE_DRIFT = 60n;
+  const UNICODE_SPACES = new Set(Array.from('\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000'));
+  function isValidName(name) {
+    const size = utf8Length(name);
+    return size > 0 && size <= 255 && !name.includes('+') && !codePoints(name).some((c) => UNICODE_SPACES.has(c)) &&
+      !/[\x00-\x1f\x7f]/.test(name) && !hasLoneSurrogate(name);
+  }
+  async function keyId(name, sigType, publicKey) {
+    return (await sha256(concat(utf8.encode(name), Uint8Array.of(0x0a, sigType), publicKey))).slice(0, 4);
+  }
+  async function parseVerifierKey(text) {
+    if (text.length > 255 * 4 + 64) throw encodingError(`verifier key is longer than ${255 * 4 + 64} characters`);
+    const plus1 = text.indexOf('+');
+    const name = plus1 < 0 ? text : text.slice(0, plus1);
+    const rest = plus1 < 0 ? '' : text.slice(plus1 + 1);
+    const plus2 = rest.indexOf('+');
+    const hexId = plus2 < 0 ? rest : rest.slice(0, plus2);
+    const keyB64 = plus2 < 0 ? '' : rest.slice(plus2 + 1);
+    const cps = codePoints(text);
+    const shown = reprStr(cps.length <= 120 ? text : cps.slice(0, 117).join('') + '...');
+    if (plus1 < 0 || plus2 < 0) throw encodingError(`verifier key ${shown} is not of the form name+keyid+key`);
+    if (!isValidName(name)) throw encodingError(`verifier key ${shown}: invalid key name ${reprStr(name)}`);
+    if (!/^[0-9a-f]{8}$/.test(hexId)) throw encodingError(`verifier key ${shown}: key ID ${reprStr(hexId)} is not 8 lowercase hex digits`);
+    const material = decodeBase64(keyB64, `verifier key ${shown}: key`);
+    if (!material.length) throw encodingError(`verifier key ${shown}: key is empty`);
+    const sigType = material[0];
+    const publicKey = material.slice(1);
+    if (sigType !== 1 && sigType !== 4) {
+      throw encodingError(`verifier key ${shown}: signature type 0x${pad(sigType, 2)} is not supported (0x01 Ed25519, 0x04 cosignature/v1)`);
+    }
+    if (publicKey.length !== 32) throw encodingError(`verifier key ${shown}: Ed25519 key is ${publicKey.length} bytes, expected 32`);
+    const expected = await keyId(name, sigType, publicKey);
+    if (hexId !== hex(expected)) {
+      throw encodingError(`verifier key ${shown}: key ID ${hexId} does not match the key (expected ${hex(expected)})`);
+    }
+    return { name, keyId: expected, sigType, publicKey };
+  }
+
+  function checkNoteText(text, what) {
+    if (text.length > MAX_NOTE_SIZE) throw encodingError(`${what} is larger than ${MAX_NOTE_SIZE} bytes`);
+    if (hasLoneSurrogate(text)) throw encodingError(`${what} is not valid UTF-8 (it has lone surrogates)`);
+    const size = utf8Length(text);
+    if (size > MAX_NOTE_SIZE) throw encodingError(`${what} is ${size} bytes; the limit is ${MAX_NOTE_SIZE}`);
+    const cps = codePoints(text);
+    const at = cps.findIndex((c) => /[\x00-\x09\x0b-\x1f]/.test(c));
+    if (at >= 0) {
+      const hint = cps[at] === '\r' ? ' (CRLF line endings are not allowed)' : '';
+      throw encodingError(`${what} contains control character U+${pad(cps[at].codePointAt(0), 4).toUpperCase()} at offset ${at}${hint}`);
+    }
+  }
+  const SIGNATURE_PREFIX = '\u2014 ';
+  function parseNote(text) {
+    checkNoteText(text, 'note');
+    const split = text.lastIndexOf('\n\n');
+    if (split < 0) throw encodingError('note has no blank line between its text and its signatures');
+    const body = text.slice(0, split + 1);
+    const block = text.slice(split + 2);
+    if (!block) throw encodingError('note has no signature lines after the blank line');
+    if (!block.endsWith('\n')) throw encodingError("note's last signature line does not end with a newline");
+    const lines = block.slice(0, -1).split('\n');
+    if (lines.length > MAX_SIGNATURES) throw encodingError(`note has ${lines.length} signature lines; at most ${MAX_SIGNATURES} are accepted`);
+    return { body, signatures: lines.map(parseSignatureLine) };
+  }
+  function parseSignatureLine(line, number) {
+    const where = `signature line ${number + 1}`;
+    if (!line.startsWith(SIGNATURE_PREFIX)) {
+      const hint = line[0] === '-' ? ' (it must start with an em dash U+2014, not a hyphen)' : '';
+      throw encodingError(`${where} does not start with '\u2014 '${hint}`);
+    }
+    const rest = line.slice(SIGNATURE_PREFIX.length);
+    const space = rest.indexOf(' ');
+    const name = space < 0 ? rest : rest.slice(0, space);
+    const b64 = space < 0 ? '' : rest.slice(space + 1);
+    if (space < 0 || !b64) throw encodingError(`${where} has no signature after the key name`);
+    if (!isValidName(name)) throw encodingError(`${where}: invalid key name ${reprStr(name)}`);
+    const raw = decodeBase64(b64, `${where} (${name})`);
+    if (raw.length <= 4) throw encodingError(`${where} (${name}) is too short to hold a key ID and a signature`);
+    return { name, keyId: raw.slice(0, 4), signature: raw.slice(4) };
+  }
+
+  function originProblem(origin) {
+    if (!origin) return 'origin is empty';
+    if (hasLoneSurrogate(origin)) return 'origin is not valid UTF-8';
+    const size = utf8Length(origin);
+    if (size > 255) return `origin is ${size} bytes; at most 255 are allowed`;
+    if (/[\x00-\x1f\x7f]/.test(origin)) return 'origin contains a control character';
+    return null;
+  }
+  const MAX_CHECKPOINT_BODY_SIZE = 255 + 21 + 45;
+  const DECIMAL = /^(?:0|[1-9][0-9]{0,19})$/;
+  function parseCheckpoint(body) {
+    if (body.length > MAX_CHECKPOINT_BODY_SIZE) throw encodingError(`checkpoint is longer than ${MAX_CHECKPOINT_BODY_SIZE} characters`);
+    if (!body.endsWith('\n')) throw encodingError('checkpoint does not end with a newline');
+    const lines = body.slice(0, -1).split('\n');
+    if (lines.length < 3) throw encodingError(`checkpoint has ${lines.length} lines; it needs origin, size and root`);
+    if (lines.length > 3) throw encodingError('checkpoint has extension lines after the root; vcledger checkpoints carry none');
+    const [origin, sizeText, rootText] = lines;
+    const problem = originProblem(origin);
+    if (problem) throw encodingError(`checkpoint ${problem}`);
+    if (!DECIMAL.test(sizeText)) {
+      throw encodingError(`checkpoint tree size ${reprStr(codePoints(sizeText).slice(0, 40).join(''))} is not a decimal without leading zeros`);
+    }
+    const treeSize = BigInt(sizeText);
+    if (treeSize > MAX_TREE_SIZE) throw encodingError(`checkpoint tree size ${treeSize} exceeds 2^64-1`);
+    const root = decodeBase64(rootText, 'checkpoint root hash');
+    if (root.length !== 32) throw encodingError(`checkpoint root hash must be 32 bytes, got ${root.length}`);
+    if (`${origin}\n${treeSize}\n${encodeBase64(root)}\n` !== body) throw encodingError('checkpoint is not in canonical form');
+    return { origin, treeSize, root };
+  }
+
+  const TLOG_HEADER = 'c2sp.org/tlog-proof@v1';
+  const MAX_TLOG_HEADER_SIZE = TLOG_HEADER.length + 1 + 6 + Math.floor((16 * 1024 + 2) / 3) * 4 + 1 + 6 + 20 + 1 + 64 * 45;
+  const MAX_TLOG_PROOF_SIZE = MAX_TLOG_HEADER_SIZE + 1 + MAX_NOTE_SIZE;
+  function parseTlogProof(text) {
+    if (text.length > MAX_TLOG_PROOF_SIZE) throw encodingError(`tlog proof is longer than ${MAX_TLOG_PROOF_SIZE} characters`);
+    const split = text.slice(0, MAX_TLOG_HEADER_SIZE + 2).indexOf('\n\n');
+    if (split < 0) throw encodingError('tlog proof has no blank line before the checkpoint');
+    const lines = text.slice(0, split).split('\n');
+    const checkpointNote = text.slice(split + 2);
+    if (lines[0] !== TLOG_HEADER) throw encodingError(`tlog proof does not start with the line ${reprStr(TLOG_HEADER)}`);
+    let position = 1;
+    let extra = null;
+    if (position < lines.length && lines[position].startsWith('extra ')) {
+      extra = decodeBase64(lines[position].slice(6), 'tlog proof extra data');
+      if (!extra.length) throw encodingError('tlog proof has an empty extra line; omit the line instead');
+      if (extra.length > 16 * 1024) throw encodingError(`tlog proof extra data is over ${16 * 1024} bytes`);
+      position++;
+    }
+    if (position >= lines.length || !lines[position].startsWith('index ')) throw encodingError("tlog proof has no 'index' line");
+    const indexText = lines[position].slice(6);
+    if (!DECIMAL.test(indexText)) {
+      throw encodingError(`tlog proof index ${reprStr(codePoints(indexText).slice(0, 40).join(''))} is not a decimal without leading zeros`);
+    }
+    const index = BigInt(indexText);
+    const hashLines = lines.slice(position + 1);
+    if (hashLines.length > 64) throw encodingError(`tlog proof has ${hashLines.length} audit path hashes; at most 64`);
+    const proof = hashLines.map((line, n) => {
+      const raw = decodeBase64(line, `tlog proof audit path hash ${n}`);
+      if (raw.length !== 32) throw encodingError(`tlog proof audit path hash ${n} must be 32 bytes, got ${raw.length}`);
+      return raw;
+    });
+    const checkpoint = parseCheckpoint(parseNote(checkpointNote).body);
+    if (index >= checkpoint.treeSize) {
+      throw encodingError(`tlog proof index ${index} is outside the checkpoint's tree of size ${checkpoint.treeSize}`);
+    }
+    return { index, proof, checkpointNote, extra };
+  }
+
+  /** checkpoint.verify_checkpoint with note.open_parsed_note: k-of-n cosignatures and the time. */
+  async function verifyCheckpoint(noteText, trust, now) {
+    const parsed = parseNote(noteText);
+    const checkpoint = parseCheckpoint(parsed.body);
+    if (checkpoint.origin !== trust.origin) {
+      throw new LedgerError(`checkpoint is for origin ${reprStr(checkpoint.origin)}, not the trusted origin ${reprStr(trust.origin)}`, 'VerificationError');
+    }
+    const known = trust.known;
+    const bodyBytes = utf8.encode(parsed.body);
+    const verified = [];
+    const seen = new Set();
+    let future = 0;
+    for (const line of parsed.signatures) {
+      const slot = line.name + '\n' + hex(line.keyId);
+      const verifier = known.get(slot);
+      if (!verifier || seen.has(slot)) continue;
+      seen.add(slot);
+      const label = `${line.name}+${hex(line.keyId)}`;
+      if (line.signature.length !== 72) {
+        throw signatureError(`cosignature by ${label} is ${line.signature.length} bytes, expected 72`);
+      }
+      let timestamp = 0n;
+      for (let i = 0; i < 8; i++) timestamp = (timestamp << 8n) | BigInt(line.signature[i]);
+      if (timestamp > MAX_TIMESTAMP) throw signatureError(`cosignature by ${label} has timestamp ${timestamp} > 2^63-1`);
+      if (now !== null && timestamp > now + MAX_FUTURE_DRIFT) { future++; continue; }
+      const message = concat(utf8.encode(`cosignature/v1\ntime ${timestamp}\n`), bodyBytes);
+      if (!(await ed25519Verify(verifier.publicKey, line.signature.slice(8), message))) {
+        throw signatureError(`signature by trusted key ${label} does not verify`);
+      }
+      verified.push({ publicKey: verifier.publicKey, timestamp });
+    }
+    if (!verified.length) {
+      const detail = future ? `; ${future} cosignature(s) dated in the future were not counted` : '';
+      throw signatureError(`note has no valid signature by a trusted key${detail}`);
+    }
+    const cosigners = new Map();
+    for (const v of verified) if (!cosigners.has(hex(v.publicKey))) cosigners.set(hex(v.publicKey), v);
+    if (cosigners.size < trust.threshold) {
+      const more = future ? ` (${future} more dated over ${MAX_FUTURE_DRIFT} s in the future were not counted; is this computer's clock right?)` : '';
+      throw signatureError(`checkpoint has valid cosignatures by ${cosigners.size} trusted validator(s); the trust policy requires ${trust.threshold}${more}`);
+    }
+    const times = Array.from(cosigners.values(), (c) => c.timestamp).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+    return { checkpoint, cosigners: cosigners.size, time: times[trust.threshold - 1] };
+  }
+
+  // -- the trust file (client/trust.py) -----------------------------------------------------------
+
+  const DEFAULT_MAX_AGE_SECONDS = 7 * 86400;
+  async function parseTrust(data, source = 'trust file') {
+    const bytes = toBytes(data);
+    const fail = (m) => new LedgerError(`${source}: ${m}`, 'TrustFileError');
+    let document;
+    try {
+      document = loadsStrict(bytes, source, 1024 * 1024);
+    } catch (exc) {
+      if (exc instanceof LedgerError) throw fail(exc.diagnostics());
+      throw exc;
+    }
+    const errors = [];
+    validateModel({
+      name: 'Trust',
+      fields: [['origin', { check: V.str(1, 200) }], ['threshold', { check: V.int(1n) }],
+               ['max_age_seconds', { check: V.int(60n), optional: true }],
+               ['validators', { list: { model: { name: 'TrustedValidator', fields: [
+                 ['name', { check: V.str(1, 200) }], ['verifier_key', { check: V.str(1, 400) }]] } },
+                                minItems: 1, maxItems: 100 }]],
+    }, document, [], errors);
+    if (errors.length) throw fail(describeErrors(errors));
+    const validators = [];
+    for (const [n, v] of document.get('validators').entries()) {
+      let verifier;
+      try {
+        verifier = await parseVerifierKey(v.get('verifier_key'));
+      } catch (exc) {
+        if (exc instanceof LedgerError) throw fail(`validators.${n}: ${exc.diagnostics()}`);
+        throw exc;
+      }
+      if (verifier.name !== v.get('name')) throw fail(`validators.${n}: verifier key is for ${reprStr(verifier.name)}, not ${reprStr(v.get('name'))}`);
+      if (verifier.sigType !== 4) throw fail(`validators.${n}: validator keys must be cosignature/v1 verifier keys (type 0x04)`);
+      validators.push(verifier);
+    }
+    const names = new Set(validators.map((v) => v.name));
+    const keys = new Set(validators.map((v) => hex(v.publicKey)));
+    if (names.size !== validators.length || keys.size !== validators.length) throw fail('validators: validator names and keys must be distinct');
+    const threshold = document.get('threshold');
+    if (threshold > BigInt(validators.length)) throw fail(`threshold ${threshold} exceeds the ${validators.length} validators listed`);
+    const known = new Map(validators.map((v) => [v.name + '\n' + hex(v.keyId), v]));
+    return {
+      origin: document.get('origin'), threshold: Number(threshold), validators, known,
+      maxAgeSeconds: document.has('max_age_seconds') ? Number(document.get('max_age_seconds')) : DEFAULT_MAX_AGE_SECONDS,
+    };
+  }
+
+  // -- bundles (client/bundle.py) -----------------------------------------------------------------
+
+  const MAX_BUNDLE_SIZE = 256 * 1024;
+  const b64len = (n) => Math.floor((n + 2) / 3) * 4;
+  const RECEIPT_MODEL = {
+    name: '_ReceiptModel',
+    fields: [
+      ['format', { check: V.literal('vcledger-receipt/v1') }],
+      ['origin', { check: V.str(1, 255) }],
+      ['issuer', { check: V.str(1, MAX_DID_LENGTH) }],
+      ['batch_id', { check: V.str(1, 128) }],
+      ['batch_root', { check: V.str(64, 64, HEX_HASH) }],
+      ['batch_size', { check: V.int(1n, undefined, MAX_BATCH_SIZE) }],
+      ['index', { check: V.int(0n, MAX_BATCH_SIZE) }],
+      ['credential_digest', { check: V.str(64, 64, HEX_HASH) }],
+      ['audit_path', { list: { check: V.str(64, 64, HEX_HASH) }, maxItems: 20 }],
+      ['anchor_event_hash', { check: V.str(64, 64, HEX_HASH) }],
+    ],
+  };
+  const STATUS_ENTRY_MODEL = {
+    name: '_StatusEntryModel',
+    fields: [['value', { check: V.str(4, b64len(MAX_RECORD_SIZE)), nullable: true }],
+             ['proof', { check: V.str(2, 2 * MAX_SMT_PROOF_SIZE) }]],
+  };
+  const BUNDLE_MODEL = {
+    name: '_BundleModel',
+    fields: [
+      ['format', { check: V.literal('vcledger-bundle/v2') }],
+      ['origin', { check: V.str(1, 255) }],
+      ['issuer', { check: V.str(1, MAX_DID_LENGTH) }],
+      ['credential_digest', { check: V.str(64, 64, HEX_HASH) }],
+      ['event', { check: V.str(4, b64len(MAX_LEAF_SIZE)) }],
+      ['event_proof', { check: V.str(1, MAX_TLOG_PROOF_SIZE) }],
+      ['header', { check: V.str(4, b64len(MAX_LEAF_SIZE)) }],
+      ['header_proof', { check: V.str(1, MAX_TLOG_PROOF_SIZE) }],
+      ['receipt', { model: RECEIPT_MODEL, nullable: true }],
+      ['status', { model: { name: '_StatusModel', fields: [
+        ['issuer', { model: STATUS_ENTRY_MODEL }], ['credential', { model: STATUS_ENTRY_MODEL }],
+        ['batch', { model: STATUS_ENTRY_MODEL, nullable: true }]] } }],
+      ['block_headers', { list: { model: { name: '_IncludedHeaderModel', fields: [
+        ['header', { check: V.str(4, b64len(MAX_LEAF_SIZE)) }],
+        ['index', { check: V.int(0n, 1n << 63n) }],
+        ['audit_path', { list: { check: V.str(64, 64, HEX_HASH) }, maxItems: 64 }]] } },
+                          minItems: 1, maxItems: 2 }],
+    ],
+  };
+  const bundleFormatError = (m) => new LedgerError(m, 'BundleFormatError');
+  const didProblem = (text) => {
+    try { publicKeyFromDid(text); return null; } catch (exc) {
+      if (exc instanceof LedgerError) return exc.diagnostics();
+      throw exc;
+    }
+  };
+
+  function parseBundle(data, what = 'bundle') {
+    let document;
+    try {
+      document = loadsStrict(data, what, MAX_BUNDLE_SIZE);
+    } catch (exc) {
+      if (exc instanceof LedgerError) throw bundleFormatError(exc.diagnostics());
+      throw exc;
+    }
+    const errors = [];
+    validateModel(BUNDLE_MODEL, document, [], errors);
+    if (errors.length) throw bundleFormatError(`${what}: ${describeErrors(errors)}`);
+    try {
+      const m = document;
+      const problem = didProblem(m.get('issuer'));
+      if (problem) throw bundleFormatError(`issuer: ${problem}`);
+      const headers = m.get('block_headers').map((h, n) => ({
+        leaf: decodeBase64(h.get('header'), `block_headers[${n}]`),
+        index: h.get('index'),
+        auditPath: h.get('audit_path').map(fromHex),
+      }));
+      for (let i = 1; i < headers.length; i++) {
+        if (headers[i - 1].index >= headers[i].index) throw bundleFormatError('block_headers must be in ascending index order, each once');
+      }
+      const tlog = (text, name) => {
+        const proof = parseTlogProof(text);
+        if (proof.extra !== null) throw bundleFormatError(`${name} has an 'extra' line; bundles carry no extra data`);
+        return proof;
+      };
+      const credentialDigest = fromHex(m.get('credential_digest'));
+      const event = decodeBase64(m.get('event'), 'event');
+      const eventProof = tlog(m.get('event_proof'), 'event_proof');
+      const header = decodeBase64(m.get('header'), 'header');
+      const headerProof = tlog(m.get('header_proof'), 'header_proof');
+      let receipt = null;
+      if (m.get('receipt') !== null) {
+        const r = m.get('receipt');
+        const p = didProblem(r.get('issuer'));
+        if (p) throw encodingError(`receipt: issuer: ${p}`);
+        if (!BATCH_ID_PATTERN.test(r.get('batch_id'))) throw encodingError(`receipt: batch_id ${reprStr(r.get('batch_id'))} is not a batch id`);
+        if (r.get('index') >= r.get('batch_size')) throw encodingError(`receipt: index ${r.get('index')} is outside the batch of ${r.get('batch_size')}`);
+        receipt = {
+          origin: r.get('origin'), issuer: r.get('issuer'), batchId: r.get('batch_id'),
+          batchRoot: fromHex(r.get('batch_root')), batchSize: r.get('batch_size'), index: r.get('index'),
+          credentialDigest: fromHex(r.get('credential_digest')), auditPath: r.get('audit_path').map(fromHex),
+          anchorEventHash: fromHex(r.get('anchor_event_hash')),
+        };
+      }
+      const status = m.get('status');
+      const entry = (model, name, present) => {
+        if (present && model.get('value') === null) throw bundleFormatError(`${name}: value is null; this proof must show a record`);
+        const value = model.get('value') === null ? null : decodeBase64(model.get('value'), `${name} value`);
+        return { value, proof: smtFromHex(model.get('proof')) };
+      };
+      return {
+        origin: m.get('origin'), issuer: m.get('issuer'), credentialDigest, event, eventProof, header, headerProof,
+        receipt,
+        status: {
+          issuer: entry(status.get('issuer'), 'status.issuer', true),
+          credential: entry(status.get('credential'), 'status.credential', false),
+          batch: status.get('batch') === null ? null : entry(status.get('batch'), 'status.batch', true),
+        },
+        blockHeaders: headers,
+      };
+    } catch (exc) {
+      if (exc instanceof LedgerError && exc.kind !== 'BundleFormatError') throw bundleFormatError(`${what}: ${exc.diagnostics()}`);
+      throw exc;
+    }
+  }
+
+  // -- credentials: strict parsing, I-JSON, RFC 8785, claims (client/credentials.py) -------------
+
+  const MAX_CREDENTIAL_SIZE = 4 * 1024 * 1024;
+  const EXACT_INTEGER = 1n << 53n;
+  const SAFE_INTEGER = (1n << 53n) - 1n;
+  const credentialError = (m) => new LedgerError(m, 'CredentialError');
+  const shorten = (text, limit = 40) => {
+    const cps = codePoints(text);
+    return cps.length <= limit ? text : `${cps.slice(0, limit).join('')}... (${cps.length} characters)`;
+  };
+
+  function parseCredential(data) {
+    const hooks = {
+      parseFloat(text) {
+        if (!Number.isFinite(Number(text))) throw credentialError(`number ${shorten(text)} is outside the IEEE 754 double range`);
+        return PyDecimal.parse(text);
+      },
+      parseInt(text) {
+        const value = pyInt(text);
+        const magnitude = value < 0n ? -value : value;
+        if (magnitude > EXACT_INTEGER && !Number.isFinite(Number(text))) {
+          throw credentialError(`number ${shorten(text)} is outside the IEEE 754 double range`);
+        }
+        return value;
+      },
+    };
+    let value;
+    try {
+      value = loadsStrict(data, 'credential', MAX_CREDENTIAL_SIZE, hooks);
+    } catch (exc) {
+      if (exc instanceof LedgerError && exc.kind !== 'CredentialError') throw credentialError(exc.diagnostics());
+      throw exc;
+    }
+    if (!(value instanceof Map)) throw credentialError('a credential must be a JSON object at the top level');
+    return value;
+  }
+
+  /** The JCS text of the double nearest to a number (ECMAScript Number::toString). */
+  const jcsNumber = (x) => (Object.is(x, -0) ? '0' : String(x));
+  function numberProblem(value) {
+    // Accepted exactly when the value equals that of the shortest text of its double.
+    let nearest;
+    let exact;
+    if (typeof value === 'bigint') {
+      if (value >= -EXACT_INTEGER && value <= EXACT_INTEGER) return null;
+      nearest = Number(value);
+      const negative = value < 0n;
+      exact = normalDecimal(negative ? 1 : 0, (negative ? -value : value).toString(), 0);
+    } else {
+      nearest = Number(value.toString());
+      exact = value.normal();
+    }
+    if (!Number.isFinite(nearest)) return 'is outside the IEEE 754 double range';
+    const [digits, exp] = nearest === 0 ? ['0', 0] : shortestDigits(nearest);
+    const shortest = normalDecimal(nearest < 0 ? 1 : 0, digits, exp);
+    if (shortest[1] === exact[1] && shortest[2] === exact[2] &&
+        (shortest[0] === exact[0] || shortest[1] === '0')) return null;
+    return 'cannot be represented exactly as an IEEE 754 double (I-JSON, RFC 7493 §2.2): ' +
+           `it would be read as ${jcsNumber(nearest)}; write it as a string`;
+  }
+  const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+  function formatPath(path) {
+    return '$' + path.map((step) => (typeof step === 'number' ? `[${step}]`
+      : PLAIN_NAME.test(step) ? `.${step}` : `[${jsonString(shorten(step, 64))}]`)).join('');
+  }
+  function checkIjson(document) {
+    const walk = (node, path) => {
+      if (typeof node === 'bigint' || node instanceof PyDecimal) {
+        const problem = numberProblem(node);
+        if (problem) throw credentialError(`number ${shorten(node.toString())} at ${formatPath(path)} ${problem}`);
+      } else if (node instanceof Map) {
+        for (const [k, v] of node) walk(v, [...path, k]);
+      } else if (Array.isArray(node)) {
+        node.forEach((v, i) => walk(v, [...path, i]));
+      }
+    };
+    walk(document, []);
+  }
+  function jcs(value) {
+    const parts = [];
+    const str = (s) => {
+      if (hasLoneSurrogate(s)) throw credentialError('credential cannot be canonicalised: input contains non-UTF-8 codepoints');
+      let out = '"';
+      for (const ch of s) {
+        const c = ch.codePointAt(0);
+        if (ch === '"') out += '\\"';
+        else if (ch === '\\') out += '\\\\';
+        else if (ch === '\b') out += '\\b';
+        else if (ch === '\f') out += '\\f';
+        else if (ch === '\n') out += '\\n';
+        else if (ch === '\r') out += '\\r';
+        else if (ch === '\t') out += '\\t';
+        else if (c < 0x20) out += '\\u' + pad(c, 4);
+        else out += ch;
+      }
+      parts.push(out + '"');
+    };
+    const dump = (v) => {
+      if (v === null) parts.push('null');
+      else if (v === true) parts.push('true');
+      else if (v === false) parts.push('false');
+      else if (typeof v === 'bigint') parts.push(v >= -SAFE_INTEGER && v <= SAFE_INTEGER ? String(v) : jcsNumber(Number(v)));
+      else if (v instanceof PyDecimal) parts.push(jcsNumber(Number(v.toString())));
+      else if (v instanceof PyFloat) parts.push(jcsNumber(v.value));
+      else if (typeof v === 'string') str(v);
+      else if (Array.isArray(v)) {
+        parts.push('[');
+        v.forEach((item, i) => { if (i) parts.push(','); dump(item); });
+        parts.push(']');
+      } else if (v instanceof Map) {
+        const keys = Array.from(v.keys());
+        if (keys.some(hasLoneSurrogate)) {
+          throw credentialError('credential cannot be canonicalised: a member name holds a lone surrogate (a \\uD800-\\uDFFF escape)');
+        }
+        keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        parts.push('{');
+        keys.forEach((k, i) => { if (i) parts.push(','); str(k); parts.push(':'); dump(v.get(k)); });
+        parts.push('}');
+      } else throw new Error('cannot canonicalise ' + typeof v);
+    };
+    dump(value);
+    return utf8.encode(parts.join(''));
+  }
+  function canonicalJson(document) {
+    checkIjson(document);
+    try {
+      return jcs(document);
+    } catch (exc) {
+      if (exc instanceof RangeError) throw credentialError('credential nests too deeply to canonicalise');
+      throw exc;
+    }
+  }
+  function namedIssuer(document) {
+    let issuer = document.get('issuer');
+    if (issuer instanceof Map) issuer = issuer.get('id');
+    return typeof issuer === 'string' ? issuer : null;
+  }
+
+  const DATE_TIME = /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(Z|([+-])([0-9]{2}):([0-9]{2}))?$/;
+  const daysInMonth = (y, m) => [31, (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
+  function daysFromCivil(y, m, d) {  // days since 1970-01-01 in the proleptic Gregorian calendar
+    y -= m <= 2 ? 1 : 0;
+    const era = Math.floor(y / 400);
+    const yoe = y - era * 400;
+    const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+    const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+    return era * 146097 + doe - 719468;
+  }
+  /** POSIX seconds of an XML Schema dateTime: [whole seconds, fraction digits]. */
+  function parseDateTime(member, value) {
+    if (typeof value !== 'string') {
+      throw credentialError(`${member} must be a date-time string such as 2026-12-05T09:30:00Z, not ${shorten(jsonDumps(value))}`);
+    }
+    const m = DATE_TIME.exec(value);
+    const quoted = jsonString(shorten(value));
+    if (!m) throw credentialError(`${member} ${quoted} is not an XML Schema date-time such as 2026-12-05T09:30:00Z`);
+    const [year, month, day, hour, minute, second] = m.slice(1, 7).map((x) => parseInt(x, 10));
+    const fraction = m[7] || '';
+    let problem = null;
+    if (hour === 24) {
+      if (minute || second || /[1-9]/.test(fraction)) problem = '24 is only allowed as 24:00:00, the end of the day';
+    } else if (hour > 23 || minute > 59 || second > 59) {
+      problem = 'the time of day is out of range (a leap second is not allowed)';
+    }
+    if (!problem && m[9] !== undefined) {
+      const zh = parseInt(m[10], 10);
+      const zm = parseInt(m[11], 10);
+      if (zm > 59 || zh > 14 || (zh === 14 && zm)) problem = 'the time zone offset is outside -14:00..+14:00';
+    }
+    if (problem) throw credentialError(`${member} ${quoted} is not a valid date-time: ${problem}`);
+    if (year < 1) throw credentialError(`${member} ${quoted} is not a valid date-time: year ${year} is out of range`);
+    if (month < 1 || month > 12) throw credentialError(`${member} ${quoted} is not a valid date-time: month must be in 1..12`);
+    if (day < 1 || day > daysInMonth(year, month)) throw credentialError(`${member} ${quoted} is not a valid date-time: day is out of range for month`);
+    let seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+    if (m[9] !== undefined) {
+      const offset = parseInt(m[10], 10) * 3600 + parseInt(m[11], 10) * 60;
+      seconds -= m[9] === '+' ? offset : -offset;
+    }
+    return [seconds, fraction];
+  }
+  const compareInstant = (a, b) => {
+    if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+    const n = Math.max(a[1].length, b[1].length);
+    const x = a[1].padEnd(n, '0');
+    const y = b[1].padEnd(n, '0');
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  function validityPeriod(document) {
+    const members = {};
+    for (const name of ['validFrom', 'issuanceDate', 'validUntil', 'expirationDate']) {
+      members[name] = document.has(name) ? [parseDateTime(name, document.get(name)), name] : null;
+    }
+    const start = members.validFrom || members.issuanceDate;
+    const end = members.validUntil || members.expirationDate;
+    if (start && end && compareInstant(end[0], start[0]) < 0) {
+      throw credentialError(`${end[1]} ${jsonString(shorten(document.get(end[1])))} is before ${start[1]} ` +
+                            `${jsonString(shorten(document.get(start[1])))}: the credential is never valid`);
+    }
+    return {
+      validFrom: start ? start[0][0] + (/[1-9]/.test(start[0][1]) ? 1 : 0) : null,
+      validUntil: end ? end[0][0] : null,
+    };
+  }
+  function validityStatusAt(period, at) {
+    if (period.validUntil !== null && at >= period.validUntil) return 'expired';
+    if (period.validFrom !== null && at < period.validFrom) return 'not_yet_valid';
+    return 'valid';
+  }
+
+  // -- eddsa-jcs-2022 Data Integrity proofs (W3C "Data Integrity EdDSA Cryptosuites v1.0") --------
+  //
+  // Kept apart from the 12 steps: the Python side (client/vc.py, client/verify.py step 11)
+  // has not landed yet, so the verifier only uses this when asked (option embeddedProof:
+  // true, or EMBEDDED_PROOF_CHECK below).  Its notes and messages are provisional until
+  // they can be compared with the Python ones.
+
+  const EMBEDDED_PROOF_CHECK = false;
+
+  /** The `proof` member as a list: absent -> [], one object -> [it], a list -> it. */
+  function embeddedProofs(document) {
+    if (!document.has('proof')) return [];
+    const proof = document.get('proof');
+    return Array.isArray(proof) ? proof : [proof];
+  }
+  function multibaseKey(fragment) {
+    // did:key:z6Mk...#z6Mk...: the method-specific id and the fragment name the same key.
+    return publicKeyFromDid(fragment);
+  }
+  /** Verify one eddsa-jcs-2022 proof of `document` (§3.3.2 Verify Proof (eddsa-jcs-2022));
+   * returns {did, publicKey}; throws a VerificationError naming what failed. */
+  async function verifyEmbeddedProof(document, proof) {
+    const bad = (m) => new LedgerError(`embedded proof: ${m}`, 'VerificationError');
+    if (!(proof instanceof Map)) throw bad('a proof must be a JSON object');
+    if (proof.get('type') !== 'DataIntegrityProof' || proof.get('cryptosuite') !== 'eddsa-jcs-2022') {
+      throw bad('not a DataIntegrityProof with cryptosuite eddsa-jcs-2022');
+    }
+    const proofValue = proof.get('proofValue');
+    if (typeof proofValue !== 'string' || !proofValue.startsWith('z') || [...proofValue.slice(1)].some((c) => !B58.includes(c))) {
+      throw bad('proofValue is not a base58btc multibase string');
+    }
+    const signature = b58decode(proofValue.slice(1));
+    if (signature.length !== 64) throw bad(`proofValue holds ${signature.length} bytes, not a 64-byte Ed25519 signature`);
+    const method = proof.get('verificationMethod');
+    if (typeof method !== 'string' || !method.includes('#')) throw bad('verificationMethod is not a did:key DID URL');
+    const [didPart, fragment] = [method.slice(0, method.indexOf('#')), method.slice(method.indexOf('#') + 1)];
+    let publicKey;
+    try {
+      publicKey = publicKeyFromDid(didPart);
+      if (!equalBytes(multibaseKey(DID_KEY_PREFIX + fragment.slice(1)), publicKey) || !fragment.startsWith('z')) {
+        throw bad('the verificationMethod fragment names another key than its DID');
+      }
+    } catch (exc) {
+      if (exc instanceof LedgerError && exc.kind !== 'VerificationError') throw bad(`verificationMethod: ${exc.diagnostics()}`);
+      throw exc;
+    }
+    const created = proof.get('created');
+    if (created !== undefined && (typeof created !== 'string' || !DATE_TIME.test(created))) {
+      throw bad('created is not an XML Schema date-time');
+    }
+    // The unsecured document: the secured one without `proof`; the proof options: the proof
+    // without proofValue.  With an @context in the options, the document's must start with it.
+    const unsecured = new Map(document);
+    unsecured.delete('proof');
+    const options = new Map(proof);
+    options.delete('proofValue');
+    if (options.has('@context')) {
+      const wanted = [].concat(options.get('@context'));
+      const have = [].concat(document.has('@context') ? document.get('@context') : []);
+      const same = wanted.every((c, i) => i < have.length && jcsText(c) === jcsText(have[i]));
+      if (!same) throw bad("the proof's @context is not the start of the document's @context");
+      unsecured.set('@context', options.get('@context'));
+    }
+    const hashData = concat(await sha256(jcs(options)), await sha256(jcs(unsecured)));
+    if (!(await ed25519Verify(publicKey, signature, hashData))) throw bad(`the Ed25519 signature by ${didPart} does not verify`);
+    return { did: didPart, publicKey };
+  }
+  const jcsText = (v) => new TextDecoder().decode(jcs(v));
+
+  // -- durations and dates (client/durations.py, client/verify.py) --------------------------------
+
+  const UNIT_NAMES = [[86400, 'day'], [3600, 'hour'], [60, 'minute'], [1, 'second']];
+  function describeDuration(seconds) {
+    const [size, name] = UNIT_NAMES.find(([s]) => s <= Math.max(seconds, 1));
+    const count = Math.floor(seconds / size);
+    return count === 1 ? `${count} ${name}` : `${count} ${name}s`;
+  }
+  function describeAge(seconds) {
+    seconds = Math.max(seconds, 0);
+    const first = describeDuration(seconds);
+    const i = UNIT_NAMES.findIndex(([s]) => s <= Math.max(seconds, 1));
+    const size = UNIT_NAMES[i][0];
+    const rest = seconds % size;
+    if (rest === 0 || size === 1) return first;
+    const [smaller, name] = UNIT_NAMES[i + 1];
+    const count = Math.floor(rest / smaller);
+    if (count === 0) return first;
+    return `${first} ${count} ${name}${count === 1 ? '' : 's'}`;
+  }
+  const MIN_TIME = -62135596800;  // 0001-01-01T00:00:00Z
+  const MAX_TIME = 253402300799;  // 9999-12-31T23:59:59Z
+  function formatTime(timestamp) {
+    const t = Number(timestamp);
+    if (!(t >= MIN_TIME && t <= MAX_TIME)) return `@${timestamp}`;
+    const iso = new Date(t * 1000).toISOString();  // +0YYYY-... for far years; handled below
+    const m = /^([+-]?\d+)-(\d\d-\d\dT\d\d:\d\d:\d\d)/.exec(iso);
+    return `${parseInt(m[1], 10)}-${m[2]}Z`;  // glibc's %Y: no zero padding
+  }
+  const formatDate = (timestamp) => formatTime(timestamp).slice(0, 10);
+  const isoMs = (ms) => (ms === null ? null : formatTime(floorDiv(ms, 1000n)));
+  const floorDiv = (a, b) => { const q = a / b; return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q; };
+  const num = (v) => (v === null || v === undefined ? null : Number(v));
+
+  // -- the verification (client/verify.py) ---------------------------------------------------------
+
+  const STEPS = ['format', 'origin', 'checkpoint', 'block header', 'event inclusion', 'event', 'digest',
+                 'issuer status', 'batch status', 'credential status', 'credential', 'block times'];
+  const EXIT_CODES = { valid: 0, revoked: 3, invalid: 4, stale: 5, expired: 6, not_yet_valid: 6 };
+
+  const label = (didText, identity) => `"${identity.name}" (${[...identity.ids, didText].join(', ')})`;
+
+  class Verification {
+    constructor(trust, options) {
+      this.trust = trust;
+      this.origin = trust.origin;
+      this.options = options;
+      this.anchor = null;
+      this.credential = null;
+      this.batchRecord = null;
+      this.credentialRecord = null;
+      this.namedIssuer = null;
+      this.validity = null;
+      this.revoked = null;
+      this.issuedTimeMs = null;
+      this.checkpointTime = null;
+      this.embeddedProof = null;
+      this.embeddedNotes = [];
+    }
+
+    // Step 1
+    format(data) { this.bundle = parseBundle(data); }
+
+    // Step 2
+    originMatches() {
+      if (this.bundle.origin !== this.origin) {
+        throw stepFailed(`the bundle is for network ${reprStr(this.bundle.origin)}; the trust file is for ${reprStr(this.origin)}`);
+      }
+    }
+
+    // Step 3
+    async checkpointOpens() {
+      const verified = await verifyCheckpoint(this.bundle.eventProof.checkpointNote, this.trust, this.options.now);
+      this.checkpoint = verified.checkpoint;
+      this.checkpointTime = verified.time;
+    }
+
+    // Step 4
+    async headerIncluded() {
+      const bundle = this.bundle;
+      const checkpoint = this.checkpoint;
+      const proof = bundle.headerProof;
+      if (proof.checkpointNote !== bundle.eventProof.checkpointNote) {
+        throw stepFailed('header_proof and event_proof embed different checkpoint notes; both must carry the same cosigned checkpoint');
+      }
+      if (proof.index !== checkpoint.treeSize - 1n) {
+        throw stepFailed(`the header leaf must be the last leaf, index ${checkpoint.treeSize - 1n}, of the checkpoint's tree; the proof is for index ${proof.index}`);
+      }
+      await verifyInclusion(await leafHash(bundle.header), proof.index, checkpoint.treeSize, proof.proof, checkpoint.root);
+      const leaf = await decodeLeaf(bundle.header);
+      if (leaf.type !== 'header') throw stepFailed(`the last leaf of the checkpoint is a ${leaf.kind} event, not a block header`);
+      if (leaf.treeSize !== checkpoint.treeSize) {
+        throw stepFailed(`the block header describes a tree of ${leaf.treeSize} leaves; the checkpoint has ${checkpoint.treeSize}`);
+      }
+      this.header = leaf;
+    }
+
+    // Step 5
+    async eventIncluded() {
+      const proof = this.bundle.eventProof;
+      await verifyInclusion(await leafHash(this.bundle.event), proof.index, this.checkpoint.treeSize, proof.proof, this.checkpoint.root);
+    }
+
+    // Step 6
+    async eventSigned() {
+      const leaf = await decodeLeaf(this.bundle.event);
+      if (leaf.type !== 'event') throw stepFailed('the event leaf is a block header, not an issuing event');
+      if (leaf.kind !== 'credential.issue' && leaf.kind !== 'batch.anchor') {
+        throw stepFailed(`the event is of kind ${leaf.kind}; a bundle needs the credential.issue or batch.anchor event that issued the credential`);
+      }
+      if (leaf.payload.issuer !== this.bundle.issuer) {
+        throw stepFailed(`the event was made by issuer ${leaf.payload.issuer}, not the bundle's issuer ${this.bundle.issuer}`);
+      }
+      await verifyEventSignature(leaf, this.origin);
+      this.event = leaf;
+      this.anchor = leaf.kind === 'batch.anchor' ? leaf.payload : null;
+    }
+
+    // Step 7
+    async digestCommitted() {
+      const bundle = this.bundle;
+      const payload = this.event.payload;
+      const receipt = bundle.receipt;
+      if (this.anchor === null) {
+        if (receipt !== null) throw stepFailed("a directly issued credential's bundle carries no receipt");
+        if (!equalBytes(payload.digest, bundle.credentialDigest)) {
+          throw stepFailed(`the credential.issue event is for digest ${hex(payload.digest)}, not ${hex(bundle.credentialDigest)}`);
+        }
+      } else {
+        if (receipt === null) throw stepFailed('the event anchors a batch but the bundle has no receipt');
+        const mismatches = [
+          ['origin', receipt.origin === bundle.origin],
+          ['issuer', receipt.issuer === bundle.issuer],
+          ['batch_id', receipt.batchId === payload.batchId],
+          ['credential_digest', equalBytes(receipt.credentialDigest, bundle.credentialDigest)],
+          ['anchor_event_hash', equalBytes(receipt.anchorEventHash, this.event.hash)],
+        ].filter(([, same]) => !same).map(([name]) => name);
+        if (mismatches.length) throw stepFailed('the receipt does not match the anchored batch: ' + mismatches.join(', ') + ' differ');
+        await verifyReceipt(bundle.credentialDigest, receipt, payload.root, payload.size);
+      }
+      const credentialJson = this.options.credentialJson;
+      if (credentialJson !== null) {
+        let document;
+        let computed;
+        try {
+          document = parseCredential(credentialJson);
+          checkIjson(document);
+          computed = await sha256(canonicalJson(document));
+        } catch (exc) {
+          if (exc instanceof LedgerError) throw stepFailed(`the credential file cannot be digested: ${exc.diagnostics()}`);
+          throw exc;
+        }
+        if (!equalBytes(computed, bundle.credentialDigest)) {
+          throw stepFailed(`the credential file's RFC 8785 digest is ${hex(computed)}, not the bundle's ${hex(bundle.credentialDigest)}: this bundle is for another credential`);
+        }
+        this.credential = document;
+      }
+    }
+
+    async record(entry, key, what) {
+      await verifyMembership(this.header.statusRoot, key, entry.value, entry.proof);
+      try {
+        return decodeRecord(entry.value);
+      } catch (exc) {
+        if (exc instanceof LedgerError) throw stepFailed(`${what} record: ${exc.diagnostics()}`);
+        throw exc;
+      }
+    }
+
+    // Step 8
+    async issuerInGoodStanding() {
+      const issuer = this.bundle.issuer;
+      const record = await this.record(this.bundle.status.issuer, await issuerStatusKey(issuer), 'issuer');
+      if (record.type !== 'issuer' || record.issuer !== issuer) throw stepFailed(`the issuer status key of ${issuer} does not hold its record`);
+      const index = this.bundle.eventProof.index;
+      if (record.registered.index >= index) {
+        throw stepFailed(`issuer ${issuer} was registered at index ${record.registered.index}, not before the event at ${index}`);
+      }
+      if (record.retired !== null && record.retired.index < index) {
+        throw stepFailed(`issuer ${issuer} retired at index ${record.retired.index}, before the event at ${index}`);
+      }
+      if (!record.keyValidAt(this.event.signer, index)) {
+        throw stepFailed(`the event's signer ${hex(this.event.signer)} was not a key of ${issuer} at index ${index}`);
+      }
+      this.issuerRecord = record;
+      this.identity = record.identityAt(index);
+    }
+
+    // Step 9
+    async batchRecorded() {
+      const entry = this.bundle.status.batch;
+      if (this.anchor === null) {
+        if (entry !== null) throw stepFailed("a directly issued credential's bundle has no batch status");
+        return;
+      }
+      if (entry === null) throw stepFailed('the bundle has no status proof for the anchored batch');
+      const anchor = this.anchor;
+      const record = await this.record(entry, await batchStatusKey(anchor.issuer, anchor.batchId), 'batch');
+      if (record.type !== 'batch') throw stepFailed(`the status key of batch ${reprStr(anchor.batchId)} does not hold a batch record`);
+      const index = this.bundle.eventProof.index;
+      if (!equalBytes(record.root, anchor.root) || record.size !== anchor.size || record.anchored.index !== index) {
+        throw stepFailed(`the status map records batch ${reprStr(anchor.batchId)} with another root, size or anchoring index than the event`);
+      }
+      this.batchRecord = record;
+    }
+
+    // Step 10
+    async credentialRecorded() {
+      const bundle = this.bundle;
+      const entry = bundle.status.credential;
+      const key = await credentialStatusKey(bundle.issuer, bundle.credentialDigest);
+      if (entry.value === null) {
+        if (this.anchor === null) throw stepFailed('a directly issued credential must have a status record');
+        await verifyNonMembership(this.header.statusRoot, key, entry.proof);
+        return;
+      }
+      const record = await this.record(entry, key, 'credential');
+      if (record.type !== 'credential') throw stepFailed("the credential's status key does not hold a credential record");
+      if (this.anchor === null) {
+        const index = bundle.eventProof.index;
+        if (record.issued === null || record.issued.index !== index) {
+          throw stepFailed(`the status map does not record the credential as issued at index ${index}`);
+        }
+      }
+      this.credentialRecord = record;
+    }
+
+    // Step 11
+    async credentialClaims() {
+      const didText = this.bundle.issuer;
+      const allowed = new Set([didText, ...this.identity.ids]);
+      const document = this.credential;
+      if (document !== null) {
+        const named = namedIssuer(document);
+        if (named === null) {
+          throw stepFailed("the credential names no issuer (an 'issuer' string or an object with an 'id'); nothing ties it to the ledger's issuer");
+        }
+        if (!allowed.has(named)) {
+          throw stepFailed(`the credential names issuer ${named}, but it was put on the ledger by ${label(didText, this.identity)}, which governance had not given that identifier: another issuer's credential, or a forgery`);
+        }
+        this.namedIssuer = named;
+        try {
+          this.validity = validityPeriod(document);
+        } catch (exc) {
+          if (exc instanceof LedgerError) throw stepFailed(exc.diagnostics());
+          throw exc;
+        }
+        if (this.options.embeddedProof) await this.embeddedProofsVerify(document);
+      }
+      const expected = this.options.expectedIssuer;
+      if (expected !== null && !allowed.has(expected)) {
+        throw stepFailed(`you expected issuer ${expected}; this credential was issued by ${label(didText, this.identity)}`);
+      }
+    }
+
+    /** PLAN2.md's rule for step 11 (provisional until client/verify.py has it): every
+     * eddsa-jcs-2022 proof verifies with a key of the issuer at the event; others are named. */
+    async embeddedProofsVerify(document) {
+      const proofs = embeddedProofs(document);
+      const others = [];
+      let checked = 0;
+      for (const proof of proofs) {
+        const isOurs = proof instanceof Map && proof.get('type') === 'DataIntegrityProof' &&
+          proof.get('cryptosuite') === 'eddsa-jcs-2022';
+        if (!isOurs) {
+          const type = proof instanceof Map ? [proof.get('type'), proof.get('cryptosuite')].filter((x) => typeof x === 'string').join('/') : 'unknown';
+          others.push(type || 'unknown');
+          continue;
+        }
+        let key;
+        try {
+          key = (await verifyEmbeddedProof(document, proof)).publicKey;
+        } catch (exc) {
+          if (exc instanceof LedgerError) throw stepFailed(exc.diagnostics());
+          throw exc;
+        }
+        const index = this.bundle.eventProof.index;
+        if (!this.issuerRecord.keyValidAt(key, index)) {
+          throw stepFailed(`the credential's embedded proof is signed by ${didKey(key)}, which was not a key of ${this.bundle.issuer} at index ${index}`);
+        }
+        checked++;
+      }
+      if (checked && !others.length) this.embeddedProof = 'verified';
+      else if (!proofs.length) {
+        this.embeddedProof = 'none';
+        this.embeddedNotes.push('the credential carries no embedded proof: its own signature was not checked');
+      } else {
+        this.embeddedProof = checked ? 'verified' : 'not_checked';
+        this.embeddedNotes.push(`embedded proofs of type ${others.join(', ')} were not checked`);
+      }
+    }
+
+    // Step 12
+    async blockTimes() {
+      const index = this.bundle.eventProof.index;
+      const issuedHeight = this.batchRecord !== null ? this.batchRecord.anchored.height : this.credentialRecord.issued.height;
+      const revoked = this.earliestRevocation();
+      const needed = this.datedHeights(index);
+      const headers = new Map();
+      for (const included of this.bundle.blockHeaders) {
+        const header = await this.includedHeader(included);
+        headers.set(header.height, header);
+      }
+      const sortBig = (xs) => xs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const have = sortBig(Array.from(headers.keys()));
+      const want = sortBig(Array.from(needed));
+      if (have.length !== want.length || have.some((h, i) => h !== want[i]) || this.bundle.blockHeaders.length !== want.length) {
+        throw stepFailed(`the bundle must carry exactly the headers of blocks [${want.join(', ')}] (the issuing event's and its revocation's); it carries [${have.join(', ')}]`);
+      }
+      this.issuedTimeMs = this.timeOf(headers.get(issuedHeight), index, 'issuing event');
+      if (revoked !== null) revoked.timeMs = this.timeOf(headers.get(revoked.height), revoked.index, 'revocation');
+      this.revoked = revoked;
+    }
+
+    datedHeights(eventIndex) {
+      let issued = null;
+      const revocations = [];
+      if (this.batchRecord !== null) issued = this.batchRecord.anchored.height;
+      else if (this.credentialRecord !== null && this.credentialRecord.issued !== null) issued = this.credentialRecord.issued.height;
+      for (const record of [this.credentialRecord, this.batchRecord]) {
+        if (record !== null && record.revoked !== null) revocations.push([record.revoked.position.index, record.revoked.position.height]);
+      }
+      const voided = this.issuerRecord.voidedBy(eventIndex);
+      if (voided !== null) revocations.push([voided.position.index, voided.position.height]);
+      const out = new Set([issued]);
+      if (revocations.length) {
+        revocations.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+        out.add(revocations[0][1]);
+      }
+      return out;
+    }
+
+    async includedHeader(included) {
+      const checkpoint = this.checkpoint;
+      if (included.index >= checkpoint.treeSize) {
+        throw stepFailed(`a block header claims index ${included.index}, outside the checkpoint's tree of ${checkpoint.treeSize}`);
+      }
+      await verifyInclusion(await leafHash(included.leaf), included.index, checkpoint.treeSize, included.auditPath, checkpoint.root);
+      const leaf = await decodeLeaf(included.leaf);
+      if (leaf.type !== 'header' || leaf.index !== included.index) {
+        throw stepFailed(`the leaf at index ${included.index} is not the block header it claims to be`);
+      }
+      return leaf;
+    }
+
+    timeOf(header, index, what) {
+      if (!(header.firstIndex <= index && index < header.index)) {
+        throw stepFailed(`block ${header.height} holds log indices ${header.firstIndex}..${header.index - 1n}, not the ${what} at ${index}`);
+      }
+      return header.timeMs;
+    }
+
+    earliestRevocation() {
+      const found = [];
+      for (const [scope, record] of [['credential', this.credentialRecord], ['batch', this.batchRecord]]) {
+        const revoked = record === null ? null : record.revoked;
+        if (revoked !== null) {
+          found.push({ scope, index: revoked.position.index, height: revoked.position.height,
+                       reasonCode: revoked.reason, byGovernance: revoked.byGovernance, timeMs: null });
+        }
+      }
+      const compromise = this.issuerRecord.voidedBy(this.bundle.eventProof.index);
+      if (compromise !== null) {
+        found.push({ scope: 'issuer', index: compromise.position.index, height: compromise.position.height,
+                     reasonCode: 1, byGovernance: true, timeMs: null });
+      }
+      let best = null;
+      for (const item of found) if (best === null || item.index < best.index) best = item;
+      return best;
+    }
+
+    issuerInfo() {
+      const record = this.issuerRecord;
+      const compromise = record.compromise;
+      return {
+        did: record.issuer, name: this.identity.name, ids: [...this.identity.ids], standing: record.standing,
+        current_name: record.name,
+        retired_at_index: record.retired === null ? null : num(record.retired.index),
+        compromised_since_index: compromise === null ? null : num(compromise.sinceIndex),
+      };
+    }
+  }
+
+  function issuerLabel(issuer, shownId) {
+    const ids = issuer.ids.includes(shownId) ? [shownId] : issuer.ids;
+    return `"${issuer.name}" (${[...ids, issuer.did].join(', ')})`;
+  }
+
+  function emptyVerdict() {
+    return {
+      status: null, message: null, notes: [], step: null, step_name: null, issuer: null,
+      credential_digest: null, credential_checked: false, batch_id: null, event_index: null,
+      issued_at: null, checkpoint: null, max_age_seconds: null, validity: null, revocation: null,
+    };
+  }
+
+  function invalidVerdict(check, number, exc) {
+    const name = STEPS[number - 1];
+    const bundle = number > 1 ? check.bundle : null;
+    const verdict = emptyVerdict();
+    verdict.status = 'invalid';
+    verdict.message = `invalid: step ${number} (${name}): ${exc.diagnostics()}`;
+    verdict.step = number;
+    verdict.step_name = name;
+    if (number > 8) verdict.issuer = check.issuerInfo();
+    else if (bundle !== null) {
+      verdict.issuer = { did: bundle.issuer, name: null, ids: [], standing: null, current_name: null,
+                         retired_at_index: null, compromised_since_index: null };
+    }
+    verdict.credential_digest = bundle === null ? null : hex(bundle.credentialDigest);
+    verdict.credential_checked = check.options.credentialJson !== null;
+    if (check.options.embeddedProof) verdict.embedded_proof = check.embeddedProof;
+    return verdict;
+  }
+
+  function outcome(check) {
+    const options = check.options;
+    const bundle = check.bundle;
+    const treeSize = check.checkpoint.treeSize;
+    const issuer = check.issuerInfo();
+    const notes = [];
+    const now = options.now;
+    const checkpointTime = check.checkpointTime;
+    const age = now === null ? null : Number(now - checkpointTime) > 0 ? Number(now - checkpointTime) : 0;
+
+    const who = issuerLabel(issuer, check.namedIssuer);
+    const subject = options.credentialJson !== null ? 'this credential'
+      : `the credential with digest ${hex(bundle.credentialDigest).slice(0, 16)}…`;
+    const issuedOn = formatDate(floorDiv(check.issuedTimeMs, 1000n));
+    let asOf = `as of checkpoint ${treeSize} (${formatTime(checkpointTime)}`;
+    asOf += age === null ? ')' : `, ${describeAge(age)} old)`;
+
+    if (options.credentialJson === null) {
+      notes.push(`the credential file was not checked: this verdict is about digest ${hex(bundle.credentialDigest)}, ` +
+                 "whatever file is shown, and that file's issuer and dates were not compared with the ledger's");
+    }
+    const compromise = check.issuerRecord.compromise;
+    if (compromise !== null) {
+      notes.push(`governance declared this issuer's key compromised from log index ${compromise.sinceIndex} ` +
+                 `(at index ${compromise.position.index}): ${compromise.reason || 'no reason given'}; ` +
+                 'credentials issued before that keep their verdict');
+    } else if (issuer.retired_at_index !== null) {
+      notes.push(`the issuer retired at log index ${issuer.retired_at_index}; credentials it issued before keep their verdict`);
+    }
+    if (issuer.current_name !== issuer.name) notes.push(`the issuer is now called "${issuer.current_name}"`);
+    notes.push(...check.embeddedNotes);
+
+    const moment = options.at !== null ? options.at : now;
+    const validity = check.validity;
+    let dated = null;
+    if (validity !== null && moment !== null) {
+      const period = validityStatusAt(validity, Number(moment));
+      dated = period === 'valid' ? null : period;
+    } else if (validity !== null) {
+      notes.push("the credential's validity dates were not checked: no clock was given");
+    }
+    if (validity !== null && options.at !== null) {
+      notes.push(`the credential's validity dates were checked at ${formatTime(options.at)}, not now`);
+    }
+
+    const maxAge = options.maxAge;
+    let stale = false;
+    if (maxAge === null) notes.push("the checkpoint's age was not bounded: a revocation after it would not show");
+    else if (age === null) notes.push("the checkpoint's age was not checked: no clock was given");
+    else if (age > maxAge) stale = true;
+
+    const revoked = check.revoked;
+    let status;
+    let message;
+    if (revoked !== null) {
+      status = 'revoked';
+      const scope = { credential: '', batch: ' with its whole batch', issuer: " because the issuer's key was compromised" }[revoked.scope];
+      const when = revoked.timeMs === null ? '' : ` on ${formatDate(floorDiv(revoked.timeMs, 1000n))}`;
+      const originLine = revoked.scope === 'issuer' ? `it was put on the ledger with the key of ${who} on ${issuedOn}`
+        : `${who} issued ${subject} on ${issuedOn}`;
+      message = `revoked${when} by ${revoked.byGovernance ? 'governance' : 'issuer'}${scope} (${REASONS[revoked.reasonCode]}, ` +
+                `log index ${revoked.index}); ${originLine}; ${asOf}`;
+    } else if (dated !== null) {
+      status = dated;
+      const what = dated === 'expired' ? `expired on ${formatTime(validity.validUntil)}`
+        : `is not valid until ${formatTime(validity.validFrom)}`;
+      message = `${dated.replace('_', ' ').replace('_', ' ')}: the credential ${what} (checked at ${formatTime(moment)}); ` +
+                `${who} issued it on ${issuedOn}, not revoked ${asOf}`;
+    } else if (stale) {
+      status = 'stale';
+      const allows = options.maxAgeFromTrust ? 'this network allows' : 'this check allows';
+      message = `stale: checkpoint ${treeSize} is ${describeAge(age)} old; ${allows} ${describeDuration(maxAge)}. ` +
+                `As of then: ${who} issued ${subject} on ${issuedOn}, not revoked`;
+      notes.push("a newer checkpoint is needed: refresh the bundle from a node, or check the credential's status online");
+    } else {
+      status = 'valid';
+      message = `valid: ${who} issued ${subject} on ${issuedOn}; not revoked ${asOf}`;
+    }
+    const verdict = emptyVerdict();
+    Object.assign(verdict, {
+      status, message, notes, issuer,
+      credential_digest: hex(bundle.credentialDigest),
+      credential_checked: options.credentialJson !== null,
+      batch_id: check.anchor === null ? null : check.anchor.batchId,
+      event_index: num(bundle.eventProof.index),
+      issued_at: isoMs(check.issuedTimeMs),
+      checkpoint: {
+        tree_size: num(treeSize), time: num(checkpointTime), time_utc: formatTime(checkpointTime),
+        age_seconds: age, signatures_checked: true,
+      },
+      max_age_seconds: maxAge,
+      validity: validity === null || (moment === null && validity.validFrom === null &&
+                                      validity.validUntil === null) ? null : {
+        valid_from: validity.validFrom === null ? null : formatTime(validity.validFrom),
+        valid_until: validity.validUntil === null ? null : formatTime(validity.validUntil),
+        checked_at: moment === null ? null : formatTime(moment),
+      },
+      revocation: revoked === null ? null : {
+        scope: revoked.scope, event_index: num(revoked.index), height: num(revoked.height),
+        reason: REASONS[revoked.reasonCode], reason_code: revoked.reasonCode,
+        by: revoked.byGovernance ? 'governance' : 'issuer', revoked_at: isoMs(revoked.timeMs),
+      },
+    });
+    if (options.embeddedProof) verdict.embedded_proof = check.embeddedProof;
+    return verdict;
+  }
+
+  async function run(data, check) {
+    const steps = [
+      () => check.format(data), () => check.originMatches(), () => check.checkpointOpens(),
+      () => check.headerIncluded(), () => check.eventIncluded(), () => check.eventSigned(),
+      () => check.digestCommitted(), () => check.issuerInGoodStanding(), () => check.batchRecorded(),
+      () => check.credentialRecorded(), () => check.credentialClaims(), () => check.blockTimes(),
+    ];
+    for (let number = 1; number <= steps.length; number++) {
+      try {
+        await steps[number - 1]();
+      } catch (exc) {
+        if (exc instanceof LedgerError && exc.kind !== 'NoWebCrypto') return invalidVerdict(check, number, exc);
+        throw exc;
+      }
+    }
+    return outcome(check);
+  }
+
+  const optionalInt = (v, what) => {
+    if (v === null || v === undefined) return null;
+    if (typeof v === 'bigint') return v;
+    if (!Number.isInteger(v)) throw usageError(`${what} must be a whole number of seconds`);
+    return BigInt(v);
+  };
+
+  /**
+   * Verify a proof bundle offline, as client.verify.verify_bundle does.
+   *
+   * bundleText, trustText, credentialText: strings, Uint8Arrays or ArrayBuffers (the files'
+   * bytes); credentialText null with {digestOnly: true} checks the bundle alone.  Options:
+   * now (POSIX seconds; default null, no clock), maxAge (seconds; undefined: the trust
+   * file's; null: unbounded), at (POSIX seconds for the credential's dates), expectedIssuer,
+   * digestOnly, embeddedProof (check eddsa-jcs-2022 proofs; off until client/verify.py does).
+   * Resolves to the verdict with the fields of Verdict.as_json(); rejects for a bad trust
+   * file, bad options or a page without WebCrypto.
+   */
+  async function verify(bundleText, trustText, credentialText, options = {}) {
+    const digestOnly = Boolean(options.digestOnly);
+    const hasCredential = credentialText !== null && credentialText !== undefined;
+    if (!hasCredential && !digestOnly) throw usageError('give the credential file, or digest_only=True to check the bundle alone');
+    if (hasCredential && digestOnly) throw usageError('give either the credential file or digest_only=True, not both');
+    subtle();
+    const trust = typeof trustText === 'object' && trustText !== null && trustText.known ? trustText : await parseTrust(trustText);
+    const maxAgeFromTrust = options.maxAge === undefined;
+    const maxAge = maxAgeFromTrust ? trust.maxAgeSeconds : options.maxAge === null ? null : Number(options.maxAge);
+    const check = new Verification(trust, {
+      credentialJson: hasCredential ? toBytes(credentialText) : null,
+      digestOnly,
+      now: optionalInt(options.now, 'now'),
+      maxAge,
+      maxAgeFromTrust,
+      at: optionalInt(options.at, 'at'),
+      expectedIssuer: options.expectedIssuer === undefined ? null : options.expectedIssuer,
+      embeddedProof: options.embeddedProof === undefined ? EMBEDDED_PROOF_CHECK : Boolean(options.embeddedProof),
+    });
+    return run(toBytes(bundleText), check);
+  }
+
+  /** Verify many cases in one call (for tests): [{bundle, trust, credential, options}]. */
+  async function verifyMany(cases) {
+    const trusts = new Map();
+    const out = [];
+    for (const c of cases) {
+      try {
+        let trust = trusts.get(c.trust);
+        if (trust === undefined) { trust = await parseTrust(c.trust); trusts.set(c.trust, trust); }
+        out.push(await verify(c.bundle, trust, c.credential, c.options || {}));
+      } catch (exc) {
+        out.push({ error: exc instanceof LedgerError ? exc.diagnostics() : String(exc) });
+      }
+    }
+    return out;
+  }
+
+  const api = {
+    verify, verifyMany, parseTrust, STEPS, EXIT_CODES, LedgerError,
+    exitCode: (verdict) => EXIT_CODES[verdict.status],
+    describeAge, describeDuration,
+    hasWebCrypto: () => Boolean(global.crypto && global.crypto.subtle),
+    embedded: { embeddedProofs, verifyEmbeddedProof, parseCredential, canonicalJson, jcs },
+    internals: { parseBundle, unpack, pack, decodeBase64, parseNote, formatTime, describeAge, reprStr, jsonDumps, PyDecimal },
+  };
+  global.vcledger = api;
+  if (typeof module !== 'undefined' && module.exports) module.exports = api;
+}(typeof window !== 'undefined' ? window : globalThis));
