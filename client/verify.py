@@ -599,9 +599,7 @@ class _Verification:
                 key = vc.verify_embedded_proof(document, proof, now=self.options.now)
             except vc.UnsupportedProof:
                 self.signatures -= 1
-                self.unchecked_proofs.append(f"{proof.get('type')!s}"
-                                             + (f"/{proof['cryptosuite']!s}"
-                                                if "cryptosuite" in proof else ""))
+                self.unchecked_proofs.append(_proof_kind(proof))
                 continue
             except vc.EmbeddedProofError as exc:
                 raise StepFailed(f"the credential's {where} does not hold: "
@@ -693,6 +691,14 @@ class _Verification:
         return IssuerInfo(record.issuer, self.identity.name, self.identity.ids, record.standing,
                           record.name, None if record.retired is None else record.retired.index,
                           None if compromise is None else compromise.since_index)
+
+
+def _proof_kind(proof: dict[str, Any]) -> str:
+    """``type/cryptosuite`` of a proof, as a note names one it did not check."""
+    kind = proof.get("type")
+    suite = proof.get("cryptosuite")
+    name = kind if isinstance(kind, str) else "(no type)"
+    return f"{name}/{suite}" if isinstance(suite, str) else name
 
 
 def _label(did: str, identity: Identity) -> str:
