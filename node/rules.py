@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from client.batch import root_from_receipt
-from client.errors import InvalidEncoding, SignatureError
+from client.errors import InvalidEncoding, InvalidProof, SignatureError
 from client.events import (
     BatchAnchor,
     BatchRevoke,
@@ -360,7 +360,9 @@ def _rule_for(
         try:
             root = root_from_receipt(payload.digest, membership.index, batch.size,
                                      membership.audit_path)
-        except InvalidEncoding as exc:
+        except (InvalidEncoding, InvalidProof) as exc:
+            # A path of the wrong length is an InvalidProof: still this event's fault, so a
+            # rule violation, never an error that fails the whole submission.
             raise RuleViolation("not_in_batch", f"batch receipt is malformed: {exc}") from exc
         if root != batch.root:
             raise RuleViolation("not_in_batch",
