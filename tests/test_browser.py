@@ -1,8 +1,10 @@
 """The browser verifier (client/web/) in a real headless Chromium, against client.verify.
 
-Every case of tests/webcases.py (the bundle vectors, other clocks and bounds, and every
-single-byte change of a direct and a batch bundle) must get from
-``window.vcledger.verify`` exactly the verdict ``verify_bundle(...).as_json()`` gives.
+Every case of tests/webcases.py (the bundle vectors, other clocks and bounds, every
+single-byte change of a direct and a batch bundle, and credential files carrying embedded
+eddsa-jcs-2022 proofs of every kind) must get from ``window.vcledger.verify`` exactly the
+verdict ``verify_bundle(...).as_json()`` gives, and every embedded proof alone the answer
+of ``client.vc.verify_embedded_proof``.
 Then the page as a person uses it: opened as a file with no network, as the node serves
 it with the trust file built in, and over plain http from a host name that is not this
 computer's loopback, where the browser withholds WebCrypto and the page must say what to
@@ -276,7 +278,58 @@ def test_plain_http_from_another_host_tells_the_person_what_to_do(
     assert "not a secure context" in refused
 
 
-# -- eddsa-jcs-2022: the proof checks alone -------------------------------------------------------
+# -- eddsa-jcs-2022: the proof checks alone, against client.vc ---------------------------------
+
+PROOF_CHECKS = """async (cases) => {
+    const e = window.vcledger.embedded;
+    const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    const out = [];
+    for (const c of cases) {
+        let doc;
+        try { doc = e.parseCredential(new TextEncoder().encode(c.text)); }
+        catch (exc) { out.push({parse: exc.diagnostics()}); continue; }
+        let proofs;
+        try { proofs = e.embeddedProofs(doc); }
+        catch (exc) { out.push({document: [exc.kind, exc.diagnostics()]}); continue; }
+        const results = [];
+        for (const proof of proofs) {
+            try {
+                const key = await e.verifyEmbeddedProof(
+                    doc, proof, {now: c.now, expectedProofPurpose: c.purpose});
+                results.push({key: hex(key)});
+            } catch (exc) {
+                results.push(exc instanceof window.vcledger.LedgerError
+                    ? {error: exc.kind, message: exc.diagnostics()} : {error: String(exc)});
+            }
+        }
+        out.push({proofs: results});
+    }
+    return out;
+}"""
+"""Each proof of each file through verifyEmbeddedProof: its key, or its error's kind (the
+Python class name) and message."""
+
+
+def test_embedded_proof_checks_equal_client_vc(page: Any) -> None:
+    """Every proof of every file of webcases.proof_variants (ours, tests/vectors/
+    eddsa_jcs_2022_cases.json and the W3C example), with and without a clock, for a
+    credential's purpose and for any: the same key or the same error class and message."""
+    cases = webcases.proof_check_cases()
+    page.goto(_file_url(WEB / "index.html"))
+    differences = []
+    kinds: set[str] = set()
+    for start in range(0, len(cases), BATCH):
+        chunk = cases[start:start + BATCH]
+        for case, got in zip(chunk, page.evaluate(PROOF_CHECKS, chunk), strict=True):
+            want = webcases.expected_proof_checks(case)
+            kinds.update(result.get("error", "key") for result in want.get("proofs", []))
+            if got != want:
+                differences.append((case["name"], want, got))
+    assert not differences, "\n".join(
+        f"{name}:\n  python:  {json.dumps(want)}\n  browser: {json.dumps(got)}"
+        for name, want, got in differences[:5]) + f"\n({len(differences)} differ)"
+    assert kinds == {"key", "UnsupportedProof", "ProofEncodingError", "EmbeddedProofError",
+                     "ProofSignatureError", "CredentialError"}
 
 
 def test_embedded_proof_reproduces_the_w3c_vector(page: Any) -> None:
@@ -298,3 +351,11 @@ def test_embedded_proof_reproduces_the_w3c_vector(page: Any) -> None:
     assert results[0] == method.partition("#")[0]
     assert results[1].startswith(
         "refused (ProofSignatureError): the eddsa-jcs-2022 proof's signature does not verify")
+
+
+def test_every_verdict_names_the_embedded_proof() -> None:
+    """embedded_proof is in every verdict, invalid ones too: verified, none and not_checked
+    with the credential file, null without it or before step 11 decided."""
+    seen = {str(webcases.expected(case)["embedded_proof"])
+            for case in webcases.embedded_proof_cases() + webcases.vector_cases()}
+    assert seen == {"verified", "none", "not_checked", "None"}
