@@ -217,6 +217,20 @@ def test_page_shows_revocation_and_notes(page: Any, tmp_path: Path) -> None:
     assert "compromised" in page.inner_text(".notes")
 
 
+def test_page_says_whether_the_files_own_signature_was_verified(page: Any,
+                                                                tmp_path: Path) -> None:
+    for name, words in (("direct_embedded_proof", "verified (eddsa-jcs-2022"),
+                        ("direct_valid", "none (only the ledger vouches"),
+                        ("direct_embedded_proof_other_suite", "not checked (a proof type")):
+        vector = _vector(name)
+        directory = tmp_path / name
+        directory.mkdir()
+        page.goto(_file_url(WEB / "index.html"))
+        _check(page, _write_files(directory, vector), vector["verify"]["now"])
+        assert page.inner_text("#result .headline").endswith("Valid")
+        assert f"Issuer's signature in the file\n{words}" in page.inner_text(".facts")
+
+
 # -- as a node serves it -----------------------------------------------------------------------
 
 
