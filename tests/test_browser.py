@@ -1,8 +1,10 @@
 """The browser verifier (client/web/) in a real headless Chromium, against client.verify.
 
-Every case of tests/webcases.py (the bundle vectors, other clocks and bounds, and every
-single-byte change of a direct and a batch bundle) must get from
-``window.vcledger.verify`` exactly the verdict ``verify_bundle(...).as_json()`` gives.
+Every case of tests/webcases.py (the bundle vectors, other clocks and bounds, every
+single-byte change of a direct and a batch bundle, and credential files carrying embedded
+eddsa-jcs-2022 proofs of every kind) must get from ``window.vcledger.verify`` exactly the
+verdict ``verify_bundle(...).as_json()`` gives, and every embedded proof alone the answer
+of ``client.vc.verify_embedded_proof``.
 Then the page as a person uses it: opened as a file with no network, as the node serves
 it with the trust file built in, and over plain http from a host name that is not this
 computer's loopback, where the browser withholds WebCrypto and the page must say what to
@@ -215,6 +217,20 @@ def test_page_shows_revocation_and_notes(page: Any, tmp_path: Path) -> None:
     assert "compromised" in page.inner_text(".notes")
 
 
+def test_page_says_whether_the_files_own_signature_was_verified(page: Any,
+                                                                tmp_path: Path) -> None:
+    for name, words in (("direct_embedded_proof", "verified (eddsa-jcs-2022"),
+                        ("direct_valid", "none (only the ledger vouches"),
+                        ("direct_embedded_proof_other_suite", "not checked (a proof type")):
+        vector = _vector(name)
+        directory = tmp_path / name
+        directory.mkdir()
+        page.goto(_file_url(WEB / "index.html"))
+        _check(page, _write_files(directory, vector), vector["verify"]["now"])
+        assert page.inner_text("#result .headline").endswith("Valid")
+        assert f"Issuer's signature in the file\n{words}" in page.inner_text(".facts")
+
+
 # -- as a node serves it -----------------------------------------------------------------------
 
 
@@ -276,13 +292,63 @@ def test_plain_http_from_another_host_tells_the_person_what_to_do(
     assert "not a secure context" in refused
 
 
-# -- eddsa-jcs-2022, the JavaScript side of PLAN2.md's step-11 rule ---------------------------
+# -- eddsa-jcs-2022: the proof checks alone, against client.vc ---------------------------------
+
+PROOF_CHECKS = """async (cases) => {
+    const e = window.vcledger.embedded;
+    const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    const out = [];
+    for (const c of cases) {
+        let doc;
+        try { doc = e.parseCredential(new TextEncoder().encode(c.text)); }
+        catch (exc) { out.push({parse: exc.diagnostics()}); continue; }
+        let proofs;
+        try { proofs = e.embeddedProofs(doc); }
+        catch (exc) { out.push({document: [exc.kind, exc.diagnostics()]}); continue; }
+        const results = [];
+        for (const proof of proofs) {
+            try {
+                const key = await e.verifyEmbeddedProof(
+                    doc, proof, {now: c.now, expectedProofPurpose: c.purpose});
+                results.push({key: hex(key)});
+            } catch (exc) {
+                results.push(exc instanceof window.vcledger.LedgerError
+                    ? {error: exc.kind, message: exc.diagnostics()} : {error: String(exc)});
+            }
+        }
+        out.push({proofs: results});
+    }
+    return out;
+}"""
+"""Each proof of each file through verifyEmbeddedProof: its key, or its error's kind (the
+Python class name) and message."""
+
+
+def test_embedded_proof_checks_equal_client_vc(page: Any) -> None:
+    """Every proof of every file of webcases.proof_variants (ours, tests/vectors/
+    eddsa_jcs_2022_cases.json and the W3C example), with and without a clock, for a
+    credential's purpose and for any: the same key or the same error class and message."""
+    cases = webcases.proof_check_cases()
+    page.goto(_file_url(WEB / "index.html"))
+    differences = []
+    kinds: set[str] = set()
+    for start in range(0, len(cases), BATCH):
+        chunk = cases[start:start + BATCH]
+        for case, got in zip(chunk, page.evaluate(PROOF_CHECKS, chunk), strict=True):
+            want = webcases.expected_proof_checks(case)
+            kinds.update(result.get("error", "key") for result in want.get("proofs", []))
+            if got != want:
+                differences.append((case["name"], want, got))
+    assert not differences, "\n".join(
+        f"{name}:\n  python:  {json.dumps(want)}\n  browser: {json.dumps(got)}"
+        for name, want, got in differences[:5]) + f"\n({len(differences)} differ)"
+    assert kinds == {"key", "UnsupportedProof", "ProofEncodingError", "EmbeddedProofError",
+                     "ProofSignatureError", "CredentialError"}
 
 
 def test_embedded_proof_reproduces_the_w3c_vector(page: Any) -> None:
-    """verifyEmbeddedProof (off in verify() until client/verify.py checks embedded proofs)
-    verifies the signed credential of W3C vc-di-eddsa's eddsa-jcs-2022 example and refuses
-    it with one changed character."""
+    """verifyEmbeddedProof verifies the signed credential of W3C vc-di-eddsa's
+    eddsa-jcs-2022 example under its key and refuses it with one changed character."""
     vector = json.loads((ROOT / "tests" / "vectors" / "eddsa_jcs_2022.json").read_text())
     page.goto(_file_url(WEB / "index.html"))
     results = page.evaluate("""async (texts) => {
@@ -290,11 +356,20 @@ def test_embedded_proof_reproduces_the_w3c_vector(page: Any) -> None:
         const out = [];
         for (const text of texts) {
             const doc = e.parseCredential(new TextEncoder().encode(text));
-            try { out.push((await e.verifyEmbeddedProof(doc, e.embeddedProofs(doc)[0])).did); }
-            catch (exc) { out.push('refused: ' + exc.diagnostics()); }
+            try { out.push(e.didKey(await e.verifyEmbeddedProof(doc, e.embeddedProofs(doc)[0]))); }
+            catch (exc) { out.push(`refused (${exc.kind}): ${exc.diagnostics()}`); }
         }
         return out;
     }""", [vector["signedText"], vector["signedText"].replace("Alumni", "Alumnx", 1)])
     method = vector["signed"]["proof"]["verificationMethod"]
     assert results[0] == method.partition("#")[0]
-    assert results[1].startswith("refused: embedded proof: the Ed25519 signature")
+    assert results[1].startswith(
+        "refused (ProofSignatureError): the eddsa-jcs-2022 proof's signature does not verify")
+
+
+def test_every_verdict_names_the_embedded_proof() -> None:
+    """embedded_proof is in every verdict, invalid ones too: verified, none and not_checked
+    with the credential file, null without it or before step 11 decided."""
+    seen = {str(webcases.expected(case)["embedded_proof"])
+            for case in webcases.embedded_proof_cases() + webcases.vector_cases()}
+    assert seen == {"verified", "none", "not_checked", "None"}

@@ -12,11 +12,25 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
+import functools
+import hashlib
+import importlib
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import base58
+
+from client import vc
+from client.credentials import CredentialError, canonical_json, parse_credential
+from client.credentials import digest as credential_digest
+from client.errors import LedgerError
+from client.events import BatchAnchor, IssuerRegister, IssuerRotate
+from client.hashes import Hash, sha256
+from client.keys import KeyPair
 from client.trust import parse_trust
 from client.verify import TRUST_POLICY, verify_bundle
 
@@ -317,6 +331,467 @@ def bundle_shape_cases() -> list[Case]:
     return cases
 
 
+# -- credential files with embedded proofs, anchored on a ledger of their own -------------------
+#
+# A proof is only looked at (step 11) in a file whose digest the ledger recorded, so each
+# file below goes into a batch of the hand-built ledger of scripts/vectorgen/bundle.py
+# (same origin and validators: the vectors' trust file verifies it).  UNI registers with
+# ISSUER and later rotates to ISSUER_NEXT; EVIL (OTHER_ISSUER) is another registered issuer.
+# Batch "signed-a" is anchored before the rotation (ISSUER's key in force), "signed-b" after
+# it (ISSUER_NEXT's), and "w3c" by the key of the W3C vc-di-eddsa example.
+
+V2 = "https://www.w3.org/ns/credentials/v2"
+EXAMPLES = "https://www.w3.org/ns/credentials/examples/v2"
+CREATED = "2026-05-29T20:00:00Z"
+DROP = object()
+"""A member value meaning: leave the member out."""
+_SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def _vectorgen() -> Any:
+    if str(_SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(_SCRIPTS))
+    return importlib.import_module("vectorgen.bundle")
+
+
+def _edited(value: dict[str, Any], changes: dict[str, Any] | None) -> dict[str, Any]:
+    edited = {**value, **(changes or {})}
+    return {name: member for name, member in edited.items() if member is not DROP}
+
+
+def _constant(value: Any, _document: dict[str, Any]) -> Any:
+    return value
+
+
+def _method(key: KeyPair) -> str:
+    return f"{key.did}#{key.did[len('did:key:'):]}"
+
+
+def sign(document: dict[str, Any], key: KeyPair, changes: dict[str, Any] | None = None
+         ) -> dict[str, Any]:
+    """An ``eddsa-jcs-2022`` proof by ``key`` over ``document`` without its proof member
+    (EDDSA §3.3.1): the usual options, ``changes`` replacing or (DROP) removing members,
+    signed as they stand, with the proof's ``@context`` in place of the document's."""
+    options = _edited({"type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022",
+                       "created": CREATED, "verificationMethod": _method(key),
+                       "proofPurpose": "assertionMethod",
+                       **({"@context": copy.deepcopy(document["@context"])}
+                          if "@context" in document else {})}, changes)
+    unsecured = {name: value for name, value in document.items() if name != "proof"}
+    if "@context" in options:
+        unsecured["@context"] = options["@context"]
+
+    def canonical(value: dict[str, Any]) -> bytes:
+        return canonical_json(parse_credential(json.dumps(value).encode()))
+
+    try:
+        hash_data = sha256(canonical(options)) + sha256(canonical(unsecured))
+    except CredentialError:
+        hash_data = b"options no verifier can canonicalise"
+    return {**options, "proofValue": "z" + base58.b58encode(key.sign(hash_data)).decode()}
+
+
+def _flipped(proof: dict[str, Any], position: int = 10) -> dict[str, Any]:
+    """One bit of the signature flipped, re-encoded canonically."""
+    raw = bytearray(base58.b58decode(proof["proofValue"][1:]))
+    raw[position] ^= 0x01
+    return {**proof, "proofValue": "z" + base58.b58encode(bytes(raw)).decode()}
+
+
+def _high_s(proof: dict[str, Any]) -> dict[str, Any]:
+    """The signature with S + L in place of S: the same point equation, refused by RFC 8032."""
+    raw = base58.b58decode(proof["proofValue"][1:])
+    s = int.from_bytes(raw[32:], "little") + ED25519_L
+    assert s < 2**256
+    return {**proof, "proofValue": "z" + base58.b58encode(raw[:32] + s.to_bytes(32, "little"))
+            .decode()}
+
+
+def proof_now() -> int:
+    """The clock of :func:`embedded_proof_cases`: an hour after the checkpoint of
+    :class:`ProofLedger` (four blocks; its time is the third newest cosignature)."""
+    vg = _vectorgen()
+    delays = sorted(vg.COSIGNATURE_DELAYS, reverse=True)
+    return int(vg._block_time_ms(4) // 1000 + delays[vg.THRESHOLD - 1] + 3600)
+
+
+def _date_time(seconds: int, tail: str = "Z") -> str:
+    """``seconds`` as an XML Schema dateTime, ``tail`` (a fraction and/or zone) written as the
+    zone says: ``+01:00`` shows the local time an hour ahead of UTC."""
+    zone = tail[-6:] if len(tail) >= 6 and tail[-6] in "+-" and tail[-3] == ":" else ""
+    offset = 0 if not zone else (1 if zone[0] == "+" else -1) * (
+        int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    local = dt.datetime.fromtimestamp(seconds + offset, dt.UTC)
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + tail
+
+
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+STRANGER = KeyPair.from_seed(sha256(b"webcases stranger key"))
+"""A key no issuer ever registered."""
+
+
+def _document(number: int, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    return _edited({
+        "@context": [V2, EXAMPLES],
+        "id": f"urn:uuid:00000000-0000-4000-9000-{number:012d}",
+        "type": ["VerifiableCredential", "ExampleDegreeCredential"],
+        "issuer": "https://uni.example/issuers/1",
+        "validFrom": "2026-05-01T00:00:00Z",
+        "credentialSubject": {"id": f"did:example:signed{number}",
+                              "degree": {"type": "ExampleBachelorDegree",
+                                         "name": f"Bachelor of Arts {number}"}},
+    }, changes)
+
+
+Variant = tuple[str, str, str]
+"""(name, credential file text, batch: 'signed-a', 'signed-b' or 'w3c')."""
+
+
+def proof_variants() -> list[Variant]:
+    """Credential files whose proof member is every kind of thing step 11 meets."""
+    from protocol_fixtures import ISSUER, ISSUER_NEXT, OTHER_ISSUER
+
+    out: list[Variant] = []
+
+    def add(name: str, proof: Callable[[dict[str, Any]], Any], *, batch: str = "signed-a",
+            document: dict[str, Any] | None = None,
+            after: dict[str, Any] | None = None) -> None:
+        """``proof`` makes the proof member from the unsigned document; ``after`` changes the
+        document once it is signed (what a holder could do)."""
+        unsigned = _document(len(out), document)
+        secured = {**_edited(unsigned, after), "proof": proof(unsigned)}
+        out.append((name, json.dumps(secured, indent=2, ensure_ascii=False) + "\n", batch))
+
+    def signed(changes: dict[str, Any] | None = None, key: KeyPair = ISSUER
+               ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        return lambda d: sign(d, key, changes)
+
+    def edited(changes: dict[str, Any], key: KeyPair = ISSUER
+               ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """Signed, then members changed: the checks before the signature see them."""
+        return lambda d: _edited(sign(d, key), changes)
+
+    others: list[dict[str, Any]] = [
+        {"cryptosuite": "eddsa-rdfc-2022"}, {"type": "Ed25519Signature2020", "cryptosuite": DROP},
+        {"type": DROP}, {"type": 7, "cryptosuite": DROP}]
+
+    # Verified.
+    add("valid", signed())
+    add("valid-in-a-list", lambda d: [sign(d, ISSUER)])
+    add("valid-set", lambda d: [sign(d, ISSUER),
+                                sign(d, ISSUER, {"created": "2026-05-29T21:00:00Z"})])
+    add("valid-next-key-after-rotation", signed(key=ISSUER_NEXT), batch="signed-b")
+    add("valid-optional-members", signed({"id": "urn:uuid:proof-1", "nonce": "été ☃ 😀",
+                                          "domain": "example.org", "challenge": "c",
+                                          "expires": "2036-01-01T00:00:00Z"}))
+    add("valid-number-members", signed({"nonce": 1.5, "count": 12345678901234567000,
+                                        "tiny": 1e-7, "exp": 1e21, "negativeZero": -0.0}))
+    add("valid-no-proof-context", signed({"@context": DROP}))
+    add("valid-proof-context-null", signed({"@context": None}))
+    add("valid-context-string", signed(), document={"@context": V2})
+    add("valid-context-appended", signed(),
+        after={"@context": [V2, EXAMPLES, "https://x.example/v1"]})
+    add("valid-no-context", signed(), document={"@context": DROP})
+    add("valid-context-objects", signed({"@context": [V2, {"b": 1.0, "a": "x"}]}),
+        document={"@context": [V2, {"a": "x", "b": 1}]})
+    for n, created in enumerate(["2026-05-29T20:00:00", "2026-05-29T24:00:00Z",
+                                 "2026-05-29T20:00:00.123456789+14:00", "2026-05-29T20:00:00-00:00",
+                                 "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", DROP]):
+        add(f"valid-created-{n}", signed({"created": created}))
+    # expires against the clock of embedded_proof_cases: after it, at it, just before it.
+    now = proof_now()
+    for n, expires in enumerate(["2030-01-01T00:00:00Z", "2026-05-01T00:00:00Z",
+                                 _date_time(now), _date_time(now, ".000Z"),
+                                 _date_time(now, ".5Z"), _date_time(now - 1, ".999Z"),
+                                 _date_time(now + 3600, "+01:00"),
+                                 _date_time(now - 3600, ".01-01:00"),
+                                 _date_time(now + 1, "-00:00")]):
+        add(f"expires-{n}", signed({"expires": expires}))
+    # Not checked: other proof types.
+    other_kinds: list[dict[str, Any]] = [*others, {"type": ["DataIntegrityProof"]},
+                                 {"type": {"a": [1, 2.5, None, True]}}, {"type": None},
+                                 {"type": True}, {"type": 1.5}, {"type": "T" * 150},
+                                 {"type": "Ünïcødé ☃ 😀\u2028\u0001\u007f\"\\"}, {"type": ""},
+                                 {"cryptosuite": DROP}, {"cryptosuite": 2022},
+                                 {"cryptosuite": ["eddsa-jcs-2022"]},
+                                 {"cryptosuite": "ü" * 120}, {"cryptosuite": "EDDSA-JCS-2022"}]
+    for n, changes in enumerate(other_kinds):
+        add(f"other-{n}", signed(changes))
+    add("other-empty-object", lambda d: {})
+    add("mixed-set", lambda d: [sign(d, ISSUER), sign(d, ISSUER, others[0])])
+    add("mixed-set-other-first", lambda d: [sign(d, ISSUER, others[1]), sign(d, ISSUER)])
+    add("all-other-set", lambda d: [sign(d, ISSUER, c) for c in others])
+    add("sixteen", lambda d: [*(sign(d, ISSUER, others[i % 4]) for i in range(15)),
+                              sign(d, ISSUER)])
+    add("seventeen", lambda d: [sign(d, ISSUER, others[i % 4]) for i in range(17)])
+    # Well formed, not the issuer's signature.
+    add("signature-flipped", lambda d: _flipped(sign(d, ISSUER)))
+    add("signature-flipped-first-byte", lambda d: _flipped(sign(d, ISSUER), 0))
+    add("signature-high-s", lambda d: _high_s(sign(d, ISSUER)))
+    add("signature-zero", edited({"proofValue": "z" + "1" * 64}))
+    add("document-changed", signed(), after={"validFrom": "2026-05-02T00:00:00Z"})
+    add("proof-changed", edited({"created": "2026-05-29T20:00:01Z"}))
+    add("proof-member-added", edited({"nonce": "added"}))
+    add("by-other-issuer", signed(key=OTHER_ISSUER))
+    add("by-stranger", signed(key=STRANGER))
+    add("by-rotated-out-key", signed(), batch="signed-b")
+    add("by-next-key-too-early", signed(key=ISSUER_NEXT))
+    add("set-second-bad", lambda d: [sign(d, ISSUER), _flipped(sign(d, ISSUER))])
+    add("set-second-by-other", lambda d: [sign(d, ISSUER), sign(d, OTHER_ISSUER)])
+    add("set-other-then-bad", lambda d: [sign(d, ISSUER, others[0]), _flipped(sign(d, ISSUER))])
+    add("set-stranger-first", lambda d: [sign(d, STRANGER), sign(d, ISSUER)])
+    # The proof member itself.
+    members: list[Any] = ["a string", None, 7, True, 2.5, [], ["x"], [[]], [{}, None]]
+    for n, member in enumerate(members):
+        add(f"proof-member-{n}", functools.partial(_constant, member))
+    add("proof-set-valid-then-number", lambda d: [sign(d, ISSUER), 7])
+    add("proof-set-nested", lambda d: [[sign(d, ISSUER)]])
+    # Members in the wrong form.
+    for member in ("verificationMethod", "proofPurpose", "proofValue"):
+        for n, value in enumerate([DROP, 7, None, [], {}, True, 1.5, ["x"]]):
+            add(f"{member}-{n}", edited({member: value}))
+    add("all-three-missing", edited({"verificationMethod": DROP, "proofPurpose": DROP,
+                                     "proofValue": DROP}))
+    add("previous-proof", signed({"previousProof": "urn:uuid:proof-0"}))
+    add("previous-proof-and-no-value", edited({"previousProof": "urn:uuid:proof-0",
+                                               "proofValue": DROP}))
+    add("previous-proof-null", signed({"previousProof": None}))
+    for n, purpose in enumerate(["authentication", "keyAgreement", "", "p" * 150,
+                                 "Ünïcødé 😀 \"quoted\"\n", "AssertionMethod"]):
+        add(f"purpose-{n}", signed({"proofPurpose": purpose}))
+    bad_created: list[Any] = ["yesterday", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
+                                 "2026-05-29T24:00:01Z", "2026-05-29T23:59:60Z",
+                                 "2026-05-29T20:00:00+15:00", "2026-05-29T20:00:00+14:30",
+                                 "0000-01-01T00:00:00Z", "2026-05-29t20:00:00z",
+                                 "2026-05-29T20:00:00Z and then a long tail of text to shorten",
+                                 "2026-05-29 20:00:00Z", "é" * 50, 5, None, [], {"a": 1}, 1.5]
+    for n, value in enumerate(bad_created):
+        add(f"created-{n}", signed({"created": value}))
+    bad_expires: list[Any] = ["soon", 5, "2026-02-29T00:00:00Z", None]
+    for n, value in enumerate(bad_expires):
+        add(f"expires-bad-{n}", signed({"expires": value}))
+    add("expired-and-bad-method", signed({"expires": "2026-05-01T00:00:00Z",
+                                          "verificationMethod": "did:web:uni.example#k"}))
+    other_fragment = OTHER_ISSUER.did[len("did:key:"):]
+    for n, method in enumerate([
+            "did:web:uni.example#key-1", ISSUER.did, ISSUER.did + "#",
+            ISSUER.did + "#" + other_fragment, ISSUER.did + "#" + ISSUER.did,
+            "did:key:" + "z" * 130 + "#z", "did:key:z" + "6" * 119 + "#z",
+            "did:key:z6Mk0OIl#z6Mk0OIl", "did:key:f00#f00", "did:key:#", "did:key:z#z",
+            "did:key:zDnaerDaTF5BXEavCrfRZEk316dpbLsfPDZ3WJ5hRTPFU2169#x",
+            "did:key:z6LSeu9HkTHSfLLeUs2nnzUSNedgDUevfNQgQjQC23ZCit6F#x",
+            "did:key:" + "😀" * 30 + "#x", "did:key:z" + "😀" * 60 + "#x",
+            "did:key:z6Mk#z6Mk", ISSUER.did + "#" + ISSUER.did[8:] + "#again",
+            ISSUER.did.upper() + "#x", ISSUER.did + "?q#" + ISSUER.did[8:],
+            "did:key:z" + "1" * 40 + "#z", " " + _method(ISSUER), "m" * 129]):
+        add(f"method-{n}", edited({"verificationMethod": method}))
+    add("method-by-other-issuer-signed-by-issuer", edited(
+        {"verificationMethod": _method(OTHER_ISSUER)}))
+    for n, value in enumerate(["uAAAA", "", "z", "z0OIl+/", "z😀", "z" + "2" * 89,
+                               "z" + "z" * 88, "Z2222", " z2222", "z1" * 10]):
+        add(f"value-{n}", edited({"proofValue": value}))
+    add("value-63-bytes", lambda d: {**sign(d, ISSUER), "proofValue": "z" + base58.b58encode(
+        base58.b58decode(sign(d, ISSUER)["proofValue"][1:])[:63]).decode()})
+    add("value-65-bytes", lambda d: {**sign(d, ISSUER), "proofValue": "z1" + sign(
+        d, ISSUER)["proofValue"][1:]})
+    # @context: the proof's must start the document's.
+    add("context-reordered", signed({"@context": [EXAMPLES, V2]}))
+    add("context-longer", signed({"@context": [V2, EXAMPLES, "https://x.example/v1"]}))
+    add("context-other-string", signed({"@context": EXAMPLES}))
+    add("context-document-has-none", signed({"@context": [V2]}), document={"@context": DROP})
+    add("context-document-null", signed({"@context": [V2]}), document={"@context": None})
+    add("context-long", signed({"@context": [V2, "https://x.example/" + "c" * 250]}),
+        document={"@context": [V2, "https://y.example/" + "ü" * 250]})
+    add("context-object-differs", signed({"@context": [V2, {"a": "x", "b": 2}]}),
+        document={"@context": [V2, {"a": "x", "b": 1}]})
+    # Where step 11 stops first.
+    add("no-issuer-and-bad-proof", lambda d: _flipped(sign(d, ISSUER)),
+        document={"issuer": DROP})
+    add("bad-date-and-bad-proof", lambda d: _flipped(sign(d, ISSUER)),
+        document={"validUntil": "tomorrow"})
+    add("evil-named-and-valid-proof", signed(), document={"issuer": "https://evil.example"})
+    add("expired-and-valid", signed(), document={"validUntil": "2026-05-20T00:00:00Z"})
+    add("expired-and-other-type", signed(others[0]),
+        document={"validUntil": "2026-05-20T00:00:00Z"})
+    add("not-yet-valid-and-valid", signed(), document={"validFrom": "2027-01-01T00:00:00Z"})
+    # The W3C specification's example, on a ledger where its key is an issuer's.
+    out.append(("w3c-example", W3C_EXAMPLE["signedText"], "w3c"))
+    out.append(("w3c-example-changed", W3C_EXAMPLE["signedText"].replace("Alumni", "Alumnx", 1),
+                "w3c"))
+    # Our own eddsa-jcs-2022 vectors (tests/vectors/eddsa_jcs_2022_cases.json).
+    for kind in ("valid", "invalid"):
+        for case in EDDSA_CASES[kind]:
+            out.append((f"eddsa-{kind}-{case['name']}", case["credential"], "signed-a"))
+    return out
+
+
+EDDSA_CASES = json.loads((VECTORS / "eddsa_jcs_2022_cases.json").read_text(encoding="utf-8"))
+W3C_EXAMPLE = json.loads((VECTORS / "eddsa_jcs_2022.json").read_text(encoding="utf-8"))
+W3C_ISSUER = "https://vc.example/issuers/5678"
+
+
+def _w3c_key() -> KeyPair:
+    """The example's key pair: multibase Ed25519 private key (multicodec 0x8026) -> seed."""
+    raw = base58.b58decode(W3C_EXAMPLE["keyPair"]["privateKeyMultibase"][1:])
+    assert raw[:2] == b"\x80\x26"
+    key = KeyPair.from_seed(raw[2:])
+    assert key.did == "did:key:" + W3C_EXAMPLE["keyPair"]["publicKeyMultibase"]
+    return key
+
+
+class ProofLedger:
+    """The ledger of the files of :func:`proof_variants`, and their bundles."""
+
+    def __init__(self, variants: list[Variant]) -> None:
+        from protocol_fixtures import ISSUER, ISSUER_IDS, ISSUER_NEXT, OTHER_ISSUER
+
+        vg = _vectorgen()
+        self.vg = vg
+        chain = vg._Chain()
+        w3c = _w3c_key()
+        issuers = {"signed-a": ISSUER.did, "signed-b": ISSUER.did, "w3c": w3c.did}
+        self.members: dict[str, list[bytes]] = {batch: [] for batch in issuers}
+        for _, text, batch in variants:
+            try:
+                digest = credential_digest(text.encode())
+            except LedgerError:
+                continue  # the file cannot be digested: step 7 is all it reaches
+            if digest not in self.members[batch]:
+                self.members[batch].append(digest)
+        self.issuers = issuers
+        roots = {batch: Hash(vg._mth([vg._leaf_hash(d) for d in digests]))
+                 for batch, digests in self.members.items()}
+
+        def anchor(batch: str, key: KeyPair) -> tuple[Any, KeyPair]:
+            return (BatchAnchor(issuers[batch], batch, roots[batch], len(self.members[batch])),
+                    key)
+
+        chain.block([
+            (IssuerRegister(ISSUER.did, "Example University", ISSUER.public_key, ISSUER_IDS),
+             vg.GOVERNANCE),
+            (IssuerRegister(OTHER_ISSUER.did, "Evil Diplomas Ltd", OTHER_ISSUER.public_key,
+                            ("https://evil.example",)), vg.GOVERNANCE),
+            (IssuerRegister(w3c.did, "W3C Example Issuer", w3c.public_key, (W3C_ISSUER,)),
+             vg.GOVERNANCE),
+        ])
+        first = chain.block([anchor("signed-a", ISSUER), anchor("w3c", w3c)])
+        chain.block([(IssuerRotate(ISSUER.did, ISSUER_NEXT.public_key), ISSUER)])
+        second = chain.block([anchor("signed-b", ISSUER_NEXT)])
+        self.anchored = {"signed-a": (first[0], 2), "w3c": (first[1], 2),
+                         "signed-b": (second[0], 4)}
+        self.chain = chain
+        self.note = chain.checkpoint_note()
+        cosigned = sorted((chain.cosigned_at(i) for i in range(vg.VALIDATOR_COUNT)),
+                          reverse=True)
+        self.now = cosigned[vg.THRESHOLD - 1] + 3600
+        assert self.now == proof_now()
+        self._bundles: dict[tuple[str, bytes], str] = {}
+
+    def bundle(self, batch: str, digest: bytes) -> str:
+        if (batch, digest) not in self._bundles:
+            self._bundles[batch, digest] = _text(self._bundle(batch, digest))
+        return self._bundles[batch, digest]
+
+    def _bundle(self, batch: str, digest: bytes) -> dict[str, Any]:
+        vg, chain = self.vg, self.chain
+        issuer = self.issuers[batch]
+        index, height = self.anchored[batch]
+        leaves = [vg._leaf_hash(d) for d in self.members[batch]]
+        member = self.members[batch].index(digest)
+        tree_size = len(chain.leaves)
+        return {
+            "format": "vcledger-bundle/v2", "origin": vg.ORIGIN, "issuer": issuer,
+            "credential_digest": digest.hex(),
+            "event": vg._b64(chain.leaves[index]),
+            "event_proof": chain.tlog_proof(index, self.note),
+            "header": vg._b64(chain.leaves[tree_size - 1]),
+            "header_proof": chain.tlog_proof(tree_size - 1, self.note),
+            "receipt": {
+                "format": "vcledger-receipt/v1", "origin": vg.ORIGIN, "issuer": issuer,
+                "batch_id": batch, "batch_root": vg._mth(leaves).hex(),
+                "batch_size": len(leaves), "index": member, "credential_digest": digest.hex(),
+                "audit_path": [h.hex() for h in vg._path(member, leaves)],
+                "anchor_event_hash": vg._leaf_hash(chain.leaves[index]).hex(),
+            },
+            "status": {
+                "issuer": chain.status_entry(vg._issuer_key(issuer)),
+                "credential": chain.status_entry(vg._credential_key(issuer, digest)),
+                "batch": chain.status_entry(vg._batch_key(issuer, batch)),
+            },
+            "block_headers": [chain.included_header(height)],
+        }
+
+
+@functools.cache
+def proof_ledger() -> ProofLedger:
+    return ProofLedger(proof_variants())
+
+
+def embedded_proof_cases() -> list[Case]:
+    """Every file of :func:`proof_variants` with its bundle: at the ledger's hour-later clock
+    and with no clock (``expires`` unchecked); a few also with the bundle alone, a pinned
+    issuer and years later."""
+    ledger = proof_ledger()
+    now = ledger.now
+    cases = []
+    for number, (name, text, batch) in enumerate(proof_variants()):
+        digest: bytes
+        try:
+            digest = credential_digest(text.encode())
+        except LedgerError:
+            digest = hashlib.sha256(text.encode()).digest()  # any bundle: step 7 refuses
+        bundle = ledger.bundle(batch if digest in ledger.members[batch] else "signed-a",
+                               digest if digest in ledger.members[batch]
+                               else ledger.members["signed-a"][0])
+        cases += [_case(f"proof/{name}", bundle, text, now=now),
+                  _case(f"proof/{name}/no-clock", bundle, text)]
+        if number % 10 == 0:
+            cases += [
+                _case(f"proof/{name}/digest-only", bundle, None, now=now, digestOnly=True),
+                _case(f"proof/{name}/pinned-evil", bundle, text, now=now,
+                      expectedIssuer="https://evil.example"),
+                _case(f"proof/{name}/years-later", bundle, text, now=now + 10 * 365 * 86400,
+                      maxAge=None),
+            ]
+    return cases
+
+
+def proof_check_cases() -> list[dict[str, Any]]:
+    """For the proof checks alone (client.vc against the page's verifyEmbeddedProof): every
+    file above, without and with a clock, with the purpose a credential needs and with any."""
+    texts = [(name, text) for name, text, _ in proof_variants()]
+    texts.append(("w3c-example-unsigned", json.dumps(W3C_EXAMPLE["unsigned"])))
+    cases = []
+    for name, text in texts:
+        for now in (None, proof_ledger().now):
+            for purpose in ("assertionMethod", None):
+                cases.append({"name": f"{name}/{now}/{purpose}", "text": text, "now": now,
+                              "purpose": purpose})
+    return cases
+
+
+def expected_proof_checks(case: dict[str, Any]) -> dict[str, Any]:
+    """client.vc's answer for each proof of the file: the Ed25519 key (hex) it verifies
+    under, or the error's class and message; or the refusal of the whole proof member."""
+    try:
+        document = parse_credential(case["text"].encode())
+    except LedgerError as exc:
+        return {"parse": exc.diagnostics()}
+    try:
+        proofs = vc.embedded_proofs(document)
+    except LedgerError as exc:
+        return {"document": [type(exc).__name__, exc.diagnostics()]}
+    results: list[dict[str, Any]] = []
+    for proof in proofs:
+        try:
+            key = vc.verify_embedded_proof(document, proof, now=case["now"],
+                                           expected_proof_purpose=case["purpose"])
+            results.append({"key": key.hex()})
+        except LedgerError as exc:
+            results.append({"error": type(exc).__name__, "message": exc.diagnostics()})
+    return {"proofs": results}
+
+
 def all_cases() -> list[Case]:
     return (vector_cases() + clock_cases() + tamper_cases() + credential_cases()
-            + bundle_shape_cases())
+            + bundle_shape_cases() + embedded_proof_cases())

@@ -103,8 +103,9 @@
     return String(value);
   }
 
-  /** json.dumps(str) with ensure_ascii, as Python writes it. */
-  function jsonString(s) {
+  /** json.dumps(str) as Python writes it: with ensure_ascii (the default) every character
+   * outside printable ASCII is a \\u escape; without it only the control characters are. */
+  function jsonString(s, asciiOnly = true) {
     let out = '"';
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
@@ -116,23 +117,25 @@
       else if (ch === '\t') out += '\\t';
       else if (ch === '\b') out += '\\b';
       else if (ch === '\f') out += '\\f';
-      else if (c < 0x20 || c > 0x7e) out += '\\u' + pad(c, 4);
+      else if (c < 0x20 || (asciiOnly && c > 0x7e)) out += '\\u' + pad(c, 4);
       else out += ch;
     }
     return out + '"';
   }
 
-  /** json.dumps(value, default=str) with Python's default separators. */
-  function jsonDumps(value) {
+  /** json.dumps(value, default=str) with Python's default separators; asciiOnly false is
+   * ensure_ascii=False. */
+  function jsonDumps(value, asciiOnly = true) {
+    const dump = (v) => jsonDumps(v, asciiOnly);
     if (value === null) return 'null';
     if (value === true) return 'true';
     if (value === false) return 'false';
     if (typeof value === 'bigint') return String(value);
-    if (typeof value === 'string') return jsonString(value);
-    if (value instanceof PyDecimal) return jsonString(value.toString());
-    if (Array.isArray(value)) return '[' + value.map(jsonDumps).join(', ') + ']';
+    if (typeof value === 'string') return jsonString(value, asciiOnly);
+    if (value instanceof PyDecimal) return jsonString(value.toString(), asciiOnly);
+    if (Array.isArray(value)) return '[' + value.map(dump).join(', ') + ']';
     if (value instanceof Map) {
-      return '{' + Array.from(value, ([k, v]) => `${jsonString(k)}: ${jsonDumps(v)}`).join(', ') + '}';
+      return '{' + Array.from(value, ([k, v]) => `${jsonString(k, asciiOnly)}: ${dump(v)}`).join(', ') + '}';
     }
     if (value instanceof PyFloat) return value.repr();
     return String(value);
@@ -250,7 +253,7 @@
     return key;
   }
   function parseDidKey(did) {
-    if (did.length > MAX_DID_LENGTH) {
+    if (codePoints(did).length > MAX_DID_LENGTH) {
       throw encodingError(`${reprStr(codePoints(did).slice(0, MAX_DID_LENGTH).join(''))}... is ` +
                           'too long for an Ed25519 did:key');
     }
@@ -1904,74 +1907,245 @@
     return 'valid';
   }
 
-  // -- eddsa-jcs-2022 Data Integrity proofs (W3C "Data Integrity EdDSA Cryptosuites v1.0") --------
+  // -- eddsa-jcs-2022 Data Integrity proofs (client/vc.py) -----------------------------------------
   //
-  // Kept apart from the 12 steps: the Python side (client/vc.py, client/verify.py step 11)
-  // has not landed yet, so the verifier only uses this when asked (option embeddedProof:
-  // true, or EMBEDDED_PROOF_CHECK below).  Its notes and messages are provisional until
-  // they can be compared with the Python ones.
+  // W3C "Data Integrity EdDSA Cryptosuites v1.0" §3.3, for an Ed25519 did:key verification
+  // method only.  Every check, its order and its message are client/vc.py's; the error kinds
+  // are its classes (all EmbeddedProofError).
 
-  const EMBEDDED_PROOF_CHECK = false;
+  const PROOF_TYPE = 'DataIntegrityProof';
+  const CRYPTOSUITE = 'eddsa-jcs-2022';
+  const MAX_PROOFS = 16;
+  const MAX_PROOF_VALUE_LENGTH = 1 + 88;
+  const MAX_VERIFICATION_METHOD_LENGTH = 2 * 64;
+  const DID_KEY_METHOD = 'did:key:';
+  const DID_KEY_PURPOSES = ['assertionMethod', 'authentication', 'capabilityInvocation', 'capabilityDelegation'];
+  const EMBEDDED_PROOF_ERRORS = new Set(['EmbeddedProofError', 'UnsupportedProof', 'ProofEncodingError', 'ProofSignatureError']);
+  const embeddedProofError = (m) => new LedgerError(m, 'EmbeddedProofError');
+  const unsupportedProof = (m) => new LedgerError(m, 'UnsupportedProof');
+  const proofEncodingError = (m) => new LedgerError(m, 'ProofEncodingError');
+  const proofSignatureError = (m) => new LedgerError(m, 'ProofSignatureError');
+  const isEmbeddedProofError = (exc) => exc instanceof LedgerError && EMBEDDED_PROOF_ERRORS.has(exc.kind);
 
-  /** The `proof` member as a list: absent -> [], one object -> [it], a list -> it. */
+  /** vc._json_type: what a JSON value is, in words. */
+  function jsonType(value) {
+    if (value === null || value === undefined) return 'null';
+    if (typeof value === 'boolean') return 'a boolean';
+    if (typeof value === 'bigint' || typeof value === 'number' || value instanceof PyDecimal || value instanceof PyFloat) return 'a number';
+    if (typeof value === 'string') return 'a string';
+    if (Array.isArray(value)) return 'a list';
+    if (value instanceof Map) return 'an object';
+    return typeof value;
+  }
+  /** vc._quote: the text (at most `limit` characters, then …) as a JSON string, not ASCII-escaped. */
+  function quoteText(text, limit = 100) {
+    const cps = codePoints(text);
+    return jsonString(cps.length <= limit ? text : `${cps.slice(0, limit).join('')}…`, false);
+  }
+  /** vc._shorten_json: json.dumps(value, ensure_ascii=False, default=str), cut at `limit`. */
+  function shortenJson(value, limit = 200) {
+    const cps = codePoints(jsonDumps(value === undefined ? null : value, false));
+    return cps.length <= limit ? cps.join('') : `${cps.slice(0, limit).join('')}…`;
+  }
+  const shown = (proof, member) => (proof.has(member) ? shortenJson(proof.get(member), 100) : 'missing');
+
+  /** The document's `proof` member as a list (DI §2.1: one proof or a proof set): absent -> [],
+   * one object -> [it], a list of objects -> it; anything else is a ProofEncodingError. */
   function embeddedProofs(document) {
     if (!document.has('proof')) return [];
     const proof = document.get('proof');
-    return Array.isArray(proof) ? proof : [proof];
-  }
-  function multibaseKey(fragment) {
-    // did:key:z6Mk...#z6Mk...: the method-specific id and the fragment name the same key.
-    return publicKeyFromDid(fragment);
-  }
-  /** Verify one eddsa-jcs-2022 proof of `document` (§3.3.2 Verify Proof (eddsa-jcs-2022));
-   * returns {did, publicKey}; throws a VerificationError naming what failed. */
-  async function verifyEmbeddedProof(document, proof) {
-    const bad = (m) => new LedgerError(`embedded proof: ${m}`, 'VerificationError');
-    if (!(proof instanceof Map)) throw bad('a proof must be a JSON object');
-    if (proof.get('type') !== 'DataIntegrityProof' || proof.get('cryptosuite') !== 'eddsa-jcs-2022') {
-      throw bad('not a DataIntegrityProof with cryptosuite eddsa-jcs-2022');
+    if (proof instanceof Map) return [proof];
+    if (!Array.isArray(proof)) {
+      throw proofEncodingError(`the document's proof member is ${jsonType(proof)}; it must be an object or a list of objects (a proof set)`);
     }
-    const proofValue = proof.get('proofValue');
-    if (typeof proofValue !== 'string' || !proofValue.startsWith('z') || [...proofValue.slice(1)].some((c) => !B58.includes(c))) {
-      throw bad('proofValue is not a base58btc multibase string');
+    if (!proof.length) throw proofEncodingError("the document's proof member is an empty list");
+    if (proof.length > MAX_PROOFS) {
+      throw proofEncodingError(`the document carries a proof set of ${proof.length} proofs; at most ${MAX_PROOFS} are accepted`);
     }
-    const signature = b58decode(proofValue.slice(1));
-    if (signature.length !== 64) throw bad(`proofValue holds ${signature.length} bytes, not a 64-byte Ed25519 signature`);
-    const method = proof.get('verificationMethod');
-    if (typeof method !== 'string' || !method.includes('#')) throw bad('verificationMethod is not a did:key DID URL');
-    const [didPart, fragment] = [method.slice(0, method.indexOf('#')), method.slice(method.indexOf('#') + 1)];
-    let publicKey;
-    try {
-      publicKey = publicKeyFromDid(didPart);
-      if (!equalBytes(multibaseKey(DID_KEY_PREFIX + fragment.slice(1)), publicKey) || !fragment.startsWith('z')) {
-        throw bad('the verificationMethod fragment names another key than its DID');
+    proof.forEach((member, index) => {
+      if (!(member instanceof Map)) {
+        throw proofEncodingError(`proof[${index}] is ${jsonType(member)}; each proof in a proof set must be an object`);
       }
+    });
+    return proof;
+  }
+
+  function checkSuite(proof) {
+    if (proof.get('type') !== PROOF_TYPE) {
+      throw unsupportedProof(`the proof's type is ${shown(proof, 'type')}, not ${reprStr(PROOF_TYPE)}; only ` +
+                             `${PROOF_TYPE} proofs with cryptosuite ${reprStr(CRYPTOSUITE)} can be verified`);
+    }
+    if (proof.get('cryptosuite') !== CRYPTOSUITE) {
+      throw unsupportedProof(`the proof's cryptosuite is ${shown(proof, 'cryptosuite')}, not ${reprStr(CRYPTOSUITE)}; ` +
+                             `only ${CRYPTOSUITE} can be verified`);
+    }
+  }
+  /** POSIX seconds of a proof's date-time member, as [whole seconds, fraction digits]. */
+  function proofDateTime(proof, member) {
+    try {
+      return parseDateTime(`the proof's ${member}`, proof.get(member));
     } catch (exc) {
-      if (exc instanceof LedgerError && exc.kind !== 'VerificationError') throw bad(`verificationMethod: ${exc.diagnostics()}`);
+      if (exc instanceof LedgerError && exc.kind === 'CredentialError') throw proofEncodingError(exc.diagnostics());
       throw exc;
     }
-    const created = proof.get('created');
-    if (created !== undefined && (typeof created !== 'string' || !DATE_TIME.test(created))) {
-      throw bad('created is not an XML Schema date-time');
+  }
+  /** The Ed25519 key of did:key:z6Mk…#z6Mk… (the fragment repeats the key). */
+  function publicKeyFromVerificationMethod(method) {
+    const quoted = quoteText(method);
+    if (codePoints(method).length > MAX_VERIFICATION_METHOD_LENGTH) {
+      throw embeddedProofError(`the proof's verificationMethod ${quoted} is too long for an Ed25519 did:key`);
     }
-    // The unsecured document: the secured one without `proof`; the proof options: the proof
-    // without proofValue.  With an @context in the options, the document's must start with it.
+    const hash = method.indexOf('#');
+    const didText = hash < 0 ? method : method.slice(0, hash);
+    const fragment = hash < 0 ? '' : method.slice(hash + 1);
+    if (!didText.startsWith(DID_KEY_METHOD) || hash < 0) {
+      throw embeddedProofError(`the proof's verificationMethod ${quoted} is not of the form did:key:z6Mk…#z6Mk…; ` +
+                               'only did:key verification methods are supported, so this proof cannot be verified');
+    }
+    let publicKey;
+    try {
+      publicKey = publicKeyFromDid(didText);
+    } catch (exc) {
+      if (exc instanceof LedgerError && exc.kind === 'InvalidEncoding') {
+        throw proofEncodingError(`the proof's verificationMethod ${quoted}: ${exc.diagnostics()}`);
+      }
+      throw exc;
+    }
+    const own = didText.slice(DID_KEY_METHOD.length);
+    if (fragment !== own) {
+      throw proofEncodingError(`the proof's verificationMethod ${quoted} has fragment ${quoteText(fragment)}; a ` +
+                               `did:key verification method's fragment is the key itself, ${quoteText(own)}`);
+    }
+    return publicKey;
+  }
+  /** The 64 signature bytes of 'z' + base58btc, in its one canonical spelling. */
+  function decodeProofValue(proofValue) {
+    if (!proofValue.startsWith('z')) {
+      throw proofEncodingError(`the proofValue ${quoteText(proofValue)} is not base58btc multibase (it must start with 'z')`);
+    }
+    const length = codePoints(proofValue).length;
+    if (length > MAX_PROOF_VALUE_LENGTH) {
+      throw proofEncodingError(`the proofValue is ${length} characters; base58btc multibase of a 64-byte ` +
+                               `Ed25519 signature is at most ${MAX_PROOF_VALUE_LENGTH}`);
+    }
+    const encoded = proofValue.slice(1);
+    const bad = Array.from(new Set(codePoints(encoded).filter((c) => !B58.includes(c))))
+      .sort((a, b) => a.codePointAt(0) - b.codePointAt(0));
+    if (bad.length || !encoded) {
+      const what = bad.length ? `characters ${reprStr(bad.join(''))} are not` : "nothing follows 'z': it is not";
+      throw proofEncodingError(`the proofValue is not base58btc multibase: ${what} base58btc`);
+    }
+    const raw = b58decode(encoded);
+    if (b58encode(raw) !== encoded) throw proofEncodingError("the proofValue's base58btc is not in canonical form");
+    if (raw.length !== 64) {
+      throw proofEncodingError(`the proofValue decodes to ${raw.length} bytes; an Ed25519 signature is 64`);
+    }
+    return raw;
+  }
+  const asList = (value) => (value === null || value === undefined ? [] : Array.isArray(value) ? value : [value]);
+  function sameJson(left, right) {
+    try {
+      return equalBytes(canonicalJson(new Map([['', left]])), canonicalJson(new Map([['', right]])));
+    } catch (exc) {
+      if (exc instanceof LedgerError) return false;
+      throw exc;
+    }
+  }
+  /** EDDSA §3.3.2 step 4.1: the document's @context starts with the proof's, entry by entry. */
+  function checkContextPrefix(documentContext, proofContext) {
+    const documentEntries = asList(documentContext);
+    const proofEntries = asList(proofContext);
+    if (proofEntries.length <= documentEntries.length &&
+        proofEntries.every((signed, i) => sameJson(signed, documentEntries[i]))) return;
+    throw embeddedProofError(`the document's @context ${shortenJson(documentContext)} does not start with ` +
+                             `the @context the proof signed, ${shortenJson(proofContext)}: contexts may only be appended after signing`);
+  }
+
+  /**
+   * Verify one proof of `document` (DI "Verify Proof", EDDSA §3.3.2); resolve to its 32-byte
+   * Ed25519 public key.  `proof` is one of embeddedProofs(document).  expectedProofPurpose
+   * (default assertionMethod; null accepts any a did:key gives), now (POSIX seconds, BigInt or
+   * number; null: `expires` is only checked for form).  Checks in vc.verify_embedded_proof's
+   * order, the signature last; throws an EmbeddedProofError of the matching kind.
+   */
+  async function verifyEmbeddedProof(document, proof, { expectedProofPurpose = 'assertionMethod', now = null } = {}) {
+    if (!embeddedProofs(document).includes(proof)) throw usageError("proof is not one of the document's embedded proofs");
+    checkSuite(proof);  // 1
+    for (const member of ['verificationMethod', 'proofPurpose', 'proofValue']) {  // 2
+      if (!proof.has(member)) throw embeddedProofError(`the ${CRYPTOSUITE} proof has no ${member}`);
+      if (typeof proof.get(member) !== 'string') {
+        throw proofEncodingError(`the proof's ${member} is ${jsonType(proof.get(member))}; it must be a string`);
+      }
+    }
+    if (proof.has('previousProof')) {
+      throw embeddedProofError('the proof names a previousProof (a proof chain); proof chains are not supported, ' +
+                               'so this proof cannot be verified');
+    }
+
+    const purpose = proof.get('proofPurpose');  // 3
+    if (expectedProofPurpose !== null && purpose !== expectedProofPurpose) {
+      throw embeddedProofError(`the proof's proofPurpose is ${quoteText(purpose)}; a credential's proof must be ` +
+                               `${quoteText(expectedProofPurpose)}`);
+    }
+    if (!DID_KEY_PURPOSES.includes(purpose)) {
+      throw embeddedProofError(`the proof's proofPurpose ${quoteText(purpose)} is not a relationship a did:key ` +
+                               `gives an Ed25519 key (${[...DID_KEY_PURPOSES].sort().join(', ')})`);
+    }
+
+    if (proof.has('created')) proofDateTime(proof, 'created');  // 4
+    if (proof.has('expires')) {
+      const [seconds, fraction] = proofDateTime(proof, 'expires');
+      if (now !== null && now !== undefined) {
+        const at = BigInt(now);
+        const whole = BigInt(seconds);
+        // expires <= now, exactly: a fraction of a second puts it after `whole`.
+        if (whole < at || (whole === at && !/[1-9]/.test(fraction))) {
+          throw embeddedProofError(`the proof expired at ${proof.get('expires')}`);
+        }
+      }
+    }
+
+    const publicKey = publicKeyFromVerificationMethod(proof.get('verificationMethod'));  // 5
+    const signature = decodeProofValue(proof.get('proofValue'));  // 6
+
     const unsecured = new Map(document);
     unsecured.delete('proof');
     const options = new Map(proof);
     options.delete('proofValue');
-    if (options.has('@context')) {
-      const wanted = [].concat(options.get('@context'));
-      const have = [].concat(document.has('@context') ? document.get('@context') : []);
-      const same = wanted.every((c, i) => i < have.length && jcsText(c) === jcsText(have[i]));
-      if (!same) throw bad("the proof's @context is not the start of the document's @context");
+    if (options.has('@context')) {  // 7
+      checkContextPrefix(document.has('@context') ? document.get('@context') : null, options.get('@context'));
       unsecured.set('@context', options.get('@context'));
     }
-    const hashData = concat(await sha256(jcs(options)), await sha256(jcs(unsecured)));
-    if (!(await ed25519Verify(publicKey, signature, hashData))) throw bad(`the Ed25519 signature by ${didPart} does not verify`);
-    return { did: didPart, publicKey };
+
+    // 8: canonicalising is the expensive part, and the signature check the last.  As in
+    // hashing(transformation(...), proof_configuration(...)): the document first.
+    const transformed = canonicalJson(unsecured);
+    checkSuite(options);
+    if (options.has('created')) proofDateTime(options, 'created');
+    let configuration;
+    try {
+      configuration = canonicalJson(options);
+    } catch (exc) {
+      if (exc instanceof LedgerError && exc.kind === 'CredentialError') {
+        throw proofEncodingError(`the proof cannot be canonicalised: ${exc.diagnostics()}`);
+      }
+      throw exc;
+    }
+    const hashData = concat(await sha256(configuration), await sha256(transformed));
+    if (!(await ed25519Verify(publicKey, signature, hashData))) {
+      throw proofSignatureError(`the ${CRYPTOSUITE} proof's signature does not verify under ${didKey(publicKey)}: ` +
+                                'the document or the proof was changed after signing, or another key signed it');
+    }
+    return publicKey;
   }
-  const jcsText = (v) => new TextDecoder().decode(jcs(v));
+
+  /** verify._proof_kind: type/cryptosuite of a proof, as a note names one it did not check. */
+  function proofKind(proof) {
+    const kind = proof.get('type');
+    const suite = proof.get('cryptosuite');
+    const name = typeof kind === 'string' ? kind : '(no type)';
+    return typeof suite === 'string' ? `${name}/${suite}` : name;
+  }
 
   // -- durations and dates (client/durations.py, client/verify.py) --------------------------------
 
@@ -2029,8 +2203,8 @@
       this.revoked = null;
       this.issuedTimeMs = null;
       this.checkpointTime = null;
-      this.embeddedProof = null;
-      this.embeddedNotes = [];
+      this.embeddedProof = null;  // 'verified', 'none' or 'not_checked' once step 11 read the file
+      this.uncheckedProofs = [];
     }
 
     // Step 1
@@ -2220,7 +2394,7 @@
           if (exc instanceof LedgerError) throw stepFailed(exc.diagnostics());
           throw exc;
         }
-        if (this.options.embeddedProof) await this.embeddedProofsVerify(document);
+        await this.embeddedProofsVerify(document);
       }
       const expected = this.options.expectedIssuer;
       if (expected !== null && !allowed.has(expected)) {
@@ -2228,41 +2402,41 @@
       }
     }
 
-    /** PLAN2.md's rule for step 11 (provisional until client/verify.py has it): every
-     * eddsa-jcs-2022 proof verifies with a key of the issuer at the event; others are named. */
+    /** The credential's own signature: every eddsa-jcs-2022 proof must verify by a key the
+     * issuer held at the event; other proof types are named, not passed. */
     async embeddedProofsVerify(document) {
-      const proofs = embeddedProofs(document);
-      const others = [];
-      let checked = 0;
-      for (const proof of proofs) {
-        const isOurs = proof instanceof Map && proof.get('type') === 'DataIntegrityProof' &&
-          proof.get('cryptosuite') === 'eddsa-jcs-2022';
-        if (!isOurs) {
-          const type = proof instanceof Map ? [proof.get('type'), proof.get('cryptosuite')].filter((x) => typeof x === 'string').join('/') : 'unknown';
-          others.push(type || 'unknown');
-          continue;
-        }
+      let proofs;
+      try {
+        proofs = embeddedProofs(document);
+      } catch (exc) {
+        if (isEmbeddedProofError(exc)) throw stepFailed(`the credential's embedded proof: ${exc.diagnostics()}`);
+        throw exc;
+      }
+      const index = this.bundle.eventProof.index;
+      let verified = 0;
+      for (const [number, proof] of proofs.entries()) {
+        const where = proofs.length === 1 ? 'embedded proof' : `embedded proof ${number}`;
         let key;
         try {
-          key = (await verifyEmbeddedProof(document, proof)).publicKey;
+          key = await verifyEmbeddedProof(document, proof, { now: this.options.now });
         } catch (exc) {
-          if (exc instanceof LedgerError) throw stepFailed(exc.diagnostics());
+          if (exc instanceof LedgerError && exc.kind === 'UnsupportedProof') {
+            this.uncheckedProofs.push(proofKind(proof));
+            continue;
+          }
+          if (isEmbeddedProofError(exc)) throw stepFailed(`the credential's ${where} does not hold: ${exc.diagnostics()}`);
           throw exc;
         }
-        const index = this.bundle.eventProof.index;
         if (!this.issuerRecord.keyValidAt(key, index)) {
-          throw stepFailed(`the credential's embedded proof is signed by ${didKey(key)}, which was not a key of ${this.bundle.issuer} at index ${index}`);
+          const who = label(this.bundle.issuer, this.identity);
+          const held = this.issuerRecord.keys.some((p) => equalBytes(p.publicKey, key));
+          const why = held ? `that key of ${who} was rotated out or not yet in force at the event (index ${index})`
+            : `it was never a key of ${who}: another party's signature`;
+          throw stepFailed(`the credential's ${where} is signed by ${didKey(key)}; ${why}`);
         }
-        checked++;
+        verified++;
       }
-      if (checked && !others.length) this.embeddedProof = 'verified';
-      else if (!proofs.length) {
-        this.embeddedProof = 'none';
-        this.embeddedNotes.push('the credential carries no embedded proof: its own signature was not checked');
-      } else {
-        this.embeddedProof = checked ? 'verified' : 'not_checked';
-        this.embeddedNotes.push(`embedded proofs of type ${others.join(', ')} were not checked`);
-      }
+      this.embeddedProof = verified ? 'verified' : this.uncheckedProofs.length ? 'not_checked' : 'none';
     }
 
     // Step 12
@@ -2364,7 +2538,7 @@
   function emptyVerdict() {
     return {
       status: null, message: null, notes: [], step: null, step_name: null, issuer: null,
-      credential_digest: null, credential_checked: false, batch_id: null, event_index: null,
+      credential_digest: null, credential_checked: false, embedded_proof: null, batch_id: null, event_index: null,
       issued_at: null, checkpoint: null, max_age_seconds: null, validity: null, revocation: null,
     };
   }
@@ -2384,7 +2558,6 @@
     }
     verdict.credential_digest = bundle === null ? null : hex(bundle.credentialDigest);
     verdict.credential_checked = check.options.credentialJson !== null;
-    if (check.options.embeddedProof) verdict.embedded_proof = check.embeddedProof;
     return verdict;
   }
 
@@ -2405,20 +2578,28 @@
     let asOf = `as of checkpoint ${treeSize} (${formatTime(checkpointTime)}`;
     asOf += age === null ? ')' : `, ${describeAge(age)} old)`;
 
+    if (check.embeddedProof === 'none') {
+      notes.push("the credential carries no embedded proof: its own signature was not checked (the ledger's record of its digest was)");
+    } else if (check.embeddedProof === 'not_checked') {
+      notes.push(`embedded proofs of type ${check.uncheckedProofs.join(', ')} were not checked: only eddsa-jcs-2022 Data Integrity proofs are`);
+    } else if (check.uncheckedProofs.length) {
+      notes.push(`the credential's eddsa-jcs-2022 proof was verified; its proofs of type ${check.uncheckedProofs.join(', ')} were not checked`);
+    }
     if (options.credentialJson === null) {
       notes.push(`the credential file was not checked: this verdict is about digest ${hex(bundle.credentialDigest)}, ` +
                  "whatever file is shown, and that file's issuer and dates were not compared with the ledger's");
     }
-    const compromise = check.issuerRecord.compromise;
-    if (compromise !== null) {
-      notes.push(`governance declared this issuer's key compromised from log index ${compromise.sinceIndex} ` +
-                 `(at index ${compromise.position.index}): ${compromise.reason || 'no reason given'}; ` +
-                 'credentials issued before that keep their verdict');
+    const statements = check.issuerRecord.compromises;
+    if (statements.length) {
+      // Every statement, newest first: each one's reason stays readable.
+      const said = [...statements].reverse().map((c) => `from log index ${c.sinceIndex} (at index ` +
+                                                 `${c.position.index}: ${c.reason || 'no reason given'})`).join('; then ');
+      notes.push(`governance declared this issuer's key compromised ${said}; credentials issued before index ` +
+                 `${statements[statements.length - 1].sinceIndex} keep their verdict`);
     } else if (issuer.retired_at_index !== null) {
       notes.push(`the issuer retired at log index ${issuer.retired_at_index}; credentials it issued before keep their verdict`);
     }
     if (issuer.current_name !== issuer.name) notes.push(`the issuer is now called "${issuer.current_name}"`);
-    notes.push(...check.embeddedNotes);
 
     const moment = options.at !== null ? options.at : now;
     const validity = check.validity;
@@ -2461,7 +2642,7 @@
       const allows = options.maxAgeFromTrust ? 'this network allows' : 'this check allows';
       message = `stale: checkpoint ${treeSize} is ${describeAge(age)} old; ${allows} ${describeDuration(maxAge)}. ` +
                 `As of then: ${who} issued ${subject} on ${issuedOn}, not revoked`;
-      notes.push("a newer checkpoint is needed: refresh the bundle from a node, or check the credential's status online");
+      notes.push('a newer checkpoint is needed: refresh the bundle from a node that is up to date');
     } else {
       status = 'valid';
       message = `valid: ${who} issued ${subject} on ${issuedOn}; not revoked ${asOf}`;
@@ -2471,6 +2652,7 @@
       status, message, notes, issuer,
       credential_digest: hex(bundle.credentialDigest),
       credential_checked: options.credentialJson !== null,
+      embedded_proof: check.embeddedProof,
       batch_id: check.anchor === null ? null : check.anchor.batchId,
       event_index: num(bundle.eventProof.index),
       issued_at: isoMs(check.issuedTimeMs),
@@ -2491,7 +2673,6 @@
         by: revoked.byGovernance ? 'governance' : 'issuer', revoked_at: isoMs(revoked.timeMs),
       },
     });
-    if (options.embeddedProof) verdict.embedded_proof = check.embeddedProof;
     return verdict;
   }
 
@@ -2525,9 +2706,10 @@
    *
    * bundleText, trustText, credentialText: strings, Uint8Arrays or ArrayBuffers (the files'
    * bytes); credentialText null with {digestOnly: true} checks the bundle alone.  Options:
-   * now (POSIX seconds; default null, no clock), maxAge (seconds; undefined: the trust
-   * file's; null: unbounded), at (POSIX seconds for the credential's dates), expectedIssuer,
-   * digestOnly, embeddedProof (check eddsa-jcs-2022 proofs; off until client/verify.py does).
+   * now (POSIX seconds; default null, no clock; also when a proof's `expires` is checked),
+   * maxAge (seconds; undefined: the trust file's; null: unbounded), at (POSIX seconds for the
+   * credential's dates), expectedIssuer, digestOnly.  The credential file's embedded
+   * eddsa-jcs-2022 proofs are always checked (step 11), as in Python.
    * Resolves to the verdict with the fields of Verdict.as_json(); rejects for a bad trust
    * file, bad options or a page without WebCrypto.
    */
@@ -2548,7 +2730,6 @@
       maxAgeFromTrust,
       at: optionalInt(options.at, 'at'),
       expectedIssuer: options.expectedIssuer === undefined ? null : options.expectedIssuer,
-      embeddedProof: options.embeddedProof === undefined ? EMBEDDED_PROOF_CHECK : Boolean(options.embeddedProof),
     });
     return run(toBytes(bundleText), check);
   }
@@ -2574,7 +2755,7 @@
     exitCode: (verdict) => EXIT_CODES[verdict.status],
     describeAge, describeDuration,
     hasWebCrypto: () => Boolean(global.crypto && global.crypto.subtle),
-    embedded: { embeddedProofs, verifyEmbeddedProof, parseCredential, canonicalJson, jcs },
+    embedded: { embeddedProofs, verifyEmbeddedProof, parseCredential, canonicalJson, jcs, didKey },
     internals: { parseBundle, unpack, pack, decodeBase64, parseNote, formatTime, describeAge, reprStr, jsonDumps, PyDecimal },
   };
   global.vcledger = api;
