@@ -61,7 +61,7 @@ from client.events import (
 )
 from client.files import write_text_atomically
 from client.hashes import Hash, hash_from_hex, sha256
-from client.keys import KeyPair, public_key_from_did, read_key_file, write_key_file
+from client.keys import KeyPair, did_key, public_key_from_did, read_key_file, write_key_file
 from client.note import SIG_COSIGNATURE_V1, verifier_key
 from client.state import ForkDetected
 from client.status import (
@@ -409,10 +409,13 @@ def cmd_sign(args: argparse.Namespace) -> int:
         raise InputFileError(f"credential file {source}: {exc.diagnostics()}") from exc
     others = [p.get("verificationMethod") for p in existing
               if p.get("verificationMethod") != f"{key.did}#{key.did.removeprefix('did:key:')}"]
+    if existing and not others:
+        raise UsageError(f"credential file {source} already carries this key's proof; "
+                         "nothing to add")
     if existing and not args.add:
-        who = ", ".join(str(o) for o in others) or "this key"
-        raise UsageError(f"credential file {source} already carries a proof (by {who}); pass "
-                         "--add to add another to its proof set")
+        raise UsageError(f"credential file {source} already carries a proof by "
+                         f"{', '.join(str(o) for o in others)}; pass --add to add this key's "
+                         "to its proof set")
     created = dt.datetime.fromtimestamp(_now(), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         secured = vc.add_proof(document, key, created=created)
@@ -435,10 +438,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 def cmd_issue(args: argparse.Namespace) -> int:
     data = _read(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE)
-    digest, error, named = _digest_one(data)
+    digest, error, named, proof_keys = _digest_one(data)
     if digest is None:
         raise InputFileError(f"credential file {args.credential}: {error}")
     key = read_key_file(args.key)
+    _check_proof_keys(key, [(args.credential, proof_keys)])
     issuer = _issuer_for_key(args, key)
     payload = CredentialIssue(issuer, Hash(digest))
 
@@ -486,19 +490,30 @@ def _collect_sources(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-Digested = tuple[bytes | None, str | None, str | None]
-"""(digest, error, the issuer the credential names) of one credential; plain values, so
-process-pool workers can return them."""
+Digested = tuple[bytes | None, str | None, str | None, tuple[bytes, ...]]
+"""(digest, error, the issuer the credential names, the keys of its verified embedded
+eddsa-jcs-2022 proofs) of one credential; plain values, so process-pool workers can
+return them."""
 
 
 def _digest_one(data: bytes) -> Digested:
+    from client import vc  # noqa: PLC0415 - loaded where credentials are digested
+
     try:
         document = credentials.parse_credential(data)
         credentials.check_ijson(document)
-        return (sha256(credentials.canonical_json(document)), None,
-                credentials.named_issuer(document))
+        digest = sha256(credentials.canonical_json(document))
+        keys: list[bytes] = []
+        for proof in vc.embedded_proofs(document):
+            try:
+                keys.append(vc.verify_embedded_proof(document, proof))
+            except vc.UnsupportedProof:
+                continue  # the verifier names it as not checked; nothing to refuse
+    except vc.EmbeddedProofError as exc:
+        return None, f"its embedded proof does not hold: {exc.diagnostics()}", None, ()
     except InvalidEncoding as exc:
-        return None, exc.diagnostics(), None
+        return None, exc.diagnostics(), None, ()
+    return digest, None, credentials.named_issuer(document), tuple(keys)
 
 
 def digest_files(paths: list[str]) -> list[Digested]:
@@ -509,7 +524,7 @@ def digest_files(paths: list[str]) -> list[Digested]:
             with open(path, "rb") as handle:
                 data = handle.read(credentials.MAX_CREDENTIAL_SIZE + 1)
         except OSError as exc:
-            results.append((None, f"cannot read: {exc.strerror}", None))
+            results.append((None, f"cannot read: {exc.strerror}", None, ()))
             continue
         results.append(_digest_one(data))
     return results
@@ -518,6 +533,20 @@ def digest_files(paths: list[str]) -> list[Digested]:
 def digest_lines(lines: list[bytes]) -> list[Digested]:
     """Digest JSON Lines entries (a process-pool task)."""
     return [_digest_one(line) for line in lines]
+
+
+def _check_proof_keys(signer: KeyPair, keys: Sequence[tuple[str, tuple[bytes, ...]]]) -> None:
+    """Refuse credentials whose embedded proof is by another key than the one signing the
+    event: the verifier wants the issuer's key at the event, and would call them invalid."""
+    wrong = [(label, key) for label, found in keys for key in found if key != signer.public_key]
+    if not wrong:
+        return
+    shown = "; ".join(f"{label} is signed by {did_key(key)}" for label, key in wrong[:5])
+    more = f" (and {len(wrong) - 5} more)" if len(wrong) > 5 else ""
+    raise InputFileError(
+        f"{len(wrong)} credential(s) carry an embedded proof by another key than the one "
+        f"signing this event ({signer.did}): {shown}{more}. Sign them with this key "
+        "(vcledger sign); nothing was signed")
 
 
 def _check_named_issuers(record: IssuerRecord, named: Sequence[tuple[str, str | None]]) -> None:
@@ -552,7 +581,8 @@ def _progress(args: argparse.Namespace, total: int, what: str) -> Any:
 
 
 def _digest_all(args: argparse.Namespace, files: list[Path]
-                ) -> tuple[list[Source], list[bytes], list[tuple[str, str | None]]]:
+                ) -> tuple[list[Source], list[bytes], list[tuple[str, str | None]],
+                           list[tuple[str, tuple[bytes, ...]]]]:
     """Digest every credential: .json files whole, .jsonl files line by line."""
     plain = [f for f in files if f.suffix != ".jsonl"]
     tasks: list[tuple[Callable[[Any], list[Digested]], list[Any]]] = []
@@ -588,18 +618,20 @@ def _digest_all(args: argparse.Namespace, files: list[Path]
                     done = future.result()
                     results.extend(done)
                     bar.update(len(done))
-    problems = [f"{source.label}: {error}" for source, (_, error, _) in zip(order, results,
-                                                                              strict=True)
+    problems = [f"{source.label}: {error}" for source, (_, error, _, _) in zip(order, results,
+                                                                                 strict=True)
                 if error is not None]
     if problems:
         shown = "; ".join(problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise InputFileError(f"{len(problems)} credential(s) cannot be digested: {shown}{more}")
-    digests = [digest for digest, _, _ in results]
+    digests = [digest for digest, _, _, _ in results]
     assert all(d is not None for d in digests)
-    named = [(source.label, issuer) for source, (_, _, issuer) in zip(order, results,
+    named = [(source.label, issuer) for source, (_, _, issuer, _) in zip(order, results,
+                                                                          strict=True)]
+    keys = [(source.label, found) for source, (_, _, _, found) in zip(order, results,
                                                                        strict=True)]
-    return order, digests, named  # type: ignore[return-value]
+    return order, digests, named, keys  # type: ignore[return-value]
 
 
 def _check_duplicates(order: list[Source], digests: list[bytes]) -> None:
@@ -670,7 +702,8 @@ def cmd_anchor(args: argparse.Namespace) -> int:
         raise UsageError(f"--batch-id {args.batch_id!r} is not a batch id (1..128 of "
                          "A-Z a-z 0-9 . _ : -, starting with a letter or digit)")
     _node_url(args)  # fail on a missing --node before the long part
-    order, digests, named = _digest_all(args, _collect_sources(args.sources))
+    order, digests, named, proof_keys = _digest_all(args, _collect_sources(args.sources))
+    _check_proof_keys(key, proof_keys)
     _check_duplicates(order, digests)
     digested = time.monotonic()
     tree = build_batch(digests)
@@ -918,8 +951,9 @@ async def _never_recorded(node: NodeClient, trust: Trust, claim: LedgerError, *,
     assert not isinstance(limit, TrustPolicy)
     as_of = (f"as proven at checkpoint {proven.tree_size} "
              f"({format_time(proven.checkpoint_time)}, {describe_age(age)} old)")
+    registered = not what.endswith("is not a registered issuer")
     hint = ("; if it was anchored in a batch, pass its --receipt"
-            if receipt is None and proven.record is not None else "")
+            if receipt is None and registered else "")
     common: dict[str, Any] = {
         "issuer_did": issuer, "credential_digest": digest.hex(), "credential_checked": True,
         "tree_size": proven.tree_size, "checkpoint_time": proven.checkpoint_time,
@@ -939,9 +973,11 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     data, digest, receipt, issuer = _credential_and_receipt(args)
     trust = _trust(args.trust) if args.trust else None
     out = Path(args.out)
+    max_age = _max_age(args, STATUS_MAX_AGE) if trust is not None else None
     bundle, verdict = _run_async(_with_node(
         args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest, receipt=receipt,
-                                       issuer=issuer, remember=trust is not None)))
+                                       issuer=issuer, remember=trust is not None,
+                                       max_age=max_age)))
     if bundle is None:  # the node proved it has no record, or proved it too old to tell
         raise (StaleCheckpoint if verdict.status == "stale" else VerificationError)(
             f"no bundle was written: {verdict.message}")
@@ -1276,6 +1312,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle file to write")
             p.add_argument("--trust", metavar="TRUSTFILE",
                            help="also check the checkpoint's cosignatures under this trust file")
+            _max_age_option(p, f"{STATUS_MAX_AGE // 60} minutes, with --trust")
         else:
             p.add_argument("--trust", required=True, metavar="TRUSTFILE",
                            help="the network's trust file")

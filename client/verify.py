@@ -481,8 +481,9 @@ class _Verification:
                                  f"{exc.diagnostics()}") from exc
             if computed != bundle.credential_digest:
                 raise StepFailed(f"the credential file's RFC 8785 digest is {computed.hex()}, "
-                                 f"not the bundle's {bundle.credential_digest.hex()}: this "
-                                 "bundle is for another credential")
+                                 f"not the bundle's {bundle.credential_digest.hex()}: the file "
+                                 "was changed after it was issued, or this bundle is for "
+                                 "another credential")
             self.credential = document
 
     # Step 8 -------------------------------------------------------------------------------
@@ -605,15 +606,25 @@ class _Verification:
                 raise StepFailed(f"the credential's {where} does not hold: "
                                  f"{exc.diagnostics()}") from exc
             if not self.issuer_record.key_valid_at(key, index):
-                held = any(p.public_key == key for p in self.issuer_record.keys)
-                why = (f"that key of {_label(self.bundle.issuer, self.identity)} was "
-                       f"rotated out or not yet in force at the event (index {index})" if held
-                       else f"it was never a key of {_label(self.bundle.issuer, self.identity)}"
-                       ": another party's signature")
-                raise StepFailed(f"the credential's {where} is signed by {did_key(key)}; {why}")
+                raise StepFailed(f"the credential's {where} is signed by {did_key(key)}; "
+                                 f"{self._why_not_at_event(key, index)}")
             verified += 1
         self.embedded_proof = ("verified" if verified else
                                "not_checked" if self.unchecked_proofs else "none")
+
+    def _why_not_at_event(self, key: bytes, index: int) -> str:
+        who = _label(self.bundle.issuer, self.identity)
+        period = next((p for p in self.issuer_record.keys if p.public_key == key), None)
+        if period is None:
+            return f"it was never a key of {who}: another party's signature"
+        that = ("the issuer's original key (the one its did:key names)"
+                if did_key(key) == self.bundle.issuer else f"that key of {who}")
+        if index < period.valid_from:
+            return (f"{that} only came into force at log index {period.valid_from}, after the "
+                    f"event (index {index})")
+        assert period.valid_until is not None  # it covers no index at or after valid_from
+        return (f"{that} was rotated out at log index {period.valid_until - 1}, before the "
+                f"event (index {index})")
 
     # Step 12 ------------------------------------------------------------------------------
 
@@ -769,15 +780,21 @@ def _outcome(check: _Verification) -> Verdict:
     elif check.trust is None:
         as_of += " (its cosignatures were not checked)"
 
+    unchecked = ", ".join(check.unchecked_proofs)
+    proofs_were = ("proof of type {} was" if len(check.unchecked_proofs) == 1
+                   else "proofs of type {} were").format(unchecked)
     if check.embedded_proof == "none":
         notes.append("the credential carries no embedded proof: its own signature was not "
                      "checked (the ledger's record of its digest was)")
     elif check.embedded_proof == "not_checked":
-        notes.append("embedded proofs of type " + ", ".join(check.unchecked_proofs)
-                     + " were not checked: only eddsa-jcs-2022 Data Integrity proofs are")
+        notes.append(f"the credential's embedded {proofs_were} not checked: only "
+                     "eddsa-jcs-2022 Data Integrity proofs are")
     elif check.unchecked_proofs:
-        notes.append("the credential's eddsa-jcs-2022 proof was verified; its proofs of type "
-                     + ", ".join(check.unchecked_proofs) + " were not checked")
+        notes.append("the credential's own eddsa-jcs-2022 signature was verified (the issuer's "
+                     f"key at the event); its {proofs_were} not checked")
+    elif check.embedded_proof == "verified":
+        notes.append("the credential's own eddsa-jcs-2022 signature was verified (the issuer's "
+                     "key at the event)")
     if options.credential_json is None:
         notes.append("the credential file was not checked: this verdict is about digest "
                      f"{bundle.credential_digest.hex()}, whatever file is shown, and that "

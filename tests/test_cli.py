@@ -478,10 +478,23 @@ def test_sign_adds_an_eddsa_jcs_2022_proof(capsys: pytest.CaptureFixture[str],
     assert verify_embedded_proof(document, proof) == key.public_key
     assert json.loads(printed)["verification_method"] == proof["verificationMethod"]
     code, _, err = run(capsys, "sign", str(out), "--key", str(files["key"]))
-    assert code == 2 and "already carries a proof" in err and "--add" in err
-    code, _, err = run(capsys, "sign", str(out), "--key", str(files["key"]), "--add")
+    assert code == 2 and "already carries this key's proof" in err
+    other_key = files["dir"] / "other.key"
+    write_key_file(other_key, hashlib.sha256(b"cli test other signer").digest())
+    code, _, err = run(capsys, "sign", str(out), "--key", str(other_key))
+    assert code == 2 and "already carries a proof by did:key:" in err and "--add" in err
+    code, _, err = run(capsys, "sign", str(out), "--key", str(other_key), "--add")
     assert code == 0, err
     assert len(embedded_proofs(json.loads(out.read_text()))) == 2
+    # issue and anchor refuse a file whose proof the verifier would reject, before signing.
+    node = ["--node", f"http://127.0.0.1:{closed_port()}"]
+    code, _, err = run(capsys, "issue", str(out), "--key", str(files["key"]), *node)
+    assert code == 1 and "embedded proof by another key" in err and "nothing was signed" in err
+    broken = json.loads(out.read_text())
+    broken["credentialSubject"] = {"id": "did:example:someone-else"}
+    out.write_text(json.dumps(broken))
+    code, _, err = run(capsys, "issue", str(out), "--key", str(files["key"]), *node)
+    assert code == 1 and "its embedded proof does not hold" in err
     big = files["dir"] / "big.json"
     big.write_text('{"issuer": "x", "n": 12345678901234567890}')
     code, _, err = run(capsys, "sign", str(big), "--key", str(files["key"]))

@@ -179,14 +179,19 @@ def _expected_notes(case: dict[str, Any]) -> list[str]:
                      for p in proofs
                      if (p.get("type"), p.get("cryptosuite")) != ("DataIntegrityProof",
                                                                     "eddsa-jcs-2022")]
+        were = (f"proof of type {unchecked[0]} was" if len(unchecked) == 1
+                else f"proofs of type {', '.join(unchecked)} were")
+        verified = ("the credential's own eddsa-jcs-2022 signature was verified (the "
+                    "issuer's key at the event)")
         if expected["embedded_proof"] == "none":
             notes.append(NO_PROOF_NOTE)
         elif expected["embedded_proof"] == "not_checked":
-            notes.append(f"embedded proofs of type {', '.join(unchecked)} were not checked: "
-                         "only eddsa-jcs-2022 Data Integrity proofs are")
+            notes.append(f"the credential's embedded {were} not checked: only eddsa-jcs-2022 "
+                         "Data Integrity proofs are")
         elif unchecked:
-            notes.append("the credential's eddsa-jcs-2022 proof was verified; its proofs of "
-                         f"type {', '.join(unchecked)} were not checked")
+            notes.append(f"{verified}; its {were} not checked")
+        else:
+            notes.append(verified)
     else:
         notes.append("the credential file was not checked: this verdict is about digest "
                      f"{case['bundle']['credential_digest']}, whatever file is shown, and that "

@@ -2300,7 +2300,7 @@
           throw exc;
         }
         if (!equalBytes(computed, bundle.credentialDigest)) {
-          throw stepFailed(`the credential file's RFC 8785 digest is ${hex(computed)}, not the bundle's ${hex(bundle.credentialDigest)}: this bundle is for another credential`);
+          throw stepFailed(`the credential file's RFC 8785 digest is ${hex(computed)}, not the bundle's ${hex(bundle.credentialDigest)}: the file was changed after it was issued, or this bundle is for another credential`);
         }
         this.credential = document;
       }
@@ -2428,15 +2428,23 @@
           throw exc;
         }
         if (!this.issuerRecord.keyValidAt(key, index)) {
-          const who = label(this.bundle.issuer, this.identity);
-          const held = this.issuerRecord.keys.some((p) => equalBytes(p.publicKey, key));
-          const why = held ? `that key of ${who} was rotated out or not yet in force at the event (index ${index})`
-            : `it was never a key of ${who}: another party's signature`;
-          throw stepFailed(`the credential's ${where} is signed by ${didKey(key)}; ${why}`);
+          throw stepFailed(`the credential's ${where} is signed by ${didKey(key)}; ${this.whyNotAtEvent(key, index)}`);
         }
         verified++;
       }
       this.embeddedProof = verified ? 'verified' : this.uncheckedProofs.length ? 'not_checked' : 'none';
+    }
+
+    whyNotAtEvent(key, index) {
+      const who = label(this.bundle.issuer, this.identity);
+      const period = this.issuerRecord.keys.find((p) => equalBytes(p.publicKey, key));
+      if (period === undefined) return `it was never a key of ${who}: another party's signature`;
+      const that = didKey(key) === this.bundle.issuer ? "the issuer's original key (the one its did:key names)"
+        : `that key of ${who}`;
+      if (index < period.validFrom) {
+        return `${that} only came into force at log index ${period.validFrom}, after the event (index ${index})`;
+      }
+      return `${that} was rotated out at log index ${period.validUntil - 1n}, before the event (index ${index})`;
     }
 
     // Step 12
@@ -2578,12 +2586,16 @@
     let asOf = `as of checkpoint ${treeSize} (${formatTime(checkpointTime)}`;
     asOf += age === null ? ')' : `, ${describeAge(age)} old)`;
 
+    const unchecked = check.uncheckedProofs.join(', ');
+    const proofsWere = check.uncheckedProofs.length === 1 ? `proof of type ${unchecked} was` : `proofs of type ${unchecked} were`;
     if (check.embeddedProof === 'none') {
       notes.push("the credential carries no embedded proof: its own signature was not checked (the ledger's record of its digest was)");
     } else if (check.embeddedProof === 'not_checked') {
-      notes.push(`embedded proofs of type ${check.uncheckedProofs.join(', ')} were not checked: only eddsa-jcs-2022 Data Integrity proofs are`);
+      notes.push(`the credential's embedded ${proofsWere} not checked: only eddsa-jcs-2022 Data Integrity proofs are`);
     } else if (check.uncheckedProofs.length) {
-      notes.push(`the credential's eddsa-jcs-2022 proof was verified; its proofs of type ${check.uncheckedProofs.join(', ')} were not checked`);
+      notes.push(`the credential's own eddsa-jcs-2022 signature was verified (the issuer's key at the event); its ${proofsWere} not checked`);
+    } else if (check.embeddedProof === 'verified') {
+      notes.push("the credential's own eddsa-jcs-2022 signature was verified (the issuer's key at the event)");
     }
     if (options.credentialJson === null) {
       notes.push(`the credential file was not checked: this verdict is about digest ${hex(bundle.credentialDigest)}, ` +
