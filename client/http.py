@@ -343,6 +343,13 @@ class NodeClient:
         return await self._status(f"/v1/issuers/{quote(issuer, safe=':')}",
                                   f"the record of issuer {issuer}", tree_size)
 
+    async def pathway_status(self, owner: str, pathway_id: str,
+                             tree_size: int | None = None) -> ProvenStatus:
+        """The record of ``owner``'s pathway ``pathway_id`` (every version) and its proof."""
+        return await self._status(
+            f"/v1/pathways/{quote(owner, safe=':')}/{quote(pathway_id, safe='')}",
+            f"the record of pathway {pathway_id}", tree_size)
+
     async def event(self, event_hash: bytes) -> dict[str, Any]:
         what = f"event {event_hash.hex()}"
         document = await self._json(f"/v1/events/{event_hash.hex()}", what)
