@@ -11,8 +11,11 @@ import copy
 import dataclasses
 import importlib.resources
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +31,8 @@ from openbadges import (
 )
 from test_verify import GOVERNANCE, ORIGIN, InProcessLedger, key
 
-from client.bundle import StatusEntry
+from client.bundle import StatusEntry, format_bundle
+from client.cli import main as cli_main
 from client.credentials import digest as credential_digest
 from client.errors import InvalidEncoding
 from client.events import (
@@ -41,7 +45,7 @@ from client.events import (
     RevocationReason,
 )
 from client.hashes import Hash
-from client.keys import KeyPair
+from client.keys import KeyPair, write_key_file
 from client.pathway import (
     SCHEMA_RESOURCE,
     DefinitionError,
@@ -515,3 +519,96 @@ def test_pathway_bundle_json_has_the_documented_members(world: World) -> None:
     assert list(document) == ["format", "origin", "owner", "pathway_id", "definition", "event",
                               "event_proof", "header", "header_proof", "status"]
     assert document["format"] == "vcledger-pathway-bundle/v1"
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli_main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def cli_files(world: World, tmp_path: Path) -> dict[str, Path]:
+    paths = {"trust": tmp_path / "trust.json",
+             "pathway": tmp_path / "data-analyst.pathway.json",
+             "superseded": tmp_path / "superseded.pathway.json"}
+    paths["trust"].write_text(world.trust.model_dump_json())
+    paths["pathway"].write_text(format_pathway_bundle(world.pathway(UNI)))
+    paths["superseded"].write_text(format_pathway_bundle(world.pathway(UNI, version=1)))
+    for name in ("sql", "statistics", "visualisation", "sql-revoked"):
+        bundle, credential = world.credential(name)
+        paths[f"{name}.bundle"] = tmp_path / f"{name}.bundle.json"
+        paths[f"{name}.bundle"].write_text(format_bundle(bundle))
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_bytes(credential)
+    return paths
+
+
+def _pairs(paths: dict[str, Path], *names: str) -> list[str]:
+    argv: list[str] = []
+    for name in names:
+        argv += ["--bundle", str(paths[f"{name}.bundle"]), "--credential", str(paths[name])]
+    return argv
+
+
+def test_cli_pathway_verify_exit_codes(capsys: pytest.CaptureFixture[str],
+                                       cli_files: dict[str, Path]) -> None:
+    trust = ["--trust", str(cli_files["trust"]), "--max-age", "none"]
+    code, out, err = _cli(capsys, "pathway", "verify", str(cli_files["pathway"]), *trust,
+                          *_pairs(cli_files, "sql", "statistics", "visualisation"))
+    assert code == 0, out + err
+    assert out.startswith("complete: did:example:learner-ada meets")
+    assert "competencies covered: O*NET 2.B.3.e" in out
+    code, out, _ = _cli(capsys, "pathway", "verify", str(cli_files["pathway"]), *trust,
+                        *_pairs(cli_files, "sql-revoked", "statistics", "visualisation"),
+                        "--json")
+    document = json.loads(out)
+    assert code == 7 and document["status"] == "incomplete"
+    assert document["requirements"][0]["reason"] == "revoked"
+    assert document["credentials"][0]["label"].endswith("sql-revoked.json")
+    code, out, _ = _cli(capsys, "pathway", "verify", str(cli_files["superseded"]), *trust,
+                        *_pairs(cli_files, "sql"))
+    assert code == 4 and "superseded" in out
+    code, out, _ = _cli(capsys, "pathway", "verify", str(cli_files["pathway"]), *trust,
+                        *_pairs(cli_files, "sql", "statistics", "visualisation"),
+                        "--owner", "https://evil.example/issuers/1")
+    assert code == 4 and "step 8 (owner status)" in out
+
+
+def test_cli_pathway_usage_and_file_errors(capsys: pytest.CaptureFixture[str],
+                                           cli_files: dict[str, Path], tmp_path: Path) -> None:
+    trust = ["--trust", str(cli_files["trust"])]
+    code, _, err = _cli(capsys, "pathway", "verify", str(cli_files["pathway"]), *trust,
+                        "--bundle", str(cli_files["sql.bundle"]))
+    assert code == 2 and "one --bundle per --credential" in err
+    code, _, err = _cli(capsys, "pathway", "bundle", "http://uni.example/p", "--issuer",
+                        UNI.did, "--node", "http://127.0.0.1:9", *trust, "--out",
+                        str(tmp_path / "x.json"))
+    assert code == 2 and "PATHWAY_ID" in err and "https URL" in err
+    definition = tmp_path / "definition.json"
+    definition.write_text(json.dumps({**data_analyst_definition(), "rule": {"at_least": 9}}))
+    key_file = tmp_path / "owner.key"
+    write_key_file(key_file, UNI.seed)
+    code, _, err = _cli(capsys, "pathway", "define", str(definition), "--key", str(key_file),
+                        "--node", "http://127.0.0.1:9")
+    assert code == 1 and "rule.at_least is 9 but there are only 3 requirements" in err
+    definition.write_text(json.dumps(data_analyst_definition(owner=EVIL.did)))
+    code, _, err = _cli(capsys, "pathway", "define", str(definition), "--key", str(key_file),
+                        "--node", "http://127.0.0.1:9")
+    assert code == 2 and f"names owner {EVIL.did}" in err
+
+
+def test_cli_pathway_verify_never_loads_the_network_client(cli_files: dict[str, Path]) -> None:
+    argv = ["pathway", "verify", str(cli_files["pathway"]), "--trust", str(cli_files["trust"]),
+            "--max-age", "none", *_pairs(cli_files, "sql", "statistics", "visualisation")]
+    code = ("import sys; from client.cli import main; "
+            f"rc = main({argv!r}); "
+            "loaded = [m for m in ('aiohttp', 'client.http') if m in sys.modules]; "
+            "print(loaded); sys.exit(rc if not loaded else 99)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False, cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("complete: ")
