@@ -596,8 +596,8 @@ async def fetch_definition(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> byt
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
                 session.get(url, headers={"Accept": "application/json"}) as response:
-            body = await read_capped(response, MAX_DEFINITION_SIZE)
             status = response.status
+            body = b"" if status != 200 else await read_capped(response, MAX_DEFINITION_SIZE)
     except ResponseTooLarge as exc:
         raise NodeResponseError(f"{url}: the definition is larger than {MAX_DEFINITION_SIZE} "
                                 "bytes") from exc

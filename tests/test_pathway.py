@@ -612,3 +612,39 @@ def test_cli_pathway_verify_never_loads_the_network_client(cli_files: dict[str, 
                             timeout=60, check=False, cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("complete: ")
+
+
+def test_the_definition_is_fetched_from_where_its_owner_publishes_it(tmp_path: Path) -> None:
+    import asyncio
+    import http.server
+    import threading
+
+    from client.errors import LedgerError
+    from client.http import fetch_definition
+
+    document = _file(data_analyst_definition())
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = document if self.path == "/pathway" else b"x" * (64 * 1024 + 1)
+            self.send_response(200 if self.path != "/missing" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        fetched = asyncio.run(fetch_definition(base + "/pathway", timeout=10))
+        assert parse_definition(fetched).digest == parse_definition(document).digest
+        for path, fragment in (("/big", "larger than"), ("/missing", "HTTP 404")):
+            with pytest.raises(LedgerError, match=fragment):
+                asyncio.run(fetch_definition(base + path, timeout=10))
+    finally:
+        server.shutdown()
+        server.server_close()
