@@ -636,7 +636,8 @@ def verify_pathway(
     proven = verify_pathway_bundle(pathway_bundle, trust, now=now, max_age=max_age,
                                    expected_owner=expected_owner)
     if proven.status == "invalid":
-        return PathwayVerdict("invalid", f"invalid: the pathway bundle, {proven.message}",
+        return PathwayVerdict("invalid", "invalid: pathway bundle "
+                              + proven.message.removeprefix("invalid: "),
                               step=proven.step, step_name=proven.step_name,
                               pathway_bundle=proven)
     assert proven.definition is not None and proven.pathway is not None
