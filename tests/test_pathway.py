@@ -648,3 +648,24 @@ def test_the_definition_is_fetched_from_where_its_owner_publishes_it(tmp_path: P
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_hostile_pathway_bundles_are_invalid_never_a_crash(world: World) -> None:
+    document = json.loads(format_pathway_bundle(world.pathway(UNI)))
+    deep: Any = []
+    for _ in range(600):
+        deep = [deep]
+    hostile = [
+        {**document, "definition": {**document["definition"], "x": deep}},
+        {**document, "definition": {**document["definition"], "version": 1e400}},
+        {**document, "definition": []},
+        {**document, "status": {"owner": document["status"]["owner"]}},
+        {**document, "pathway_id": "https://uni.example/" + "p" * 300},
+    ]
+    for broken in hostile:
+        text = json.dumps(broken).replace("Infinity", "1e400")
+        verdict = world.verify(["sql"], pathway=text)
+        assert verdict.status == "invalid" and verdict.step in (1, 7), verdict.message
+    for cut in range(0, len(json.dumps(document)), 997):
+        verdict = world.verify([], pathway=json.dumps(document)[:cut])
+        assert (verdict.status, verdict.step) == ("invalid", 1)
