@@ -64,6 +64,8 @@ MAX_ISSUER_ID_LENGTH = 200
 MAX_COMPROMISE_REASON = 200
 """Bytes of UTF-8 in an issuer.compromise reason (it may be empty)."""
 MAX_TIMESTAMP = 2**63 - 1
+MAX_PATHWAY_VERSION = 2**32 - 1
+"""The largest version a pathway.define may carry (the ledger allows far fewer, §9)."""
 
 SIGNING_DOMAIN = "vcledger/event/v1"
 
@@ -77,6 +79,13 @@ ISSUER_ID_PATTERN = re.compile(
 """An identifier a credential may name as its ``issuer``: an https URL or a DID (W3C DID
 syntax), printable ASCII without spaces, so that a person can read and compare it."""
 
+MAX_PATHWAY_ID_LENGTH = 200
+"""Bytes of a pathway id (an https URL)."""
+
+PATHWAY_ID_PATTERN = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[\x21-\x7e]*)?")
+"""A pathway id: an https URL of printable ASCII without spaces (where its owner publishes
+the definition document), compared as an exact string."""
+
 
 class EventKind(StrEnum):
     ISSUER_REGISTER = "issuer.register"
@@ -88,6 +97,8 @@ class EventKind(StrEnum):
     BATCH_ANCHOR = "batch.anchor"
     CREDENTIAL_REVOKE = "credential.revoke"
     BATCH_REVOKE = "batch.revoke"
+    PATHWAY_DEFINE = "pathway.define"
+    PATHWAY_RETIRE = "pathway.retire"
 
 
 class RevocationReason(IntEnum):
@@ -135,6 +146,19 @@ def _batch_id(value: Any, what: str) -> str:
             "starting with a letter or digit)"
         )
     return batch_id
+
+
+def _pathway_id(value: Any, what: str) -> str:
+    pathway_id = expect_str(value, what, max_len=MAX_PATHWAY_ID_LENGTH)
+    if not PATHWAY_ID_PATTERN.fullmatch(pathway_id):
+        raise InvalidEncoding(f"{what}: {pathway_id!r} is not an https URL of printable ASCII "
+                              "without spaces")
+    return pathway_id
+
+
+def check_pathway_id(pathway_id: str, what: str = "pathway id") -> str:
+    """Check a pathway id given by a person; :class:`InvalidEncoding` says what is wrong."""
+    return _pathway_id(pathway_id, what)
 
 
 def _issuer_ids(value: Any, what: str) -> tuple[str, ...]:
@@ -401,6 +425,63 @@ class BatchRevoke:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PathwayDefine:
+    """Publish version ``version`` of the pathway ``pathway_id`` of ``owner``.
+
+    Only the SHA-256 of the RFC 8785 form of the definition document goes on the
+    ledger (:mod:`client.pathway`), as for credentials.  Signed by the owner's
+    current key; version 1 starts a pathway, each later version supersedes the one
+    before (the ledger keeps them all).
+    """
+
+    kind: ClassVar[EventKind] = EventKind.PATHWAY_DEFINE
+    owner: str
+    pathway_id: str
+    version: int
+    definition_digest: Hash
+
+    @property
+    def issuer(self) -> str:
+        """The owner: an issuer whose namespace the event touches."""
+        return self.owner
+
+    def fields(self) -> list[Any]:
+        return [self.owner, self.pathway_id, self.version, self.definition_digest]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> PathwayDefine:
+        owner, pathway_id, version, digest = expect_array(fields, "pathway.define payload", 4)
+        return cls(
+            _did(owner, "pathway owner"),
+            _pathway_id(pathway_id, "pathway id"),
+            expect_uint(version, "pathway version", minimum=1, maximum=MAX_PATHWAY_VERSION),
+            expect_hash(digest, "pathway definition digest"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayRetire:
+    """No version of the pathway is current any more.  Signed by the owner's current key,
+    its last key before a compromise, or a governance key (it only takes trust away)."""
+
+    kind: ClassVar[EventKind] = EventKind.PATHWAY_RETIRE
+    owner: str
+    pathway_id: str
+
+    @property
+    def issuer(self) -> str:
+        return self.owner
+
+    def fields(self) -> list[Any]:
+        return [self.owner, self.pathway_id]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> PathwayRetire:
+        owner, pathway_id = expect_array(fields, "pathway.retire payload", 2)
+        return cls(_did(owner, "pathway owner"), _pathway_id(pathway_id, "pathway id"))
+
+
 Payload: TypeAlias = (
     IssuerRegister
     | IssuerRotate
@@ -411,6 +492,8 @@ Payload: TypeAlias = (
     | BatchAnchor
     | CredentialRevoke
     | BatchRevoke
+    | PathwayDefine
+    | PathwayRetire
 )
 
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
@@ -425,6 +508,8 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         BatchAnchor,
         CredentialRevoke,
         BatchRevoke,
+        PathwayDefine,
+        PathwayRetire,
     )
 }
 

@@ -41,8 +41,9 @@ from client.checkpoint import parse_checkpoint
 from client.errors import InvalidEncoding, LedgerError, UsageError
 from client.hashes import Hash, hash_from_hex
 from client.note import MAX_NOTE_SIZE, parse_note
+from client.pathway import MAX_DEFINITION_SIZE, PathwayBundle, PathwayStatus, build_pathway_bundle
 from client.smt import SmtProof
-from client.status import BatchRecord, CredentialRecord, decode_record
+from client.status import BatchRecord, CredentialRecord, PathwayRecord, decode_record
 
 __all__ = [
     "NodeClient",
@@ -52,6 +53,8 @@ __all__ = [
     "ProvenStatus",
     "Submission",
     "fetch_bundle",
+    "fetch_definition",
+    "fetch_pathway_bundle",
     "normalize_node_url",
 ]
 
@@ -343,6 +346,13 @@ class NodeClient:
         return await self._status(f"/v1/issuers/{quote(issuer, safe=':')}",
                                   f"the record of issuer {issuer}", tree_size)
 
+    async def pathway_status(self, owner: str, pathway_id: str,
+                             tree_size: int | None = None) -> ProvenStatus:
+        """The record of ``owner``'s pathway ``pathway_id`` (every version) and its proof."""
+        return await self._status(
+            f"/v1/pathways/{quote(owner, safe=':')}/{quote(pathway_id, safe='')}",
+            f"the record of pathway {pathway_id}", tree_size)
+
     async def event(self, event_hash: bytes) -> dict[str, Any]:
         what = f"event {event_hash.hex()}"
         document = await self._json(f"/v1/events/{event_hash.hex()}", what)
@@ -530,3 +540,74 @@ def _decode(node: NodeClient, value: bytes) -> object:
     except InvalidEncoding as exc:
         raise NodeResponseError(f"node {node.url}: unreadable status record: "
                                 f"{exc.diagnostics()}") from exc
+
+
+async def fetch_pathway_bundle(
+    node: NodeClient,
+    *,
+    owner: str,
+    pathway_id: str,
+    definition: dict[str, Any],
+    min_cosignatures: int,
+) -> PathwayBundle:
+    """Fetch the proofs of the CURRENT version of ``owner``'s pathway ``pathway_id`` at the
+    newest checkpoint with at least ``min_cosignatures`` cosignatures, and assemble a
+    pathway bundle around ``definition`` (the document; only its digest is on the ledger).
+
+    Nothing is verified here; the caller runs
+    :func:`client.pathway_verify.verify_pathway_bundle` on the result (which also
+    compares the document with the ledger's digest).  Raises :class:`NodeRejected` when
+    the owner or the pathway is unknown as of that checkpoint.
+    """
+    origin = await node.origin()
+    checkpoint_note = await node.checkpoint(min_cosignatures=min_cosignatures)
+    tree_size = parse_checkpoint(parse_note(checkpoint_note).body).tree_size
+    owner_status, pathway_status = await asyncio.gather(
+        node.issuer_status(owner, tree_size), node.pathway_status(owner, pathway_id, tree_size))
+    if any(s.tree_size != tree_size or s.header != owner_status.header
+           for s in (owner_status, pathway_status)):
+        raise NodeResponseError(f"node {node.url} answered status proofs for another tree "
+                                f"size than the checkpoint's {tree_size}")
+    if owner_status.value is None:
+        raise NodeRejected(f"node {node.url}: {owner} is not a registered issuer as of "
+                           f"checkpoint {tree_size}", status=404, error_code="unknown_issuer")
+    if pathway_status.value is None:
+        raise NodeRejected(f"node {node.url}: {owner} defined no pathway {pathway_id} as of "
+                           f"checkpoint {tree_size} (if it was just defined, retry in a moment)",
+                           status=404, error_code="unknown_pathway")
+    record = _decode(node, pathway_status.value)
+    if not isinstance(record, PathwayRecord):
+        raise NodeResponseError(f"node {node.url}: the pathway status is not a pathway record")
+    index = record.current.position.index
+    event, event_path, header_path = await asyncio.gather(
+        node.entry(index), node.inclusion_proof(index, tree_size),
+        node.inclusion_proof(tree_size - 1, tree_size))
+    return build_pathway_bundle(
+        origin=origin, owner=owner, pathway_id=pathway_id, definition=definition, event=event,
+        event_index=index, event_audit_path=event_path, checkpoint_note=checkpoint_note,
+        header=owner_status.header, header_audit_path=header_path,
+        status=PathwayStatus(owner_status.entry(), pathway_status.entry()))
+
+
+async def fetch_definition(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+    """The definition document its owner publishes at ``url`` (the pathway id), untrusted:
+    at most :data:`client.pathway.MAX_DEFINITION_SIZE` bytes; the caller parses it and the
+    verifier compares its digest with the ledger's."""
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
+                session.get(url, headers={"Accept": "application/json"}) as response:
+            status = response.status
+            body = b"" if status != 200 else await read_capped(response, MAX_DEFINITION_SIZE)
+    except ResponseTooLarge as exc:
+        raise NodeResponseError(f"{url}: the definition is larger than {MAX_DEFINITION_SIZE} "
+                                "bytes") from exc
+    except TimeoutError as exc:
+        raise NodeUnavailable(f"{url} did not answer within {timeout:g} s; pass the "
+                              "definition file with --definition") from exc
+    except aiohttp.ClientError as exc:
+        raise NodeUnavailable(f"cannot fetch the definition from {url} "
+                              f"({_describe(exc)}); pass the file with --definition") from exc
+    if status != 200:
+        raise NodeUnavailable(f"{url} answered HTTP {status}; pass the definition file with "
+                              "--definition")
+    return body

@@ -1,7 +1,7 @@
 """Status keys and status records: what the status map (a sparse Merkle tree) holds.
 
 Every value in the map is one canonical msgpack record, found under a 256-bit
-key derived from the issuer's id and the credential or batch id.  Because the
+key derived from the issuer's id and the credential, batch or pathway id.  Because the
 issuer's DID is part of every key, an issuer's events can only ever touch its
 own namespace: no issuer can revoke another issuer's credential.
 
@@ -10,6 +10,7 @@ A *position* is where something happened in the ledger: ``(log index, block heig
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -42,6 +43,8 @@ MAX_ISSUER_IDENTITIES = 6
 """Identity versions (registration plus updates) one issuer record keeps; then a new DID."""
 MAX_COMPROMISE_STATEMENTS = 4
 """issuer.compromise statements one record keeps (each moves the start earlier)."""
+MAX_PATHWAY_VERSIONS = 16
+"""Versions one pathway record keeps; then the owner publishes under a new pathway id."""
 
 
 def issuer_status_key(issuer: str) -> Hash:
@@ -54,6 +57,10 @@ def credential_status_key(issuer: str, digest: bytes) -> Hash:
 
 def batch_status_key(issuer: str, batch_id: str) -> Hash:
     return sha256(encoding.pack(["vcledger/status/batch", issuer, batch_id]))
+
+
+def pathway_status_key(owner: str, pathway_id: str) -> Hash:
+    return sha256(encoding.pack(["vcledger/status/pathway", owner, pathway_id]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +273,43 @@ class BatchRecord:
         ])
 
 
-StatusRecord: TypeAlias = IssuerRecord | CredentialRecord | BatchRecord
+@dataclass(frozen=True, slots=True)
+class PathwayVersion:
+    """One published version of a pathway: its number, the digest of its definition
+    document, and where its pathway.define sits."""
+
+    version: int
+    definition_digest: Hash
+    position: Position
+
+    def fields(self) -> list[Any]:
+        return [self.version, self.definition_digest, *self.position.fields()]
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayRecord:
+    """Every version of one pathway, oldest first (the last is the current one), and the
+    position of its pathway.retire.  The owner and pathway id are in the status key."""
+
+    versions: tuple[PathwayVersion, ...]
+    retired: Position | None
+
+    @property
+    def current(self) -> PathwayVersion:
+        return self.versions[-1]
+
+    def version(self, number: int) -> PathwayVersion | None:
+        """The entry of version ``number``, or None if it was never published."""
+        return self.versions[number - 1] if 1 <= number <= len(self.versions) else None
+
+    def encode(self) -> bytes:
+        return encoding.pack([
+            RECORD_VERSION, "pathway", [v.fields() for v in self.versions],
+            None if self.retired is None else self.retired.fields(),
+        ])
+
+
+StatusRecord: TypeAlias = IssuerRecord | CredentialRecord | BatchRecord | PathwayRecord
 
 
 def _optional(value: Any, parse: Any, what: str) -> Any:
@@ -348,7 +391,31 @@ def decode_record(data: bytes) -> StatusRecord:
             Position.from_fields(anchored, "anchored"),
             _optional(revoked, Revocation.from_fields, "revoked"),
         )
+    if kind == "pathway":
+        _, _, versions, retired = expect_array(fields, "pathway record", 4)
+        entries = tuple(_pathway_version(v) for v in expect_array(
+            versions, "pathway versions", max_len=MAX_PATHWAY_VERSIONS))
+        # One form: versions 1..n in order, each defined after the one before.
+        if not entries:
+            raise InvalidEncoding("pathway record lists no version")
+        for number, entry in enumerate(entries, start=1):
+            if entry.version != number:
+                raise InvalidEncoding(f"pathway record: entry {number} is version "
+                                      f"{entry.version}; versions run 1, 2, ... in order")
+        if any(a.position.index >= b.position.index for a, b in itertools.pairwise(entries)):
+            raise InvalidEncoding("pathway record: versions must be defined in log order")
+        return PathwayRecord(entries, _optional(retired, Position.from_fields, "retired"))
     raise InvalidEncoding(f"status record: unknown kind {kind!r}")
+
+
+def _pathway_version(value: Any) -> PathwayVersion:
+    version, digest, index, height = expect_array(value, "pathway version", 4)
+    return PathwayVersion(
+        expect_uint(version, "pathway version number", minimum=1,
+                    maximum=MAX_PATHWAY_VERSIONS),
+        expect_hash(digest, "pathway definition digest"),
+        Position.from_fields([index, height], "pathway version"),
+    )
 
 
 def _position_json(position: Position | None) -> dict[str, int] | None:
@@ -389,6 +456,15 @@ def record_json(record: StatusRecord) -> dict[str, object]:
             "batch": None if record.batch is None else {"batch_id": record.batch[0],
                                                         "index": record.batch[1]},
             "revoked": _revocation_json(record.revoked),
+        }
+    if isinstance(record, PathwayRecord):
+        return {
+            "kind": "pathway",
+            "current_version": record.current.version,
+            "versions": [{"version": v.version, "definition_digest": v.definition_digest.hex(),
+                          "index": v.position.index, "height": v.position.height}
+                         for v in record.versions],
+            "retired": _position_json(record.retired),
         }
     return {
         "kind": "batch",

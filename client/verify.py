@@ -83,6 +83,7 @@ from client.status import (
     decode_record,
     issuer_status_key,
 )
+from client.tlogproof import TlogProof
 from client.trust import Trust
 
 __all__ = [
@@ -121,8 +122,10 @@ VerdictStatus = Literal["valid", "revoked", "invalid", "stale", "expired", "not_
 
 EXIT_CODES: dict[str, int] = {
     "valid": 0, "revoked": 3, "invalid": 4, "stale": 5, "expired": 6, "not_yet_valid": 6,
+    "complete": 0, "incomplete": 7,
 }
-"""The one table of verdict exit codes (1 error and 2 usage are the CLI's own)."""
+"""The one table of verdict exit codes (1 error and 2 usage are the CLI's own); ``complete``
+and ``incomplete`` are a pathway's (:mod:`client.pathway_verify`)."""
 
 
 class TrustPolicy(enum.Enum):
@@ -315,6 +318,84 @@ def _decode_record(data: bytes) -> StatusRecord:
     return decode_record(data)
 
 
+# The checks every kind of bundle shares (a credential's, a pathway's): one home each.
+
+
+def open_checkpoint(untrusted_note: str, trust: Trust | None, origin: str, now: int | None
+                    ) -> tuple[Checkpoint, int | None, int]:
+    """Step 3: open the checkpoint note under ``trust``: (checkpoint, its time, cosignatures
+    verified).  Without ``trust`` (a caller that vouches for the checkpoint itself) the note
+    is only parsed and its origin compared; its time is then None."""
+    if trust is None:
+        checkpoint = parse_checkpoint(parse_note(untrusted_note).body)
+        if checkpoint.origin != origin:
+            raise StepFailed(f"checkpoint is for origin {checkpoint.origin!r}, not {origin!r}")
+        return checkpoint, None, 0
+    verified = verify_checkpoint(untrusted_note, trust.origin, trust.verifiers(), trust.threshold,
+                                 now=now)
+    return verified.checkpoint, verified.time, len(verified.cosigners)
+
+
+def prove_header(checkpoint: Checkpoint, untrusted_header: bytes, untrusted_proof: TlogProof,
+                 event_note: str) -> BlockHeader:
+    """Step 4: the header leaf is the checkpoint's last leaf, proven by a tlog-proof that
+    embeds the same note as the event's, and decodes as the header of that tree."""
+    if untrusted_proof.checkpoint_note != event_note:
+        raise StepFailed("header_proof and event_proof embed different checkpoint notes; "
+                         "both must carry the same cosigned checkpoint")
+    if untrusted_proof.index != checkpoint.tree_size - 1:
+        raise StepFailed(f"the header leaf must be the last leaf, index "
+                         f"{checkpoint.tree_size - 1}, of the checkpoint's tree; the proof "
+                         f"is for index {untrusted_proof.index}")
+    verify_inclusion(leaf_hash(untrusted_header), untrusted_proof.index, checkpoint.tree_size,
+                     untrusted_proof.proof, checkpoint.root)
+    leaf = _decode_leaf(untrusted_header)
+    if not isinstance(leaf, BlockHeader):
+        raise StepFailed(f"the last leaf of the checkpoint is a {leaf.kind.value} event, "
+                         "not a block header")
+    if leaf.tree_size != checkpoint.tree_size:
+        raise StepFailed(f"the block header describes a tree of {leaf.tree_size} leaves; "
+                         f"the checkpoint has {checkpoint.tree_size}")
+    return leaf
+
+
+def prove_leaf(checkpoint: Checkpoint, untrusted_leaf: bytes, untrusted_proof: TlogProof) -> None:
+    """Step 5: RFC 9162 inclusion of the leaf at the proof's index (parse_tlog_proof already
+    placed the index inside the checkpoint's tree)."""
+    verify_inclusion(leaf_hash(untrusted_leaf), untrusted_proof.index, checkpoint.tree_size,
+                     untrusted_proof.proof, checkpoint.root)
+
+
+def prove_record(header: BlockHeader, untrusted_entry: StatusEntry, key: bytes, what: str
+                 ) -> StatusRecord:
+    """Membership of a record under the header's status root, then its decoding."""
+    assert untrusted_entry.value is not None
+    verify_membership(header.status_root, key, untrusted_entry.value, untrusted_entry.proof)
+    try:
+        return _decode_record(untrusted_entry.value)
+    except InvalidEncoding as exc:
+        raise StepFailed(f"{what} record: {exc.diagnostics()}") from exc
+
+
+def prove_signer_standing(header: BlockHeader, untrusted_entry: StatusEntry, issuer: str,
+                          signer: bytes, index: int) -> IssuerRecord:
+    """Step 8: the issuer's record is in the status map, registered before the event at
+    ``index``, not retired before it, and ``signer`` was its key at that index."""
+    record = prove_record(header, untrusted_entry, issuer_status_key(issuer), "issuer")
+    if not isinstance(record, IssuerRecord) or record.issuer != issuer:
+        raise StepFailed(f"the issuer status key of {issuer} does not hold its record")
+    if record.registered.index >= index:
+        raise StepFailed(f"issuer {issuer} was registered at index "
+                         f"{record.registered.index}, not before the event at {index}")
+    if record.retired is not None and record.retired.index < index:
+        raise StepFailed(f"issuer {issuer} retired at index {record.retired.index}, "
+                         f"before the event at {index}")
+    if not record.key_valid_at(signer, index):
+        raise StepFailed(f"the event's signer {signer.hex()} was not a key of "
+                         f"{issuer} at index {index}")
+    return record
+
+
 @dataclass(frozen=True, slots=True)
 class _Options:
     """What the caller asked for, beyond the trust file and the bundle."""
@@ -373,52 +454,20 @@ class _Verification:
     # Step 3 -------------------------------------------------------------------------------
 
     def checkpoint_opens(self) -> None:
-        note_text = self.bundle.event_proof.checkpoint_note
-        if self.trust is None:
-            # verify_bundle_without_trust: the caller vouches for the checkpoint.
-            self.checkpoint = parse_checkpoint(parse_note(note_text).body)
-            if self.checkpoint.origin != self.origin:
-                raise StepFailed(f"checkpoint is for origin {self.checkpoint.origin!r}, "
-                                 f"not {self.origin!r}")
-            return
-        trust = self.trust
-        verified = verify_checkpoint(note_text, trust.origin, trust.verifiers(), trust.threshold,
-                                     now=self.options.now)
-        self.signatures += len(verified.cosigners)
-        self.checkpoint = verified.checkpoint
-        self.checkpoint_time = verified.time
+        self.checkpoint, self.checkpoint_time, cosigners = open_checkpoint(
+            self.bundle.event_proof.checkpoint_note, self.trust, self.origin, self.options.now)
+        self.signatures += cosigners
 
     # Step 4 -------------------------------------------------------------------------------
 
     def header_included(self) -> None:
-        bundle = self.bundle
-        checkpoint = self.checkpoint
-        proof = bundle.header_proof
-        if proof.checkpoint_note != bundle.event_proof.checkpoint_note:
-            raise StepFailed("header_proof and event_proof embed different checkpoint notes; "
-                             "both must carry the same cosigned checkpoint")
-        if proof.index != checkpoint.tree_size - 1:
-            raise StepFailed(f"the header leaf must be the last leaf, index "
-                             f"{checkpoint.tree_size - 1}, of the checkpoint's tree; the proof "
-                             f"is for index {proof.index}")
-        verify_inclusion(leaf_hash(bundle.header), proof.index, checkpoint.tree_size,
-                         proof.proof, checkpoint.root)
-        leaf = _decode_leaf(bundle.header)
-        if not isinstance(leaf, BlockHeader):
-            raise StepFailed(f"the last leaf of the checkpoint is a {leaf.kind.value} event, "
-                             "not a block header")
-        if leaf.tree_size != checkpoint.tree_size:
-            raise StepFailed(f"the block header describes a tree of {leaf.tree_size} leaves; "
-                             f"the checkpoint has {checkpoint.tree_size}")
-        self.header = leaf
+        self.header = prove_header(self.checkpoint, self.bundle.header, self.bundle.header_proof,
+                                   self.bundle.event_proof.checkpoint_note)
 
     # Step 5 -------------------------------------------------------------------------------
 
     def event_included(self) -> None:
-        proof = self.bundle.event_proof
-        # parse_tlog_proof already placed the index inside the checkpoint's tree.
-        verify_inclusion(leaf_hash(self.bundle.event), proof.index, self.checkpoint.tree_size,
-                         proof.proof, self.checkpoint.root)
+        prove_leaf(self.checkpoint, self.bundle.event, self.bundle.event_proof)
 
     # Step 6 -------------------------------------------------------------------------------
 
@@ -489,28 +538,12 @@ class _Verification:
     # Step 8 -------------------------------------------------------------------------------
 
     def _record(self, entry: StatusEntry, key: bytes, what: str) -> object:
-        assert entry.value is not None
-        verify_membership(self.header.status_root, key, entry.value, entry.proof)
-        try:
-            return _decode_record(entry.value)
-        except InvalidEncoding as exc:
-            raise StepFailed(f"{what} record: {exc.diagnostics()}") from exc
+        return prove_record(self.header, entry, key, what)
 
     def issuer_in_good_standing(self) -> None:
-        issuer = self.bundle.issuer
-        record = self._record(self.bundle.status.issuer, issuer_status_key(issuer), "issuer")
-        if not isinstance(record, IssuerRecord) or record.issuer != issuer:
-            raise StepFailed(f"the issuer status key of {issuer} does not hold its record")
         index = self.bundle.event_proof.index
-        if record.registered.index >= index:
-            raise StepFailed(f"issuer {issuer} was registered at index "
-                             f"{record.registered.index}, not before the event at {index}")
-        if record.retired is not None and record.retired.index < index:
-            raise StepFailed(f"issuer {issuer} retired at index {record.retired.index}, "
-                             f"before the event at {index}")
-        if not record.key_valid_at(self.event.signer, index):
-            raise StepFailed(f"the event's signer {self.event.signer.hex()} was not a key of "
-                             f"{issuer} at index {index}")
+        record = prove_signer_standing(self.header, self.bundle.status.issuer,
+                                       self.bundle.issuer, self.event.signer, index)
         self.issuer_record = record
         self.identity = record.identity_at(index)
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from client import encoding
 from client.block import BlockHeader
 from client.errors import LedgerError, UsageError
-from client.events import BATCH_ID_PATTERN, MAX_EVENT_SIZE
+from client.events import BATCH_ID_PATTERN, MAX_EVENT_SIZE, check_pathway_id
 from client.hashes import Hash, hash_from_hex
 from client.keys import public_key_from_did
 from client.note import decode_base64, encode_base64
@@ -38,6 +38,7 @@ from client.status import (
     credential_status_key,
     decode_record,
     issuer_status_key,
+    pathway_status_key,
     record_json,
 )
 from client.strictjson import loads as strict_json_loads
@@ -432,6 +433,14 @@ async def get_batch_status(request: web.Request) -> web.Response:
 
 async def get_issuer(request: web.Request) -> web.Response:
     return _status_response(request, issuer_status_key(_issuer_param(request)))
+
+
+async def get_pathway_status(request: web.Request) -> web.Response:
+    """A pathway's record (every version, the last current) with its status-map proof; the
+    pathway id is one percent-encoded path segment (``https%3A%2F%2F…``)."""
+    owner = _issuer_param(request)
+    pathway_id = check_pathway_id(request.match_info["pathway_id"])
+    return _status_response(request, pathway_status_key(owner, pathway_id))
 
 
 async def get_raw_block(request: web.Request) -> web.Response:
@@ -872,6 +881,7 @@ def build_app(service: NodeService) -> web.Application:
     app.router.add_get("/v1/status/{issuer}/{digest}", get_credential_status)
     app.router.add_get("/v1/batches/{issuer}/{batch_id}", get_batch_status)
     app.router.add_get("/v1/issuers/{issuer}", get_issuer)
+    app.router.add_get("/v1/pathways/{issuer}/{pathway_id}", get_pathway_status)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/verify", verify_page_handler)

@@ -19,11 +19,13 @@ batch.anchor           the issuer's current key; not after retirement
 credential.revoke      the issuer's current key, its last key before a compromise,
                        or a governance key (also after retirement)
 batch.revoke           as credential.revoke
+pathway.define         the owner's current key; not after retirement
+pathway.retire         as credential.revoke (also after the owner's retirement)
 =====================  ==========================================================
 
 A revocation only ever takes trust away, so after a compromise both the thief's
 key and the issuer's last trusted key may still revoke: neither can make a
-credential valid again.
+credential valid again.  Retiring a pathway is the same kind of act.
 
 Every event is also checked for replay (an event hash is accepted once, ever)
 and for a creation time not far ahead of the block time.
@@ -49,6 +51,8 @@ from client.events import (
     IssuerRetire,
     IssuerRotate,
     IssuerUpdate,
+    PathwayDefine,
+    PathwayRetire,
     SignedEvent,
 )
 from client.hashes import Hash
@@ -57,12 +61,15 @@ from client.status import (
     MAX_COMPROMISE_STATEMENTS,
     MAX_ISSUER_IDENTITIES,
     MAX_ISSUER_KEYS,
+    MAX_PATHWAY_VERSIONS,
     BatchRecord,
     Compromise,
     CredentialRecord,
     Identity,
     IssuerRecord,
     KeyPeriod,
+    PathwayRecord,
+    PathwayVersion,
     Position,
     Revocation,
     StatusRecord,
@@ -70,6 +77,7 @@ from client.status import (
     credential_status_key,
     decode_record,
     issuer_status_key,
+    pathway_status_key,
 )
 from node.errors import DuplicateEvent, RuleViolation, StoreCorrupted
 
@@ -159,25 +167,26 @@ def _require_governance(context: LedgerContext, signer: bytes, kind: str) -> Non
                             f"{kind} must be signed by a governance key named in the genesis file")
 
 
-def _require_revoker(context: LedgerContext, record: IssuerRecord, signer: bytes) -> bool:
+def _require_revoker(context: LedgerContext, record: IssuerRecord, signer: bytes,
+                     what: str = "a revocation") -> bool:
     """Check who may revoke; True when governance signed (the verdict says so)."""
     if signer in context.governance_keys:
         return True
     if signer not in (record.current_key, record.last_trusted_key):
         raise RuleViolation(
             "wrong_key",
-            f"a revocation must be signed by the current key of {record.issuer}, its last key "
+            f"{what} must be signed by the current key of {record.issuer}, its last key "
             "before a compromise, or a governance key",
         )
     return False
 
 
-def _require_active(record: IssuerRecord) -> None:
+def _require_active(record: IssuerRecord, action: str = "issue") -> None:
     if record.retired is not None:
         raise RuleViolation(
             "issuer_retired",
             f"issuer {record.issuer} retired at log index {record.retired.index}; "
-            "it can no longer issue",
+            f"it can no longer {action}",
         )
 
 
@@ -195,6 +204,21 @@ def _batch(state: BlockState, issuer: str, batch_id: str) -> BatchRecord:
     if not isinstance(record, BatchRecord):
         raise StoreCorrupted(f"batch status key of {batch_id!r} holds a {type(record).__name__}")
     return record
+
+
+def _pathway(state: BlockState, owner: str, pathway_id: str) -> PathwayRecord | None:
+    record = state.record(pathway_status_key(owner, pathway_id))
+    if record is not None and not isinstance(record, PathwayRecord):
+        raise StoreCorrupted(f"pathway status key of {pathway_id!r} holds a "
+                             f"{type(record).__name__}")
+    return record
+
+
+def _require_not_retired(record: PathwayRecord, pathway_id: str) -> None:
+    if record.retired is not None:
+        raise RuleViolation("pathway_retired",
+                            f"pathway {pathway_id} was retired at log index "
+                            f"{record.retired.index}")
 
 
 def apply_event(
@@ -382,6 +406,45 @@ def _rule_for(
         return {batch_status_key(payload.issuer, payload.batch_id):
                 dataclasses.replace(batch, revoked=Revocation(position, payload.reason,
                                                               by_governance))}
+
+    if isinstance(payload, PathwayDefine):
+        record = _issuer(state, payload.owner)
+        _require_active(record, "define pathways")
+        _require_current_key(record, signer)
+        pathway = _pathway(state, payload.owner, payload.pathway_id)
+        entry = PathwayVersion(payload.version, payload.definition_digest, position)
+        if pathway is None:
+            if payload.version != 1:
+                raise RuleViolation("pathway_version",
+                                    f"{payload.owner} has no pathway {payload.pathway_id}; its "
+                                    f"first definition must be version 1, not "
+                                    f"{payload.version}")
+            return {pathway_status_key(payload.owner, payload.pathway_id):
+                    PathwayRecord((entry,), None)}
+        _require_not_retired(pathway, payload.pathway_id)
+        current = pathway.current.version
+        if payload.version != current + 1:
+            raise RuleViolation("pathway_version",
+                                f"pathway {payload.pathway_id} is at version {current} (log "
+                                f"index {pathway.current.position.index}); the next definition "
+                                f"must be version {current + 1}, not {payload.version}")
+        if len(pathway.versions) >= MAX_PATHWAY_VERSIONS:
+            raise RuleViolation("too_many_versions",
+                                f"a pathway keeps at most {MAX_PATHWAY_VERSIONS} versions; "
+                                "publish the next under a new pathway id")
+        return {pathway_status_key(payload.owner, payload.pathway_id):
+                dataclasses.replace(pathway, versions=(*pathway.versions, entry))}
+
+    if isinstance(payload, PathwayRetire):
+        record = _issuer(state, payload.owner)
+        _require_revoker(context, record, signer, "a pathway.retire")
+        pathway = _pathway(state, payload.owner, payload.pathway_id)
+        if pathway is None:
+            raise RuleViolation("unknown_pathway",
+                                f"{payload.owner} defined no pathway {payload.pathway_id}")
+        _require_not_retired(pathway, payload.pathway_id)
+        return {pathway_status_key(payload.owner, payload.pathway_id):
+                dataclasses.replace(pathway, retired=position)}
 
     raise AssertionError(f"no rule for {type(payload).__name__}")  # decode_event guarantees a kind
 

@@ -16,6 +16,8 @@ from client.events import (
     IssuerRetire,
     IssuerRotate,
     IssuerUpdate,
+    PathwayDefine,
+    PathwayRetire,
     Payload,
     RevocationReason,
     SignedEvent,
@@ -46,6 +48,9 @@ def fixed_digest(label: str) -> Hash:
 ISSUER_IDS = ("did:web:uni.example", "https://uni.example/issuers/1")
 """The identifiers governance registers for ISSUER (sorted, as events carry them)."""
 
+PATHWAY_ID = "https://uni.example/pathways/data-analyst-professional"
+"""The pathway ISSUER defines in the samples."""
+
 BATCH_DIGESTS = [fixed_digest(f"batch member {i}") for i in range(5)]
 BATCH = build_batch(BATCH_DIGESTS)
 
@@ -68,6 +73,9 @@ def sample_payloads() -> list[tuple[Payload, KeyPair]]:
         (BatchRevoke(ISSUER.did, "2026-spring", RevocationReason.ISSUED_IN_ERROR), ISSUER_NEXT),
         (CredentialRevoke(ISSUER.did, fixed_digest("diploma 2"), RevocationReason.FRAUD),
          GOVERNANCE),
+        (PathwayDefine(ISSUER.did, PATHWAY_ID, 1, fixed_digest("pathway definition v1")),
+         ISSUER_NEXT),
+        (PathwayRetire(ISSUER.did, PATHWAY_ID), ISSUER_NEXT),
         (IssuerCompromise(ISSUER.did, 3, "signing key found on a public server"), GOVERNANCE),
         (IssuerRetire(ISSUER.did), ISSUER_NEXT),
     ]

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import msgpack
 import pytest
@@ -27,11 +28,23 @@ from prometheus_client.parser import text_string_to_metric_families
 from client.batch import build_batch
 from client.block import decode_header
 from client.checkpoint import VerifiedCheckpoint, verify_checkpoint
-from client.events import BatchAnchor, CredentialRevoke, RevocationReason, SignedEvent
+from client.events import (
+    BatchAnchor,
+    CredentialRevoke,
+    PathwayDefine,
+    PathwayRetire,
+    RevocationReason,
+    SignedEvent,
+)
 from client.hashes import Hash
 from client.merkle import leaf_hash, verify_consistency, verify_inclusion
 from client.smt import SmtProof, verify_membership, verify_non_membership
-from client.status import batch_status_key, credential_status_key, issuer_status_key
+from client.status import (
+    batch_status_key,
+    credential_status_key,
+    issuer_status_key,
+    pathway_status_key,
+)
 from node.api import EVENT_CONTENT_TYPE, EVENTS_CONTENT_TYPE, build_app
 from node.config import load_genesis, load_node_config
 from node.ledger import Head
@@ -340,6 +353,46 @@ async def test_status_issuer_and_batch_proofs_verify(make_node: NodeFactory) -> 
     batch = await proven(f"/v1/batches/{did}/2026-spring", batch_status_key(did, "2026-spring"))
     assert batch["record"]["kind"] == "batch" and batch["record"]["size"] == BATCH.size
     assert batch["record"]["root"] == BATCH.root.hex()
+
+
+PATHWAY = "https://uni.example/pathways/data-analyst?track=professional"
+
+
+async def test_pathway_status_shows_every_version_with_its_proof(make_node: NodeFactory) -> None:
+    node = await make_node()
+    heads = await chain(node)
+    for version in (1, 2):
+        await node.submit(ISSUER.sign(PathwayDefine(ISSUER.did, PATHWAY, version,
+                                                    digest(f"definition {version}")), CREATED))
+        heads.append(await node.seal())
+    path = f"/v1/pathways/{ISSUER.did}/{quote(PATHWAY, safe='')}"
+    key = pathway_status_key(ISSUER.did, PATHWAY)
+    body = await json_of(await node.client.get(path), 200)
+    assert body["status_key"] == key.hex() and body["tree_size"] == heads[-1].tree_size
+    header = decode_header(base64.b64decode(body["header"]))
+    verify_membership(header.status_root, key, base64.b64decode(body["value"]),
+                      SmtProof.decode(bytes.fromhex(body["proof"])))
+    record = body["record"]
+    assert record["kind"] == "pathway" and record["current_version"] == 2
+    assert [v["definition_digest"] for v in record["versions"]] == [
+        digest("definition 1").hex(), digest("definition 2").hex()]
+    assert record["retired"] is None
+    # At the checkpoint of block 4, version 1 was the current one.
+    then = await json_of(await node.client.get(f"{path}?tree_size={heads[-2].tree_size}"), 200)
+    assert then["record"]["current_version"] == 1
+    await node.submit(ISSUER.sign(PathwayRetire(ISSUER.did, PATHWAY), CREATED))
+    await node.seal()
+    retired = await json_of(await node.client.get(path), 200)
+    assert retired["record"]["retired"]["height"] == 6
+    never = await json_of(await node.client.get(
+        f"/v1/pathways/{ISSUER.did}/{quote(PATHWAY + '-x', safe='')}"), 200)
+    assert never["record"] is None and never["value"] is None
+    verify_non_membership(decode_header(base64.b64decode(never["header"])).status_root,
+                          pathway_status_key(ISSUER.did, PATHWAY + "-x"),
+                          SmtProof.decode(bytes.fromhex(never["proof"])))
+    bad = await json_of(await node.client.get(
+        f"/v1/pathways/{ISSUER.did}/{quote('http://uni.example/p', safe='')}"), 400)
+    assert bad["error"]["code"] == "bad_encoding" and "https URL" in bad["error"]["message"]
 
 
 async def test_healthz_and_metrics(make_node: NodeFactory) -> None:

@@ -65,7 +65,9 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 COMMANDS = [[], ["keygen"], ["issuer"], ["issuer", "register"], ["issuer", "rotate"],
             ["issuer", "retire"], ["issuer", "update"], ["issuer", "compromised"], ["issue"],
-            ["anchor"], ["revoke"], ["bundle"], ["verify"], ["status"], ["monitor"]]
+            ["anchor"], ["revoke"], ["bundle"], ["verify"], ["status"], ["monitor"],
+            ["pathway"], ["pathway", "define"], ["pathway", "retire"], ["pathway", "bundle"],
+            ["pathway", "verify"]]
 
 UNBOUNDED = ("--max-age", "none")
 """The vector checkpoints are from 2026-05: without this they are stale today."""
@@ -76,12 +78,14 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: lis
     code, out, _ = run(capsys, *command, "--help")
     assert code == 0
     assert out.startswith(f"usage: vcledger {' '.join(command)}".rstrip())
-    if command and command != ["issuer"]:
+    if command and command not in (["issuer"], ["pathway"]):
         assert "--json" in out
 
 
 @pytest.mark.parametrize("argv", [[], ["frobnicate"], ["verify"], ["verify", "b", "--trust"],
-                                  ["issuer"], ["keygen", "--out"]])
+                                  ["issuer"], ["keygen", "--out"], ["pathway"],
+                                  ["pathway", "verify", "p"], ["pathway", "bundle", "x"],
+                                  ["pathway", "retire", "x"]])
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     code, _, err = run(capsys, *argv)
     assert code == 2

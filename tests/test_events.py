@@ -40,12 +40,15 @@ from client.status import (
     Identity,
     IssuerRecord,
     KeyPeriod,
+    PathwayRecord,
+    PathwayVersion,
     Position,
     Revocation,
     batch_status_key,
     credential_status_key,
     decode_record,
     issuer_status_key,
+    pathway_status_key,
 )
 
 EVENTS = sample_events()
@@ -211,7 +214,29 @@ RECORDS = [
     BatchRecord(leaf_hash(b"root"), 1000, Position(12, 3), None),
     BatchRecord(leaf_hash(b"root"), 1000, Position(12, 3),
                 Revocation(Position(22, 6), RevocationReason.ISSUED_IN_ERROR)),
+    PathwayRecord((PathwayVersion(1, leaf_hash(b"v1"), Position(13, 3)),), None),
+    PathwayRecord((PathwayVersion(1, leaf_hash(b"v1"), Position(13, 3)),
+                   PathwayVersion(2, leaf_hash(b"v2"), Position(25, 7))), Position(40, 11)),
 ]
+
+
+def _pathway_fields(versions: list[list[object]], retired: object = None) -> bytes:
+    return bytes(msgpack.packb([1, "pathway", versions, retired], use_bin_type=True))
+
+
+@pytest.mark.parametrize(("data", "fragment"), [
+    (_pathway_fields([]), "no version"),
+    (_pathway_fields([[2, b"\x01" * 32, 5, 2]]), "versions run 1, 2"),
+    (_pathway_fields([[1, b"\x01" * 32, 5, 2], [1, b"\x02" * 32, 9, 3]]), "versions run 1, 2"),
+    (_pathway_fields([[1, b"\x01" * 32, 9, 3], [2, b"\x02" * 32, 5, 2]]), "log order"),
+    (_pathway_fields([[v, bytes([v]) * 32, v, 1] for v in range(1, 18)]), "at most 16"),
+    (_pathway_fields([[1, b"\x01" * 31, 5, 2]]), "definition digest"),
+    (bytes(msgpack.packb([1, "pathway", [[1, b"\x01" * 32, 5, 2]]], use_bin_type=True)),
+     "4 fields"),
+])
+def test_malformed_pathway_records_are_rejected(data: bytes, fragment: str) -> None:
+    with pytest.raises(InvalidEncoding, match=fragment):
+        decode_record(data)
 
 
 @pytest.mark.parametrize("record", RECORDS)
@@ -237,8 +262,10 @@ def test_status_keys_are_separate_namespaces() -> None:
         credential_status_key(GOVERNANCE.did, digest),
         batch_status_key(ISSUER.did, "x"),
         batch_status_key(GOVERNANCE.did, "x"),
+        pathway_status_key(ISSUER.did, "x"),
+        pathway_status_key(GOVERNANCE.did, "x"),
     }
-    assert len(keys) == 5
+    assert len(keys) == 7
 
 
 def test_sample_payload_signers_match_the_rules() -> None:

@@ -27,6 +27,8 @@ from client.events import (
     IssuerRetire,
     IssuerRotate,
     IssuerUpdate,
+    PathwayDefine,
+    PathwayRetire,
     Payload,
     RevocationReason,
     SignedEvent,
@@ -37,14 +39,18 @@ from client.keys import KeyPair
 from client.status import (
     MAX_COMPROMISE_STATEMENTS,
     MAX_ISSUER_IDENTITIES,
+    MAX_PATHWAY_VERSIONS,
     BatchRecord,
     CredentialRecord,
     IssuerRecord,
+    PathwayRecord,
+    PathwayVersion,
     Position,
     batch_status_key,
     credential_status_key,
     decode_record,
     issuer_status_key,
+    pathway_status_key,
 )
 from node.errors import DuplicateEvent, RuleViolation
 from node.rules import LedgerContext, execute_events
@@ -421,3 +427,94 @@ def test_compromise_statements_are_kept_bounded_and_may_have_no_reason(ledger: L
     assert record.voided_by(start).position == record.compromises[0].position  # type: ignore[union-attr]
     ledger.rejects(IssuerCompromise(ISSUER.did, 1 + 0, ""), GOVERNANCE,
                    "too_many_compromise_statements")
+
+
+# -- pathways -------------------------------------------------------------------------------
+
+PATHWAY = "https://uni.example/pathways/data-analyst"
+
+
+def _define(version: int, owner: str = ISSUER.did, pathway_id: str = PATHWAY) -> PathwayDefine:
+    return PathwayDefine(owner, pathway_id, version, fixed_digest(f"{pathway_id} v{version}"))
+
+
+def _pathway_record(ledger: Ledger, owner: str = ISSUER.did,
+                    pathway_id: str = PATHWAY) -> PathwayRecord:
+    record = ledger.record(pathway_status_key(owner, pathway_id))
+    assert isinstance(record, PathwayRecord)
+    return record
+
+
+def test_pathway_versions_supersede_and_the_record_keeps_them_all(ledger: Ledger) -> None:
+    ledger.rejects(_define(2), ISSUER, "pathway_version")  # a new pathway starts at 1
+    first = ledger.size
+    ledger.submit(_define(1), ISSUER)
+    assert _pathway_record(ledger) == PathwayRecord(
+        (PathwayVersion(1, _define(1).definition_digest, Position(first, ledger.height)),), None)
+    ledger.rejects(_define(1), ISSUER, "pathway_version")  # no second version 1
+    violation = ledger.rejects(_define(3), ISSUER, "pathway_version")  # no gap
+    assert "at version 1" in violation.diagnostics() and "must be version 2" in \
+        violation.diagnostics()
+    second = ledger.size
+    ledger.submit(_define(2), ISSUER)
+    record = _pathway_record(ledger)
+    assert [v.version for v in record.versions] == [1, 2]
+    assert record.current.position.index == second and record.retired is None
+    assert record.version(1) == record.versions[0] and record.version(3) is None
+
+
+def test_pathway_define_needs_the_owners_current_key_and_standing(ledger: Ledger) -> None:
+    ledger.rejects(_define(1, owner=OTHER_ISSUER.did), OTHER_ISSUER, "unknown_issuer")
+    ledger.rejects(_define(1), OTHER_ISSUER, "wrong_key")  # nobody defines in another's name
+    ledger.rejects(_define(1), GOVERNANCE, "wrong_key")  # not even governance
+    ledger.submit(IssuerRotate(ISSUER.did, ISSUER_NEXT.public_key), ISSUER)
+    ledger.rejects(_define(1), ISSUER, "wrong_key")  # rotated out
+    ledger.submit(_define(1), ISSUER_NEXT)
+    ledger.submit(IssuerRetire(ISSUER.did), ISSUER_NEXT)
+    violation = ledger.rejects(_define(2), ISSUER_NEXT, "issuer_retired")
+    assert "can no longer define pathways" in violation.diagnostics()
+
+
+def test_a_compromised_owner_defines_nothing_more(ledger: Ledger) -> None:
+    ledger.submit(_define(1), ISSUER)
+    ledger.submit(IssuerCompromise(ISSUER.did, ledger.size, "stolen"), GOVERNANCE)
+    ledger.rejects(_define(2), ISSUER, "issuer_retired")
+
+
+def test_pathway_ids_live_in_their_owners_namespace(ledger: Ledger) -> None:
+    ledger.submit(IssuerRegister(OTHER_ISSUER.did, "Other", OTHER_ISSUER.public_key), GOVERNANCE)
+    ledger.submit(_define(1), ISSUER)
+    ledger.submit(_define(1, owner=OTHER_ISSUER.did), OTHER_ISSUER)  # its own pathway
+    ledger.rejects(PathwayRetire(ISSUER.did, PATHWAY), OTHER_ISSUER, "wrong_key")
+    assert _pathway_record(ledger) != _pathway_record(ledger, OTHER_ISSUER.did)
+    assert pathway_status_key(ISSUER.did, PATHWAY) != pathway_status_key(OTHER_ISSUER.did,
+                                                                         PATHWAY)
+
+
+def test_pathway_retire_is_final(ledger: Ledger) -> None:
+    ledger.rejects(PathwayRetire(ISSUER.did, PATHWAY), ISSUER, "unknown_pathway")
+    ledger.submit(_define(1), ISSUER)
+    retired_at = ledger.size
+    ledger.submit(PathwayRetire(ISSUER.did, PATHWAY), ISSUER)
+    record = _pathway_record(ledger)
+    assert record.retired == Position(retired_at, ledger.height)
+    assert [v.version for v in record.versions] == [1]  # history stays
+    ledger.rejects(PathwayRetire(ISSUER.did, PATHWAY), ISSUER, "pathway_retired")
+    ledger.rejects(PathwayRetire(ISSUER.did, PATHWAY), GOVERNANCE, "pathway_retired")
+    ledger.rejects(_define(2), ISSUER, "pathway_retired")
+
+
+def test_governance_and_a_retired_owner_may_retire_a_pathway(ledger: Ledger) -> None:
+    ledger.submit(_define(1), ISSUER)
+    ledger.submit(_define(1, pathway_id=PATHWAY + "-2"), ISSUER)
+    ledger.submit(PathwayRetire(ISSUER.did, PATHWAY), GOVERNANCE)
+    ledger.submit(IssuerRetire(ISSUER.did), ISSUER)
+    # Retiring only takes trust away: allowed after the owner's own retirement.
+    ledger.submit(PathwayRetire(ISSUER.did, PATHWAY + "-2"), ISSUER)
+
+
+def test_pathway_versions_are_bounded(ledger: Ledger) -> None:
+    for version in range(1, MAX_PATHWAY_VERSIONS + 1):
+        ledger.submit(_define(version), ISSUER)
+    ledger.rejects(_define(MAX_PATHWAY_VERSIONS + 1), ISSUER, "too_many_versions")
+    assert len(_pathway_record(ledger).versions) == MAX_PATHWAY_VERSIONS

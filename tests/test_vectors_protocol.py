@@ -85,6 +85,20 @@ def _check_payload_shape(kind: str, payload: list[Any]) -> None:
         assert 1 <= len(reason.encode()) <= 200
     elif kind == "credential.revoke":
         assert len(payload) == 4 and payload[2] in range(6)
+    elif kind == "pathway.define":
+        owner, pathway_id, version, definition_digest = payload
+        assert owner.startswith("did:key:z") and _is_pathway_id(pathway_id)
+        assert isinstance(version, int) and not isinstance(version, bool) and version >= 1
+        assert isinstance(definition_digest, bytes) and len(definition_digest) == 32
+    elif kind == "pathway.retire":
+        owner, pathway_id = payload
+        assert owner.startswith("did:key:z") and _is_pathway_id(pathway_id)
+
+
+def _is_pathway_id(value: Any) -> bool:
+    """docs/protocol.md §6.2: an https URL, at most 200 bytes, printable ASCII, no spaces."""
+    return (isinstance(value, str) and value.startswith("https://") and len(value) > 8
+            and len(value.encode()) <= 200 and all(0x21 <= ord(c) <= 0x7e for c in value))
 
 
 @pytest.mark.parametrize("vector", EVENTS, ids=lambda v: v["description"])
@@ -144,6 +158,11 @@ def test_status_record_vectors() -> None:
     batch = keys["batch"]
     assert hashlib.sha256(pack(["vcledger/status/batch", issuer, batch["batch_id"]])
                           ).hexdigest() == batch["key"]
+    pathway = keys["pathway"]
+    assert hashlib.sha256(pack(["vcledger/status/pathway", pathway["owner"],
+                                pathway["pathway_id"]])).hexdigest() == pathway["key"]
+    assert {r["fields"][1] for r in vector["records"]} == {"issuer", "credential", "batch",
+                                                          "pathway"}
     for record in vector["records"]:
         encoded = bytes.fromhex(record["encoded"])
         fields = unhex(record["fields"])
@@ -196,6 +215,19 @@ def _check_record_shape(fields: list[Any]) -> None:
             _check_position(issued)
         assert batch is None or (isinstance(batch[0], str) and isinstance(batch[1], int))
         _check_revocation(revoked)
+    elif fields[1] == "pathway":
+        # [1, "pathway", [[version, digest, index, height], ...], retired | nil]: versions
+        # 1..n in log order (at most 16), the last the current one.
+        _, _, versions, retired = fields
+        assert 1 <= len(versions) <= 16
+        assert [v[0] for v in versions] == list(range(1, len(versions) + 1))
+        for _, definition_digest, index, height in versions:
+            assert len(definition_digest) == 32
+            _check_position([index, height])
+        assert [v[2] for v in versions] == sorted({v[2] for v in versions})
+        if retired is not None:
+            _check_position(retired)
+            assert retired[0] > versions[-1][2]
     else:
         _, kind, root, size, anchored, revoked = fields
         assert kind == "batch" and len(root) == 32 and size >= 1

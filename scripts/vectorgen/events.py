@@ -19,6 +19,7 @@ from protocol_fixtures import (
     ISSUER_IDS,
     ISSUER_NEXT,
     ORIGIN,
+    PATHWAY_ID,
     fixed_digest,
     fixed_key,
     sample_events,
@@ -36,11 +37,14 @@ from client.status import (
     Identity,
     IssuerRecord,
     KeyPeriod,
+    PathwayRecord,
+    PathwayVersion,
     Position,
     Revocation,
     batch_status_key,
     credential_status_key,
     issuer_status_key,
+    pathway_status_key,
 )
 
 KEYS = {"governance": GOVERNANCE, "issuer": ISSUER, "issuer rotated": ISSUER_NEXT}
@@ -166,6 +170,23 @@ def _invalid_events() -> dict[str, Any]:
             {"description": "issuer.compromise with a 201-byte reason",
              "encoded": with_payload("issuer.compromise", set_at(2, "x" * 201)),
              "error": "compromise reason"},
+            {"description": "pathway.define version 0 (versions start at 1)",
+             "encoded": with_payload("pathway.define", set_at(2, 0)),
+             "error": "pathway version"},
+            {"description": "pathway.define with an http (not https) pathway id",
+             "encoded": with_payload("pathway.define",
+                                     set_at(1, "http://uni.example/pathways/data-analyst")),
+             "error": "not an https URL"},
+            {"description": "pathway.define with a 201-byte pathway id",
+             "encoded": with_payload("pathway.define",
+                                     set_at(1, "https://uni.example/" + "p" * 181)),
+             "error": "pathway id"},
+            {"description": "pathway.define with a 31-byte definition digest",
+             "encoded": with_payload("pathway.define", set_at(3, b"\x01" * 31)),
+             "error": "definition digest"},
+            {"description": "pathway.retire with a version field (it names no version)",
+             "encoded": with_payload("pathway.retire", lambda p: p.append(1)),
+             "error": "expected 2 fields"},
         ],
     }
 
@@ -227,6 +248,13 @@ def _records() -> dict[str, Any]:
         ("batch revoked as a whole by governance", BatchRecord(
             leaf_hash(b"batch root"), 1000, Position(8, 3),
             Revocation(Position(12, 6), RevocationReason.ISSUED_IN_ERROR, by_governance=True))),
+        ("pathway at version 2 (version 1 superseded, kept)", PathwayRecord(
+            (PathwayVersion(1, fixed_digest("pathway definition v1"), Position(14, 7)),
+             PathwayVersion(2, fixed_digest("pathway definition v2"), Position(20, 9))),
+            None)),
+        ("pathway retired after its first version", PathwayRecord(
+            (PathwayVersion(1, fixed_digest("pathway definition v1"), Position(14, 7)),),
+            Position(22, 10))),
     ]
     return {
         "description": "Status records (canonical msgpack; 'fields' is the same array as JSON, "
@@ -237,6 +265,8 @@ def _records() -> dict[str, Any]:
                            "key": credential_status_key(ISSUER.did, digest).hex()},
             "batch": {"issuer": ISSUER.did, "batch_id": "2026-spring",
                       "key": batch_status_key(ISSUER.did, "2026-spring").hex()},
+            "pathway": {"owner": ISSUER.did, "pathway_id": PATHWAY_ID,
+                        "key": pathway_status_key(ISSUER.did, PATHWAY_ID).hex()},
         },
         "records": [{"description": d, "fields": _hexify(msgpack.unpackb(r.encode())),
                      "encoded": r.encode().hex()} for d, r in records],
