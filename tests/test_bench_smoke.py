@@ -65,3 +65,12 @@ def test_batch_tree_degrades_without_merkletools(monkeypatch: pytest.MonkeyPatch
     assert tools_row.ours > 0
     hashlib_row = next(row for row in rows if row.baseline_name.startswith("raw hashlib"))
     assert hashlib_row.speedup is not None and hashlib_row.speedup > 0
+
+
+def test_quick_bundle_verification_benchmark_runs(tmp_path: Path) -> None:
+    """The bundle benchmark builds real bundles: it must follow the bundle format."""
+    out = tmp_path / "bench.json"
+    result = _bench("--quick", "--only", "verify_bundles", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 2 and all(row["ours_seconds"] > 0 for row in rows)

@@ -29,12 +29,25 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from benchmarks import Row, best_of_interleaved
 from client.batch import build_batch
-from client.bundle import BundleStatus, CredentialReceipt, StatusEntry, build_bundle, format_bundle
+from client.bundle import (
+    BundleStatus,
+    CredentialReceipt,
+    IncludedHeader,
+    StatusEntry,
+    build_bundle,
+    dated_heights,
+    format_bundle,
+)
 from client.events import BatchAnchor, CredentialIssue, IssuerRegister, sign_event
 from client.hashes import Hash
 from client.keys import KeyPair
 from client.note import SIG_COSIGNATURE_V1, verifier_key
-from client.status import batch_status_key, credential_status_key, issuer_status_key
+from client.status import (
+    batch_status_key,
+    credential_status_key,
+    decode_record,
+    issuer_status_key,
+)
 from client.trust import Trust
 from client.verify import verify_bundle
 from node.checkpoints import Checkpoints
@@ -108,6 +121,12 @@ def _bundles(directory: Path, validators: int, count: int) -> tuple[list[str], T
                                             r.batch_size, r.index, digest, r.audit_path,
                                             anchor.hash)
             credential = ledger.status_proof(credential_status_key(did, digest), size)
+            heights = dated_heights(*(None if p is None or p.value is None
+                                      else decode_record(p.value)
+                                      for p in (issuer_proof, credential,
+                                                None if receipt is None else batch_proof)),
+                                    event_index=index)
+            headers = [ledger.header(height) for height in sorted(heights)]
             bundle = build_bundle(
                 origin=ORIGIN, issuer=did, credential_digest=digest, event=ledger.leaf(index),
                 event_index=index, event_audit_path=path, checkpoint_note=note,
@@ -116,7 +135,10 @@ def _bundles(directory: Path, validators: int, count: int) -> tuple[list[str], T
                     StatusEntry(issuer_proof.value, issuer_proof.proof),
                     StatusEntry(credential.value, credential.proof),
                     None if receipt is None else StatusEntry(batch_proof.value,
-                                                             batch_proof.proof)))
+                                                             batch_proof.proof)),
+                block_headers=[IncludedHeader(h.encoded, h.index,
+                                              tuple(ledger.inclusion_proof(h.index, size)))
+                               for h in headers])
             texts.append(format_bundle(bundle))
         threshold = 3 if validators == 4 else 1
         return texts, genesis.trust().model_copy(update={"threshold": threshold})
