@@ -1131,6 +1131,14 @@
     if (code > 5n) throw encodingError(`${what}: unknown revocation reason code ${code}`);
     return Number(code);
   }
+  const PATHWAY_ID_PATTERN = /^(?:https:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[\x21-\x7e]*)?)$/;
+  const MAX_PATHWAY_ID_LENGTH = 200;
+  const MAX_PATHWAY_VERSION = (1n << 32n) - 1n;
+  function pathwayId(value, what) {
+    const id = expectStr(value, what, MAX_PATHWAY_ID_LENGTH);
+    if (!PATHWAY_ID_PATTERN.test(id)) throw encodingError(`${what}: ${reprStr(id)} is not an https URL of printable ASCII without spaces`);
+    return id;
+  }
   const PAYLOADS = {
     'issuer.register': (f) => {
       const [issuer, name, key, ids] = expectArray(f, 'issuer.register payload', 4);
@@ -1180,6 +1188,20 @@
     'batch.revoke': (f) => {
       const [issuer, id, why] = expectArray(f, 'batch.revoke payload', 3);
       return { issuer: did(issuer, 'issuer'), batchId: batchId(id, 'batch id'), reason: reason(why, 'revocation reason') };
+    },
+    'pathway.define': (f) => {
+      const [owner, id, version, digest] = expectArray(f, 'pathway.define payload', 4);
+      const out = { owner: did(owner, 'pathway owner'), pathwayId: pathwayId(id, 'pathway id'),
+                    version: expectUint(version, 'pathway version', MAX_PATHWAY_VERSION, 1n),
+                    digest: expectHash(digest, 'pathway definition digest') };
+      out.issuer = out.owner;
+      return out;
+    },
+    'pathway.retire': (f) => {
+      const [owner, id] = expectArray(f, 'pathway.retire payload', 2);
+      const out = { owner: did(owner, 'pathway owner'), pathwayId: pathwayId(id, 'pathway id') };
+      out.issuer = out.owner;
+      return out;
     },
   };
 
@@ -1249,6 +1271,8 @@
   const issuerStatusKey = (issuer) => statusKey('vcledger/status/issuer', issuer);
   const credentialStatusKey = (issuer, digest) => statusKey('vcledger/status/credential', issuer, digest);
   const batchStatusKey = (issuer, id) => statusKey('vcledger/status/batch', issuer, id);
+  const pathwayStatusKey = (owner, id) => statusKey('vcledger/status/pathway', owner, id);
+  const MAX_PATHWAY_VERSIONS = 16n;
 
   function position(value, what) {
     const [index, height] = expectArray(value, what, 2);
@@ -1307,6 +1331,28 @@
       return { type: 'batch', root: expectHash(root, 'batch root'),
                size: expectUint(size, 'batch size', MAX_BATCH_SIZE, 1n),
                anchored: position(anchored, 'anchored'), revoked: optional(revoked, revocation, 'revoked') };
+    }
+    if (kind === 'pathway') {
+      const [, , versions, retired] = expectArray(fields, 'pathway record', 4);
+      const entries = expectArray(versions, 'pathway versions', null, Number(MAX_PATHWAY_VERSIONS)).map((v) => {
+        const [version, digest, index, height] = expectArray(v, 'pathway version', 4);
+        return { version: expectUint(version, 'pathway version number', MAX_PATHWAY_VERSIONS, 1n),
+                 digest: expectHash(digest, 'pathway definition digest'),
+                 position: position([index, height], 'pathway version') };
+      });
+      // One form: versions 1..n in order, each defined after the one before.
+      if (!entries.length) throw encodingError('pathway record lists no version');
+      entries.forEach((entry, i) => {
+        if (entry.version !== BigInt(i + 1)) {
+          throw encodingError(`pathway record: entry ${i + 1} is version ${entry.version}; versions run 1, 2, ... in order`);
+        }
+      });
+      for (let i = 1; i < entries.length; i++) {
+        if (entries[i - 1].position.index >= entries[i].position.index) throw encodingError('pathway record: versions must be defined in log order');
+      }
+      return { type: 'pathway', versions: entries, retired: optional(retired, position, 'retired'),
+               get current() { return this.versions[this.versions.length - 1]; },
+               version(number) { return number >= 1n && number <= BigInt(this.versions.length) ? this.versions[Number(number) - 1] : null; } };
     }
     throw encodingError(`status record: unknown kind ${repr(kind)}`);
   }
@@ -2181,6 +2227,59 @@
   const floorDiv = (a, b) => { const q = a / b; return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q; };
   const num = (v) => (v === null || v === undefined ? null : Number(v));
 
+  // -- the steps a credential's and a pathway's bundle share (client/verify.py) ---------------------
+
+  /** Step 4: the header leaf is the checkpoint's last leaf, proven by a tlog-proof that embeds the
+   * same note as the event's, and decodes as the header of that tree. */
+  async function proveHeader(checkpoint, header, proof, eventNote) {
+    if (proof.checkpointNote !== eventNote) {
+      throw stepFailed('header_proof and event_proof embed different checkpoint notes; both must carry the same cosigned checkpoint');
+    }
+    if (proof.index !== checkpoint.treeSize - 1n) {
+      throw stepFailed(`the header leaf must be the last leaf, index ${checkpoint.treeSize - 1n}, of the checkpoint's tree; the proof is for index ${proof.index}`);
+    }
+    await verifyInclusion(await leafHash(header), proof.index, checkpoint.treeSize, proof.proof, checkpoint.root);
+    const leaf = await decodeLeaf(header);
+    if (leaf.type !== 'header') throw stepFailed(`the last leaf of the checkpoint is a ${leaf.kind} event, not a block header`);
+    if (leaf.treeSize !== checkpoint.treeSize) {
+      throw stepFailed(`the block header describes a tree of ${leaf.treeSize} leaves; the checkpoint has ${checkpoint.treeSize}`);
+    }
+    return leaf;
+  }
+
+  /** Step 5: RFC 9162 inclusion of the leaf at the proof's index. */
+  async function proveLeaf(checkpoint, leaf, proof) {
+    await verifyInclusion(await leafHash(leaf), proof.index, checkpoint.treeSize, proof.proof, checkpoint.root);
+  }
+
+  /** Membership of a record under the header's status root, then its decoding. */
+  async function proveRecord(header, entry, key, what) {
+    await verifyMembership(header.statusRoot, key, entry.value, entry.proof);
+    try {
+      return decodeRecord(entry.value);
+    } catch (exc) {
+      if (exc instanceof LedgerError) throw stepFailed(`${what} record: ${exc.diagnostics()}`);
+      throw exc;
+    }
+  }
+
+  /** Step 8: the issuer's record is in the status map, registered before the event at `index`,
+   * not retired before it, and `signer` was its key at that index. */
+  async function proveSignerStanding(header, entry, issuer, signer, index) {
+    const record = await proveRecord(header, entry, await issuerStatusKey(issuer), 'issuer');
+    if (record.type !== 'issuer' || record.issuer !== issuer) throw stepFailed(`the issuer status key of ${issuer} does not hold its record`);
+    if (record.registered.index >= index) {
+      throw stepFailed(`issuer ${issuer} was registered at index ${record.registered.index}, not before the event at ${index}`);
+    }
+    if (record.retired !== null && record.retired.index < index) {
+      throw stepFailed(`issuer ${issuer} retired at index ${record.retired.index}, before the event at ${index}`);
+    }
+    if (!record.keyValidAt(signer, index)) {
+      throw stepFailed(`the event's signer ${hex(signer)} was not a key of ${issuer} at index ${index}`);
+    }
+    return record;
+  }
+
   // -- the verification (client/verify.py) ---------------------------------------------------------
 
   const STEPS = ['format', 'origin', 'checkpoint', 'block header', 'event inclusion', 'event', 'digest',
@@ -2226,28 +2325,13 @@
 
     // Step 4
     async headerIncluded() {
-      const bundle = this.bundle;
-      const checkpoint = this.checkpoint;
-      const proof = bundle.headerProof;
-      if (proof.checkpointNote !== bundle.eventProof.checkpointNote) {
-        throw stepFailed('header_proof and event_proof embed different checkpoint notes; both must carry the same cosigned checkpoint');
-      }
-      if (proof.index !== checkpoint.treeSize - 1n) {
-        throw stepFailed(`the header leaf must be the last leaf, index ${checkpoint.treeSize - 1n}, of the checkpoint's tree; the proof is for index ${proof.index}`);
-      }
-      await verifyInclusion(await leafHash(bundle.header), proof.index, checkpoint.treeSize, proof.proof, checkpoint.root);
-      const leaf = await decodeLeaf(bundle.header);
-      if (leaf.type !== 'header') throw stepFailed(`the last leaf of the checkpoint is a ${leaf.kind} event, not a block header`);
-      if (leaf.treeSize !== checkpoint.treeSize) {
-        throw stepFailed(`the block header describes a tree of ${leaf.treeSize} leaves; the checkpoint has ${checkpoint.treeSize}`);
-      }
-      this.header = leaf;
+      this.header = await proveHeader(this.checkpoint, this.bundle.header, this.bundle.headerProof,
+                                      this.bundle.eventProof.checkpointNote);
     }
 
     // Step 5
     async eventIncluded() {
-      const proof = this.bundle.eventProof;
-      await verifyInclusion(await leafHash(this.bundle.event), proof.index, this.checkpoint.treeSize, proof.proof, this.checkpoint.root);
+      await proveLeaf(this.checkpoint, this.bundle.event, this.bundle.eventProof);
     }
 
     // Step 6
@@ -2306,31 +2390,13 @@
       }
     }
 
-    async record(entry, key, what) {
-      await verifyMembership(this.header.statusRoot, key, entry.value, entry.proof);
-      try {
-        return decodeRecord(entry.value);
-      } catch (exc) {
-        if (exc instanceof LedgerError) throw stepFailed(`${what} record: ${exc.diagnostics()}`);
-        throw exc;
-      }
-    }
+    async record(entry, key, what) { return proveRecord(this.header, entry, key, what); }
 
     // Step 8
     async issuerInGoodStanding() {
-      const issuer = this.bundle.issuer;
-      const record = await this.record(this.bundle.status.issuer, await issuerStatusKey(issuer), 'issuer');
-      if (record.type !== 'issuer' || record.issuer !== issuer) throw stepFailed(`the issuer status key of ${issuer} does not hold its record`);
       const index = this.bundle.eventProof.index;
-      if (record.registered.index >= index) {
-        throw stepFailed(`issuer ${issuer} was registered at index ${record.registered.index}, not before the event at ${index}`);
-      }
-      if (record.retired !== null && record.retired.index < index) {
-        throw stepFailed(`issuer ${issuer} retired at index ${record.retired.index}, before the event at ${index}`);
-      }
-      if (!record.keyValidAt(this.event.signer, index)) {
-        throw stepFailed(`the event's signer ${hex(this.event.signer)} was not a key of ${issuer} at index ${index}`);
-      }
+      const record = await proveSignerStanding(this.header, this.bundle.status.issuer, this.bundle.issuer,
+                                               this.event.signer, index);
       this.issuerRecord = record;
       this.identity = record.identityAt(index);
     }
