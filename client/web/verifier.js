@@ -1,10 +1,13 @@
-/* vcledger browser verifier: the 12 steps of client/verify.py, in JavaScript.
+/* vcledger browser verifier: the 12 steps of client/verify.py and the 9 of
+ * client/pathway_verify.py, in JavaScript.
  *
  * No build step, no third-party code, no network: SHA-256 and Ed25519 come from
  * WebCrypto (crypto.subtle), everything else is here.  Every check, its order and
  * every message follow the Python modules named in the section headings, so that
  * window.vcledger.verify(...) returns the same verdict as
- * client.verify.verify_bundle(...).as_json() (tests/test_browser.py compares them).
+ * client.verify.verify_bundle(...).as_json() (tests/test_browser.py compares them), and
+ * window.vcledger.verifyPathway(...) the same as
+ * client.pathway_verify.verify_pathway(...).as_json() (tests/test_browser_pathway.py).
  *
  * Conventions: protocol integers are BigInt, byte strings Uint8Array; a failed
  * check throws a LedgerError whose message is the Python diagnostics() text.
@@ -1131,6 +1134,14 @@
     if (code > 5n) throw encodingError(`${what}: unknown revocation reason code ${code}`);
     return Number(code);
   }
+  const PATHWAY_ID_PATTERN = /^(?:https:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[\x21-\x7e]*)?)$/;
+  const MAX_PATHWAY_ID_LENGTH = 200;
+  const MAX_PATHWAY_VERSION = (1n << 32n) - 1n;
+  function pathwayId(value, what) {
+    const id = expectStr(value, what, MAX_PATHWAY_ID_LENGTH);
+    if (!PATHWAY_ID_PATTERN.test(id)) throw encodingError(`${what}: ${reprStr(id)} is not an https URL of printable ASCII without spaces`);
+    return id;
+  }
   const PAYLOADS = {
     'issuer.register': (f) => {
       const [issuer, name, key, ids] = expectArray(f, 'issuer.register payload', 4);
@@ -1180,6 +1191,20 @@
     'batch.revoke': (f) => {
       const [issuer, id, why] = expectArray(f, 'batch.revoke payload', 3);
       return { issuer: did(issuer, 'issuer'), batchId: batchId(id, 'batch id'), reason: reason(why, 'revocation reason') };
+    },
+    'pathway.define': (f) => {
+      const [owner, id, version, digest] = expectArray(f, 'pathway.define payload', 4);
+      const out = { owner: did(owner, 'pathway owner'), pathwayId: pathwayId(id, 'pathway id'),
+                    version: expectUint(version, 'pathway version', MAX_PATHWAY_VERSION, 1n),
+                    digest: expectHash(digest, 'pathway definition digest') };
+      out.issuer = out.owner;
+      return out;
+    },
+    'pathway.retire': (f) => {
+      const [owner, id] = expectArray(f, 'pathway.retire payload', 2);
+      const out = { owner: did(owner, 'pathway owner'), pathwayId: pathwayId(id, 'pathway id') };
+      out.issuer = out.owner;
+      return out;
     },
   };
 
@@ -1249,6 +1274,8 @@
   const issuerStatusKey = (issuer) => statusKey('vcledger/status/issuer', issuer);
   const credentialStatusKey = (issuer, digest) => statusKey('vcledger/status/credential', issuer, digest);
   const batchStatusKey = (issuer, id) => statusKey('vcledger/status/batch', issuer, id);
+  const pathwayStatusKey = (owner, id) => statusKey('vcledger/status/pathway', owner, id);
+  const MAX_PATHWAY_VERSIONS = 16n;
 
   function position(value, what) {
     const [index, height] = expectArray(value, what, 2);
@@ -1307,6 +1334,28 @@
       return { type: 'batch', root: expectHash(root, 'batch root'),
                size: expectUint(size, 'batch size', MAX_BATCH_SIZE, 1n),
                anchored: position(anchored, 'anchored'), revoked: optional(revoked, revocation, 'revoked') };
+    }
+    if (kind === 'pathway') {
+      const [, , versions, retired] = expectArray(fields, 'pathway record', 4);
+      const entries = expectArray(versions, 'pathway versions', null, Number(MAX_PATHWAY_VERSIONS)).map((v) => {
+        const [version, digest, index, height] = expectArray(v, 'pathway version', 4);
+        return { version: expectUint(version, 'pathway version number', MAX_PATHWAY_VERSIONS, 1n),
+                 digest: expectHash(digest, 'pathway definition digest'),
+                 position: position([index, height], 'pathway version') };
+      });
+      // One form: versions 1..n in order, each defined after the one before.
+      if (!entries.length) throw encodingError('pathway record lists no version');
+      entries.forEach((entry, i) => {
+        if (entry.version !== BigInt(i + 1)) {
+          throw encodingError(`pathway record: entry ${i + 1} is version ${entry.version}; versions run 1, 2, ... in order`);
+        }
+      });
+      for (let i = 1; i < entries.length; i++) {
+        if (entries[i - 1].position.index >= entries[i].position.index) throw encodingError('pathway record: versions must be defined in log order');
+      }
+      return { type: 'pathway', versions: entries, retired: optional(retired, position, 'retired'),
+               get current() { return this.versions[this.versions.length - 1]; },
+               version(number) { return number >= 1n && number <= BigInt(this.versions.length) ? this.versions[Number(number) - 1] : null; } };
     }
     throw encodingError(`status record: unknown kind ${repr(kind)}`);
   }
@@ -2181,11 +2230,64 @@
   const floorDiv = (a, b) => { const q = a / b; return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q; };
   const num = (v) => (v === null || v === undefined ? null : Number(v));
 
+  // -- the steps a credential's and a pathway's bundle share (client/verify.py) ---------------------
+
+  /** Step 4: the header leaf is the checkpoint's last leaf, proven by a tlog-proof that embeds the
+   * same note as the event's, and decodes as the header of that tree. */
+  async function proveHeader(checkpoint, header, proof, eventNote) {
+    if (proof.checkpointNote !== eventNote) {
+      throw stepFailed('header_proof and event_proof embed different checkpoint notes; both must carry the same cosigned checkpoint');
+    }
+    if (proof.index !== checkpoint.treeSize - 1n) {
+      throw stepFailed(`the header leaf must be the last leaf, index ${checkpoint.treeSize - 1n}, of the checkpoint's tree; the proof is for index ${proof.index}`);
+    }
+    await verifyInclusion(await leafHash(header), proof.index, checkpoint.treeSize, proof.proof, checkpoint.root);
+    const leaf = await decodeLeaf(header);
+    if (leaf.type !== 'header') throw stepFailed(`the last leaf of the checkpoint is a ${leaf.kind} event, not a block header`);
+    if (leaf.treeSize !== checkpoint.treeSize) {
+      throw stepFailed(`the block header describes a tree of ${leaf.treeSize} leaves; the checkpoint has ${checkpoint.treeSize}`);
+    }
+    return leaf;
+  }
+
+  /** Step 5: RFC 9162 inclusion of the leaf at the proof's index. */
+  async function proveLeaf(checkpoint, leaf, proof) {
+    await verifyInclusion(await leafHash(leaf), proof.index, checkpoint.treeSize, proof.proof, checkpoint.root);
+  }
+
+  /** Membership of a record under the header's status root, then its decoding. */
+  async function proveRecord(header, entry, key, what) {
+    await verifyMembership(header.statusRoot, key, entry.value, entry.proof);
+    try {
+      return decodeRecord(entry.value);
+    } catch (exc) {
+      if (exc instanceof LedgerError) throw stepFailed(`${what} record: ${exc.diagnostics()}`);
+      throw exc;
+    }
+  }
+
+  /** Step 8: the issuer's record is in the status map, registered before the event at `index`,
+   * not retired before it, and `signer` was its key at that index. */
+  async function proveSignerStanding(header, entry, issuer, signer, index) {
+    const record = await proveRecord(header, entry, await issuerStatusKey(issuer), 'issuer');
+    if (record.type !== 'issuer' || record.issuer !== issuer) throw stepFailed(`the issuer status key of ${issuer} does not hold its record`);
+    if (record.registered.index >= index) {
+      throw stepFailed(`issuer ${issuer} was registered at index ${record.registered.index}, not before the event at ${index}`);
+    }
+    if (record.retired !== null && record.retired.index < index) {
+      throw stepFailed(`issuer ${issuer} retired at index ${record.retired.index}, before the event at ${index}`);
+    }
+    if (!record.keyValidAt(signer, index)) {
+      throw stepFailed(`the event's signer ${hex(signer)} was not a key of ${issuer} at index ${index}`);
+    }
+    return record;
+  }
+
   // -- the verification (client/verify.py) ---------------------------------------------------------
 
   const STEPS = ['format', 'origin', 'checkpoint', 'block header', 'event inclusion', 'event', 'digest',
                  'issuer status', 'batch status', 'credential status', 'credential', 'block times'];
-  const EXIT_CODES = { valid: 0, revoked: 3, invalid: 4, stale: 5, expired: 6, not_yet_valid: 6 };
+  const EXIT_CODES = { valid: 0, revoked: 3, invalid: 4, stale: 5, expired: 6, not_yet_valid: 6, complete: 0, incomplete: 7 };
 
   const label = (didText, identity) => `"${identity.name}" (${[...identity.ids, didText].join(', ')})`;
 
@@ -2226,28 +2328,13 @@
 
     // Step 4
     async headerIncluded() {
-      const bundle = this.bundle;
-      const checkpoint = this.checkpoint;
-      const proof = bundle.headerProof;
-      if (proof.checkpointNote !== bundle.eventProof.checkpointNote) {
-        throw stepFailed('header_proof and event_proof embed different checkpoint notes; both must carry the same cosigned checkpoint');
-      }
-      if (proof.index !== checkpoint.treeSize - 1n) {
-        throw stepFailed(`the header leaf must be the last leaf, index ${checkpoint.treeSize - 1n}, of the checkpoint's tree; the proof is for index ${proof.index}`);
-      }
-      await verifyInclusion(await leafHash(bundle.header), proof.index, checkpoint.treeSize, proof.proof, checkpoint.root);
-      const leaf = await decodeLeaf(bundle.header);
-      if (leaf.type !== 'header') throw stepFailed(`the last leaf of the checkpoint is a ${leaf.kind} event, not a block header`);
-      if (leaf.treeSize !== checkpoint.treeSize) {
-        throw stepFailed(`the block header describes a tree of ${leaf.treeSize} leaves; the checkpoint has ${checkpoint.treeSize}`);
-      }
-      this.header = leaf;
+      this.header = await proveHeader(this.checkpoint, this.bundle.header, this.bundle.headerProof,
+                                      this.bundle.eventProof.checkpointNote);
     }
 
     // Step 5
     async eventIncluded() {
-      const proof = this.bundle.eventProof;
-      await verifyInclusion(await leafHash(this.bundle.event), proof.index, this.checkpoint.treeSize, proof.proof, this.checkpoint.root);
+      await proveLeaf(this.checkpoint, this.bundle.event, this.bundle.eventProof);
     }
 
     // Step 6
@@ -2306,31 +2393,13 @@
       }
     }
 
-    async record(entry, key, what) {
-      await verifyMembership(this.header.statusRoot, key, entry.value, entry.proof);
-      try {
-        return decodeRecord(entry.value);
-      } catch (exc) {
-        if (exc instanceof LedgerError) throw stepFailed(`${what} record: ${exc.diagnostics()}`);
-        throw exc;
-      }
-    }
+    async record(entry, key, what) { return proveRecord(this.header, entry, key, what); }
 
     // Step 8
     async issuerInGoodStanding() {
-      const issuer = this.bundle.issuer;
-      const record = await this.record(this.bundle.status.issuer, await issuerStatusKey(issuer), 'issuer');
-      if (record.type !== 'issuer' || record.issuer !== issuer) throw stepFailed(`the issuer status key of ${issuer} does not hold its record`);
       const index = this.bundle.eventProof.index;
-      if (record.registered.index >= index) {
-        throw stepFailed(`issuer ${issuer} was registered at index ${record.registered.index}, not before the event at ${index}`);
-      }
-      if (record.retired !== null && record.retired.index < index) {
-        throw stepFailed(`issuer ${issuer} retired at index ${record.retired.index}, before the event at ${index}`);
-      }
-      if (!record.keyValidAt(this.event.signer, index)) {
-        throw stepFailed(`the event's signer ${hex(this.event.signer)} was not a key of ${issuer} at index ${index}`);
-      }
+      const record = await proveSignerStanding(this.header, this.bundle.status.issuer, this.bundle.issuer,
+                                               this.event.signer, index);
       this.issuerRecord = record;
       this.identity = record.identityAt(index);
     }
@@ -2762,12 +2831,900 @@
     return out;
   }
 
+  // -- pathways: definition documents and pathway bundles (client/pathway.py) ----------------------
+
+  const MAX_PATHWAY_BUNDLE_SIZE = 256 * 1024;
+  const MAX_DEFINITION_SIZE = 64 * 1024;
+  const MAX_REQUIREMENTS = 32;
+  const MAX_ALIGNMENTS = 16;
+  const MAX_SPAN_DAYS = 36500n;
+  const MAX_TEXT = 200;
+  const MAX_URL = 500;
+  const MAX_ISSUER_ID_LENGTH = 200;
+  const DAY_MS = 86400000n;
+  const PATHWAY_STEPS = ['format', 'origin', 'checkpoint', 'block header', 'event inclusion', 'event',
+                         'definition', 'owner status', 'pathway status'];
+  const definitionError = (m) => new LedgerError(m, 'DefinitionError');
+  const pathwayBundleFormatError = (m) => new LedgerError(m, 'PathwayBundleFormatError');
+  const pattern = (re) => ({ re, text: re.source });
+  const DEFINITION_PATTERNS = {
+    id: pattern(PATHWAY_ID_PATTERN),
+    issuer: pattern(ISSUER_ID_PATTERN),
+    achievement: pattern(/^[\x21-\x7e]+$/),
+    targetUrl: pattern(/^https?:\/\/[\x21-\x7e]+$/),
+  };
+  const PATTERN_MESSAGES = {
+    id: 'must be an https URL of printable ASCII without spaces',
+    pathway_id: 'must be an https URL of printable ASCII without spaces',
+    issuer: "must be the issuer's did:key, an https URL or a DID (did:method:id)",
+    achievement: 'must be printable ASCII without spaces (an achievement id or a VC type)',
+    targetUrl: 'must be an http or https URL of printable ASCII without spaces',
+  };
+  const has = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
+
+  // The closed models of client/pathway.py, strict, as pydantic reports them: each check
+  // answers null or [message, type]; a model's fields are checked in order, then its extra
+  // members; a list longer than allowed reports only that.
+  const P = {
+    str(min, max, re) {
+      return (v) => {
+        if (typeof v !== 'string') return ['Input should be a valid string', 'type'];
+        const n = codePoints(v).length;
+        if (n < min) return [`String should have at least ${min} ${plural(min, 'character')}`, 'length'];
+        if (n > max) return [`String should have at most ${max} ${plural(max, 'character')}`, 'length'];
+        if (re && !re.re.test(v)) return [`String should match pattern '${re.text}'`, 'pattern'];
+        return null;
+      };
+    },
+    int(ge, le) {
+      return (v) => {
+        if (typeof v !== 'bigint') return ['Input should be a valid integer', 'type'];
+        if (v < ge) return [`Input should be greater than or equal to ${ge}`, 'range'];
+        if (v > le) return [`Input should be less than or equal to ${le}`, 'range'];
+        return null;
+      };
+    },
+    literal(value) { return (v) => (v === value ? null : [`Input should be '${value}'`, 'literal']); },
+    dict() { return (v) => (v instanceof Map ? null : ['Input should be a valid dictionary', 'type']); },
+  };
+  function pdModel(spec, value, loc, errors) {
+    if (!(value instanceof Map)) {
+      errors.push([loc, `Input should be a valid dictionary or instance of ${spec.name}`, 'type']);
+      return;
+    }
+    for (const [name, field] of spec.fields) {
+      const here = [...loc, name];
+      if (!value.has(name)) {
+        if (!field.optional) errors.push([here, 'Field required', 'missing']);
+        continue;
+      }
+      pdField(field, value.get(name), here, errors);
+    }
+    for (const key of value.keys()) {
+      if (!spec.fields.some(([name]) => name === key)) errors.push([[...loc, key], 'Extra inputs are not permitted', 'extra']);
+    }
+  }
+  function pdField(field, v, loc, errors) {
+    if (field.custom) { field.custom(v, loc, errors); return; }
+    if (field.nullable && v === null) return;
+    if (field.model) { pdModel(field.model, v, loc, errors); return; }
+    if (field.list) {
+      if (!Array.isArray(v)) { errors.push([loc, 'Input should be a valid list', 'type']); return; }
+      if (field.maxItems !== undefined && v.length > field.maxItems) {
+        errors.push([loc, `List should have at most ${field.maxItems} ${plural(field.maxItems, 'item')} after validation, not ${v.length}`, 'length']);
+        return;
+      }
+      v.forEach((item, i) => pdField(field.list, item, [...loc, i], errors));
+      if (field.minItems !== undefined && v.length < field.minItems) {
+        errors.push([loc, `List should have at least ${field.minItems} ${plural(field.minItems, 'item')} after validation, not ${v.length}`, 'length']);
+      }
+      return;
+    }
+    const problem = field.check(v);
+    if (problem) errors.push([loc, ...problem]);
+  }
+  /** pathway._location: requirements[0].alignment[1].targetUrl; the rule's tag is not shown. */
+  function pathwayLocation(loc) {
+    let text = '';
+    loc.forEach((part, n) => {
+      if (typeof part === 'number') text += `[${part}]`;
+      else if (n && loc[n - 1] === 'rule' && (part === 'all_of' || part === 'at_least')) return;
+      else text += text ? `.${part}` : part;
+    });
+    return text || '(top level)';
+  }
+  /** pathway._describe: one clause per problem, each naming the member. */
+  function describePathwayErrors(errors, what) {
+    return errors.map(([loc, message, type]) => {
+      const last = [...loc].reverse().find((p) => typeof p === 'string') || '';
+      let text = message;
+      if (type === 'extra') text = `is not a member of ${what} (docs/protocol.md §17)`;
+      else if (type === 'missing') text = 'is required';
+      else if (type === 'pattern' && has(PATTERN_MESSAGES, last)) text = PATTERN_MESSAGES[last];
+      return `${pathwayLocation(loc)}: ${text}`;
+    }).join('; ');
+  }
+
+  const isTrue = (v) => v === true || v === 1n || (v instanceof PyDecimal && Number(v.toString()) === 1);
+  const ALIGNMENT_MODEL = {
+    name: 'Alignment',
+    fields: [['targetFramework', { check: P.str(1, MAX_TEXT) }], ['targetCode', { check: P.str(1, MAX_TEXT) }],
+             ['targetName', { check: P.str(1, MAX_TEXT) }],
+             ['targetUrl', { check: P.str(1, MAX_URL, DEFINITION_PATTERNS.targetUrl) }]],
+  };
+  const REQUIREMENT_MODEL = {
+    name: 'Requirement',
+    fields: [
+      ['issuer', { check: P.str(1, MAX_ISSUER_ID_LENGTH, DEFINITION_PATTERNS.issuer) }],
+      ['achievement', { check: P.str(1, MAX_URL, DEFINITION_PATTERNS.achievement) }],
+      ['min_result', { custom(v, loc, errors) {  // a JSON number or null, never a boolean
+        if (!(v === null || typeof v === 'bigint' || v instanceof PyDecimal)) errors.push([loc, 'must be a JSON number or null', 'value']);
+      } }],
+      ['alignment', { list: { model: ALIGNMENT_MODEL }, maxItems: MAX_ALIGNMENTS }],
+    ],
+  };
+  const RULE_MODELS = {
+    all_of: { name: 'AllOf', fields: [['all_of', { check: (v) => (isTrue(v) ? null : ['Input should be True', 'literal']) }]] },
+    at_least: { name: 'AtLeast', fields: [['at_least', { check: P.int(1n, BigInt(MAX_REQUIREMENTS)) }]] },
+  };
+  const DEFINITION_MODEL = {
+    name: 'PathwayDefinition',
+    fields: [
+      ['id', { check: P.str(1, MAX_PATHWAY_ID_LENGTH, DEFINITION_PATTERNS.id) }],
+      ['name', { check: P.str(1, MAX_TEXT) }],
+      ['version', { check: P.int(1n, MAX_PATHWAY_VERSION) }],
+      ['owner', { optional: true, custom(v, loc, errors) {
+        if (v === null) { errors.push([loc, 'omit the member rather than give null', 'value']); return; }
+        if (typeof v === 'string') {
+          const problem = didProblem(v);
+          if (problem) { errors.push([loc, problem, 'value']); return; }
+        }
+        const other = P.str(1, MAX_DID_LENGTH)(v);
+        if (other) errors.push([loc, ...other]);
+      } }],
+      ['rule', { custom(v, loc, errors) {
+        const tag = v instanceof Map ? (v.has('all_of') ? 'all_of' : v.has('at_least') ? 'at_least' : null) : null;
+        if (tag === null) errors.push([loc, 'must be {"all_of": true} or {"at_least": N}', 'rule']);
+        else pdModel(RULE_MODELS[tag], v, [...loc, tag], errors);
+      } }],
+      ['max_span_days', { nullable: true, check: P.int(1n, MAX_SPAN_DAYS) }],
+      ['requirements', { list: { model: REQUIREMENT_MODEL }, minItems: 1, maxItems: MAX_REQUIREMENTS }],
+    ],
+  };
+
+  /** pathway.check_definition: the closed schema of docs/protocol.md §17.1 over a parsed
+   * document; the model, its numbers as the document has them (BigInt or PyDecimal). */
+  function checkDefinition(document, what = 'definition') {
+    const errors = [];
+    pdModel(DEFINITION_MODEL, document, [], errors);
+    if (!errors.length) {
+      const rule = document.get('rule');
+      const count = document.get('requirements').length;
+      if (rule.has('at_least') && !rule.has('all_of') && rule.get('at_least') > BigInt(count)) {
+        errors.push([[], `rule.at_least is ${rule.get('at_least')} but there are only ${count} requirements`, 'value']);
+      }
+    }
+    if (errors.length) throw definitionError(`${what}: ${describePathwayErrors(errors, 'a pathway definition')}`);
+    const rule = document.get('rule');
+    const allOf = rule.has('all_of');
+    const requirements = document.get('requirements').map((r) => ({
+      issuer: r.get('issuer'), achievement: r.get('achievement'), minResult: r.get('min_result'),
+      alignment: r.get('alignment').map((a) => ({
+        targetFramework: a.get('targetFramework'), targetCode: a.get('targetCode'),
+        targetName: a.get('targetName'), targetUrl: a.get('targetUrl'),
+      })),
+    }));
+    return {
+      id: document.get('id'), name: document.get('name'), version: document.get('version'),
+      owner: document.has('owner') ? document.get('owner') : null,
+      allOf, atLeast: allOf ? null : rule.get('at_least'),
+      maxSpanDays: document.get('max_span_days'), requirements,
+      needed: allOf ? requirements.length : Number(rule.get('at_least')),
+    };
+  }
+
+  /** pathway.digest_definition: SHA-256 of the RFC 8785 form (numbers exact, I-JSON). */
+  async function digestDefinition(document, what = 'definition') {
+    let canonical;
+    try {
+      canonical = canonicalJson(document);
+    } catch (exc) {
+      if (exc instanceof LedgerError && exc.kind === 'CredentialError') {
+        throw definitionError(`${what}: ${exc.diagnostics().split('credential').join('definition')}`);
+      }
+      throw exc;
+    }
+    return sha256(canonical);
+  }
+
+  /** pathway.parse_definition: a definition file (what `vcledger pathway define` reads): the
+   * size cap, strict JSON, I-JSON numbers (the digest), then the closed schema.
+   * {model, digest} or a DefinitionError naming the member. */
+  async function parseDefinition(data, what = 'definition') {
+    let document;
+    try {
+      document = loadsStrict(toBytes(data), what, MAX_DEFINITION_SIZE, { parseFloat: (text) => PyDecimal.parse(text) });
+      if (!(document instanceof Map)) throw definitionError(`${what}: a pathway definition is a JSON object`);
+    } catch (exc) {
+      if (exc instanceof LedgerError && exc.kind !== 'DefinitionError') {
+        const message = exc.diagnostics();
+        throw definitionError(message.startsWith(what) ? message : `${what}: ${message}`);
+      }
+      throw exc;
+    }
+    const digest = await digestDefinition(document, what);
+    return { model: checkDefinition(document, what), document, digest };
+  }
+
+  const PATHWAY_BUNDLE_MODEL = {
+    name: '_PathwayBundleModel',
+    fields: [
+      ['format', { check: P.literal('vcledger-pathway-bundle/v1') }],
+      ['origin', { check: P.str(1, 255) }],
+      ['owner', { check: P.str(1, MAX_DID_LENGTH) }],
+      ['pathway_id', { check: P.str(1, MAX_PATHWAY_ID_LENGTH) }],
+      ['definition', { check: P.dict() }],
+      ['event', { check: P.str(4, b64len(MAX_LEAF_SIZE)) }],
+      ['event_proof', { check: P.str(1, MAX_TLOG_PROOF_SIZE) }],
+      ['header', { check: P.str(4, b64len(MAX_LEAF_SIZE)) }],
+      ['header_proof', { check: P.str(1, MAX_TLOG_PROOF_SIZE) }],
+      ['status', { model: { name: '_PathwayStatusModel', fields: [
+        ['owner', { model: { name: '_StatusEntryModel', fields: [
+          ['value', { check: P.str(4, b64len(MAX_RECORD_SIZE)), nullable: true }],
+          ['proof', { check: P.str(2, 2 * MAX_SMT_PROOF_SIZE) }]] } }],
+        ['pathway', { model: { name: '_StatusEntryModel', fields: [
+          ['value', { check: P.str(4, b64len(MAX_RECORD_SIZE)), nullable: true }],
+          ['proof', { check: P.str(2, 2 * MAX_SMT_PROOF_SIZE) }]] } }]] } }],
+    ],
+  };
+
+  /** pathway.parse_pathway_bundle: strict; verifies nothing (the definition is read at step 7). */
+  function parsePathwayBundle(data, what = 'pathway bundle') {
+    let document;
+    try {
+      document = loadsStrict(data, what, MAX_PATHWAY_BUNDLE_SIZE, { parseFloat: (text) => PyDecimal.parse(text) });
+    } catch (exc) {
+      if (exc instanceof LedgerError) throw pathwayBundleFormatError(`${what}: ${exc.diagnostics()}`);
+      throw exc;
+    }
+    const errors = [];
+    pdModel(PATHWAY_BUNDLE_MODEL, document, [], errors);
+    if (errors.length) throw pathwayBundleFormatError(`${what}: ${describePathwayErrors(errors, 'a pathway bundle')}`);
+    try {
+      const m = document;
+      publicKeyFromDid(m.get('owner'));
+      if (!PATHWAY_ID_PATTERN.test(m.get('pathway_id'))) {
+        throw pathwayBundleFormatError(`pathway_id ${reprStr(m.get('pathway_id'))} is not an https URL`);
+      }
+      const tlog = (text, name) => {
+        const proof = parseTlogProof(text);
+        if (proof.extra !== null) throw bundleFormatError(`${name} has an 'extra' line; bundles carry no extra data`);
+        return proof;
+      };
+      const entry = (model, name) => {
+        if (model.get('value') === null) throw bundleFormatError(`${name}: value is null; this proof must show a record`);
+        const value = decodeBase64(model.get('value'), `${name} value`);
+        return { value, proof: smtFromHex(model.get('proof')) };
+      };
+      const event = decodeBase64(m.get('event'), 'event');
+      const eventProof = tlog(m.get('event_proof'), 'event_proof');
+      const header = decodeBase64(m.get('header'), 'header');
+      const headerProof = tlog(m.get('header_proof'), 'header_proof');
+      const status = m.get('status');
+      return {
+        origin: m.get('origin'), owner: m.get('owner'), pathwayId: m.get('pathway_id'),
+        definition: m.get('definition'), event, eventProof, header, headerProof,
+        status: { owner: entry(status.get('owner'), 'status.owner'), pathway: entry(status.get('pathway'), 'status.pathway') },
+      };
+    } catch (exc) {
+      if (exc instanceof LedgerError && exc.kind !== 'PathwayBundleFormatError') {
+        throw pathwayBundleFormatError(`${what}: ${exc.diagnostics()}`);
+      }
+      throw exc;
+    }
+  }
+
+  // What requirements are matched on (pathway.subject_id, credential_achievements, best_result).
+
+  function subjectId(credential) {
+    const subject = credential.get('credentialSubject');
+    if (subject instanceof Map) {
+      const value = subject.get('id');
+      return typeof value === 'string' ? value : null;
+    }
+    return null;
+  }
+  function credentialAchievements(credential) {
+    const found = [];
+    const subject = credential.get('credentialSubject');
+    if (subject instanceof Map) {
+      const achievement = subject.get('achievement');
+      if (achievement instanceof Map && typeof achievement.get('id') === 'string') found.push(achievement.get('id'));
+    }
+    const kinds = credential.get('type');
+    for (const kind of Array.isArray(kinds) ? kinds : [kinds]) if (typeof kind === 'string') found.push(kind);
+    return found;
+  }
+  // str.isspace(): what Python's str.strip() removes.
+  const PY_SPACES = new Set(Array.from('\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000'));
+  function pyStrip(text) {
+    const cps = codePoints(text);
+    let start = 0;
+    let end = cps.length;
+    while (start < end && PY_SPACES.has(cps[start])) start++;
+    while (end > start && PY_SPACES.has(cps[end - 1])) end--;
+    return cps.slice(start, end).join('');
+  }
+  const DECIMAL_TEXT = /^([+-]?)(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))$/;
+  /** An exact number as [sign, significant digits, exponent] (normalDecimal's form). */
+  function exactNumber(value) {
+    if (typeof value === 'bigint') return normalDecimal(value < 0n ? 1 : 0, (value < 0n ? -value : value).toString(), 0);
+    if (value instanceof PyDecimal) return value.normal();
+    const m = DECIMAL_TEXT.exec(value);
+    const whole = m[2] !== undefined ? m[2] : '';
+    const fraction = m[2] !== undefined ? (m[3] || '') : m[4];
+    return normalDecimal(m[1] === '-' ? 1 : 0, (whole + fraction) || '0', -fraction.length);
+  }
+  function compareExact(a, b) {
+    const zeroA = a[1] === '0';
+    const zeroB = b[1] === '0';
+    if (zeroA || zeroB) {
+      if (zeroA && zeroB) return 0;
+      return zeroA ? (b[0] ? 1 : -1) : (a[0] ? -1 : 1);
+    }
+    if (a[0] !== b[0]) return a[0] ? -1 : 1;
+    const magnitude = (() => {
+      const ea = a[1].length + a[2];
+      const eb = b[1].length + b[2];
+      if (ea !== eb) return ea < eb ? -1 : 1;
+      const n = Math.max(a[1].length, b[1].length);
+      const x = a[1].padEnd(n, '0');
+      const y = b[1].padEnd(n, '0');
+      return x < y ? -1 : x > y ? 1 : 0;
+    })();
+    return a[0] ? -magnitude : magnitude;
+  }
+  /** The largest numeric credentialSubject.result[].value (a JSON number, or a string that is a
+   * plain decimal number), or null. */
+  function bestResult(credential) {
+    const subject = credential.get('credentialSubject');
+    let results = subject instanceof Map ? subject.get('result') : undefined;
+    if (results instanceof Map) results = [results];
+    if (!Array.isArray(results)) return null;
+    let best = null;
+    for (const result of results) {
+      const value = result instanceof Map ? result.get('value') : undefined;
+      let number = null;
+      if (typeof value === 'bigint' || value instanceof PyDecimal) number = exactNumber(value);
+      else if (typeof value === 'string' && DECIMAL_TEXT.test(pyStrip(value))) number = exactNumber(pyStrip(value));
+      if (number !== null && (best === null || compareExact(number, best) > 0)) best = number;
+    }
+    return best;
+  }
+  /** _number: an exact number as the JSON (a double) and the text Python prints: an integer
+   * in full, anything else as the repr of its double. */
+  function shownNumber(exact) {
+    const [sign, digits, exp] = exact;
+    if (digits === '0') return { value: 0, text: '0' };
+    if (exp >= 0) {
+      const text = (sign ? '-' : '') + digits + '0'.repeat(exp);
+      return { value: Number(text), text };
+    }
+    const value = Number(`${sign ? '-' : ''}${digits}e${exp}`);
+    return { value, text: pythonFloatRepr(value) };
+  }
+  /** A requirement's min_result as pydantic keeps it: an int, or the double of a fraction. */
+  const minResultShown = (v) => (typeof v === 'bigint' ? { value: Number(v), text: String(v) }
+    : { value: Number(v.toString()), text: pythonFloatRepr(Number(v.toString())) });
+  // Decimal(repr(min_result)) is the document's exact number: step 7 refused any a double cannot hold.
+  const minResultExact = (v) => exactNumber(v);
+
+  // Python's float formatting, exactly: round(x, 2) and format(x, 'g'), half to even on ties.
+  function exactDouble(x) {
+    const view = new DataView(new ArrayBuffer(8));
+    view.setFloat64(0, x);
+    const bits = view.getBigUint64(0);
+    const negative = (bits >> 63n) === 1n;
+    const biased = Number((bits >> 52n) & 0x7ffn);
+    let mantissa = bits & ((1n << 52n) - 1n);
+    let exp2 = -1074;
+    if (biased) { mantissa |= 1n << 52n; exp2 = biased - 1075; }
+    if (mantissa === 0n) return [negative, '0', 0];
+    if (exp2 >= 0) return [negative, (mantissa << BigInt(exp2)).toString(), 0];
+    return [negative, (mantissa * 5n ** BigInt(-exp2)).toString(), exp2];
+  }
+  function roundHalfEven(digits, exp, keep) {  // digits * 10^exp to a multiple of 10^keep
+    if (exp >= keep) return [BigInt(digits) * 10n ** BigInt(exp - keep), keep];
+    const divisor = 10n ** BigInt(keep - exp);
+    const value = BigInt(digits);
+    let q = value / divisor;
+    const r = value % divisor;
+    if (2n * r > divisor || (2n * r === divisor && q % 2n === 1n)) q += 1n;
+    return [q, keep];
+  }
+  function pyRound(x, ndigits) {
+    const [negative, digits, exp] = exactDouble(x);
+    const [q] = roundHalfEven(digits, exp, -ndigits);
+    return Number(`${negative ? '-' : ''}${q}e-${ndigits}`);
+  }
+  function pyFormatG(x) {
+    const precision = 6;
+    const [negative, digits, exp] = exactDouble(x);
+    const sign = negative ? '-' : '';
+    if (digits === '0') return `${sign}0`;
+    let sci = digits.length - 1 + exp;
+    let [q] = roundHalfEven(digits, exp, sci - (precision - 1));
+    if (q.toString().length > precision) { sci += 1; q /= 10n; }
+    const significand = q.toString();
+    if (sci >= -4 && sci < precision) {
+      const decimals = precision - 1 - sci;
+      let text = new PyDecimal(0, significand, sci - (precision - 1)).plain(false);
+      if (decimals > 0 && text.includes('.')) text = text.replace(/0+$/, '').replace(/\.$/, '');
+      return sign + text;
+    }
+    const mantissa = (significand[0] + '.' + significand.slice(1)).replace(/0+$/, '').replace(/\.$/, '');
+    return `${sign}${mantissa}e${sci < 0 ? '-' : '+'}${String(Math.abs(sci)).padStart(2, '0')}`;
+  }
+
+  // -- the pathway bundle, in numbered steps (client/pathway_verify.py) -----------------------------
+
+  const ownerLabel = (owner) => `"${owner.name}" (${[...owner.ids, owner.did].join(', ')})`;
+  const pyOptional = (v) => (v === null ? 'None' : String(v));
+
+  class PathwayCheck {
+    constructor(trust, now, expectedOwner) {
+      Object.assign(this, { trust, now, expectedOwner, checkpointTime: null });
+    }
+
+    // Step 1
+    format(data) { this.bundle = parsePathwayBundle(data); }
+
+    // Step 2
+    originMatches() {
+      if (this.bundle.origin !== this.trust.origin) {
+        throw stepFailed(`the pathway bundle is for network ${reprStr(this.bundle.origin)}; the trust file is for ${reprStr(this.trust.origin)}`);
+      }
+    }
+
+    // Step 3
+    async checkpointOpens() {
+      const verified = await verifyCheckpoint(this.bundle.eventProof.checkpointNote, this.trust, this.now);
+      this.checkpoint = verified.checkpoint;
+      this.checkpointTime = verified.time;
+    }
+
+    // Step 4
+    async headerIncluded() {
+      this.header = await proveHeader(this.checkpoint, this.bundle.header, this.bundle.headerProof,
+                                      this.bundle.eventProof.checkpointNote);
+    }
+
+    // Step 5
+    async eventIncluded() { await proveLeaf(this.checkpoint, this.bundle.event, this.bundle.eventProof); }
+
+    // Step 6
+    async eventSigned() {
+      const leaf = await decodeLeaf(this.bundle.event);
+      if (leaf.type !== 'event') throw stepFailed('the event leaf is a block header, not a pathway.define event');
+      if (leaf.kind !== 'pathway.define') {
+        throw stepFailed(`the event is of kind ${leaf.kind}; a pathway bundle needs the pathway.define event of the version it proves`);
+      }
+      const payload = leaf.payload;
+      if (payload.owner !== this.bundle.owner || payload.pathwayId !== this.bundle.pathwayId) {
+        throw stepFailed(`the event defines pathway ${payload.pathwayId} of ${payload.owner}, not the bundle's ${this.bundle.pathwayId} of ${this.bundle.owner}`);
+      }
+      // Signatures last: everything cheaper about the event has been checked.
+      await verifyEventSignature(leaf, this.trust.origin);
+      this.event = leaf;
+      this.define = payload;
+    }
+
+    // Step 7
+    async definitionCommitted() {
+      const define = this.define;
+      const document = this.bundle.definition;
+      const digest = await digestDefinition(document, 'the definition document');
+      if (!equalBytes(digest, define.digest)) {
+        throw stepFailed(`the definition document's RFC 8785 digest is ${hex(digest)}, but the pathway.define event of version ${define.version} commits to ${hex(define.digest)}: the document was altered, or it is another version's`);
+      }
+      const model = checkDefinition(document, 'the definition document');
+      const mismatches = [];
+      if (model.id !== define.pathwayId) mismatches.push(`id ${reprStr(model.id)} (the event's is ${reprStr(define.pathwayId)})`);
+      if (model.version !== define.version) mismatches.push(`version ${model.version} (the event's is ${define.version})`);
+      if (model.owner !== null && model.owner !== define.owner) mismatches.push(`owner ${model.owner} (the event was signed for ${define.owner})`);
+      if (mismatches.length) throw stepFailed('the definition document names ' + mismatches.join(', '));
+      this.definition = { model, document, digest };
+    }
+
+    // Step 8
+    async ownerInGoodStanding() {
+      const index = this.bundle.eventProof.index;
+      const record = await proveSignerStanding(this.header, this.bundle.status.owner, this.define.owner, this.event.signer, index);
+      const compromise = record.voidedBy(index);
+      if (compromise !== null) {
+        throw stepFailed(`governance declared the key of owner ${record.issuer} compromised from log index ${compromise.sinceIndex} (at index ${compromise.position.index}: ${compromise.reason || 'no reason given'}); this definition, signed at index ${index}, is void`);
+      }
+      this.ownerRecord = record;
+      const expected = this.expectedOwner;
+      const identity = record.identityAt(index);
+      if (expected !== null && expected !== record.issuer && !identity.ids.includes(expected)) {
+        throw stepFailed(`you expected the pathway's owner to be ${expected}; it was defined by "${identity.name}" (${[...identity.ids, record.issuer].join(', ')})`);
+      }
+    }
+
+    // Step 9
+    async pathwayCurrent() {
+      const define = this.define;
+      const index = this.bundle.eventProof.index;
+      const record = await proveRecord(this.header, this.bundle.status.pathway, await pathwayStatusKey(define.owner, define.pathwayId), 'pathway');
+      if (record.type !== 'pathway') throw stepFailed(`the status key of pathway ${define.pathwayId} does not hold a pathway record`);
+      const entry = record.version(define.version);
+      if (entry === null || !equalBytes(entry.digest, define.digest) || entry.position.index !== index) {
+        throw stepFailed(`the pathway record does not hold this event (index ${index}) as version ${define.version}`);
+      }
+      const current = record.current;
+      if (current.version !== define.version) {
+        throw stepFailed(`superseded: version ${define.version} was replaced by version ${current.version} at log index ${current.position.index}; as of checkpoint ${this.checkpoint.treeSize} version ${current.version} is the current one (ask for a bundle of it)`);
+      }
+      if (record.retired !== null) {
+        throw stepFailed(`the owner retired pathway ${define.pathwayId} at log index ${record.retired.index}: no version of it is current`);
+      }
+      this.pathwayRecord = record;
+    }
+
+    ownerInfo() {
+      const record = this.ownerRecord;
+      const identity = record.identityAt(this.bundle.eventProof.index);
+      const compromise = record.compromise;
+      return {
+        did: record.issuer, name: identity.name, ids: [...identity.ids], standing: record.standing,
+        current_name: record.name, retired_at_index: record.retired === null ? null : num(record.retired.index),
+        compromised_since_index: compromise === null ? null : num(compromise.sinceIndex),
+      };
+    }
+  }
+
+  /** _plain: the definition as JSON shows it (numbers as doubles). */
+  function plainJson(value) {
+    if (value instanceof Map) {
+      const out = {};
+      for (const [k, v] of value) Object.defineProperty(out, k, { value: plainJson(v), enumerable: true, writable: true, configurable: true });
+      return out;
+    }
+    if (Array.isArray(value)) return value.map(plainJson);
+    if (typeof value === 'bigint') return Number(value);
+    if (value instanceof PyDecimal) return Number(value.toString());
+    return value;
+  }
+
+  /** verify_pathway_bundle: {verdict (PathwayBundleVerdict.as_json()), model, owner}. */
+  async function checkPathwayBundle(data, trust, options) {
+    const { now, maxAge, maxAgeFromTrust, expectedOwner } = options;
+    const check = new PathwayCheck(trust, now, expectedOwner);
+    const steps = [
+      () => check.format(data), () => check.originMatches(), () => check.checkpointOpens(),
+      () => check.headerIncluded(), () => check.eventIncluded(), () => check.eventSigned(),
+      () => check.definitionCommitted(), () => check.ownerInGoodStanding(), () => check.pathwayCurrent(),
+    ];
+    for (let number = 1; number <= steps.length; number++) {
+      try {
+        await steps[number - 1]();
+      } catch (exc) {
+        if (exc instanceof LedgerError && exc.kind !== 'NoWebCrypto') {
+          const name = PATHWAY_STEPS[number - 1];
+          return { verdict: { status: 'invalid', message: `invalid: step ${number} (${name}): ${exc.diagnostics()}`,
+                              notes: [], step: number, step_name: name, pathway: null, definition: null } };
+        }
+        throw exc;
+      }
+    }
+    const owner = check.ownerInfo();
+    const define = check.define;
+    const model = check.definition.model;
+    const treeSize = check.checkpoint.treeSize;
+    const age = now === null ? null : Math.max(0, Number(now - check.checkpointTime));
+    const info = {
+      id: define.pathwayId, name: model.name, version: num(define.version),
+      versions_published: check.pathwayRecord.versions.length, owner,
+      definition_digest: hex(define.digest), event_index: num(check.bundle.eventProof.index),
+      event_height: num(check.pathwayRecord.current.position.height),
+      checkpoint: { tree_size: num(treeSize), time: num(check.checkpointTime), time_utc: formatTime(check.checkpointTime), age_seconds: age },
+      max_age_seconds: maxAge,
+    };
+    const infoLabel = `"${info.name}" version ${info.version} (${info.id})`;
+    const notes = [];
+    if (owner.standing !== 'active') {
+      notes.push(`the owner is ${owner.standing} since log index ${pyOptional(owner.retired_at_index)}; a definition it published before keeps its standing`);
+    }
+    if (owner.current_name !== owner.name) notes.push(`the owner is now called "${owner.current_name}"`);
+    const asOf = `checkpoint ${treeSize} (${formatTime(check.checkpointTime)}` + (age === null ? '' : `, ${describeAge(age)} old`) + ')';
+    const who = ownerLabel(owner);
+    const result = { model, owner, definition: plainJson(check.definition.document) };
+    if (maxAge === null) {
+      notes.push("the checkpoint's age was not bounded: a newer version or a retirement after it would not show");
+    } else if (age === null) {
+      notes.push("the checkpoint's age was not checked: no clock was given");
+    } else if (age > maxAge) {
+      result.verdict = {
+        status: 'stale',
+        message: `stale: the pathway's checkpoint ${treeSize} is ${describeAge(age)} old; ${maxAgeFromTrust ? 'this network' : 'this check'} allows ${describeDuration(maxAge)}. As of then: ${infoLabel} by ${who} was current`,
+        notes: [...notes, 'a newer checkpoint is needed: make the pathway bundle again from a node that is up to date'],
+        step: null, step_name: null, pathway: info, definition: result.definition,
+      };
+      return result;
+    }
+    result.verdict = {
+      status: 'valid',
+      message: `valid: ${infoLabel}, defined by ${who} at log index ${info.event_index}, is the current version as of ${asOf}`,
+      notes, step: null, step_name: null, pathway: info, definition: result.definition,
+    };
+    return result;
+  }
+
+  // -- credentials against the definition (client/pathway_verify.py) --------------------------------
+
+  /** _maximum_matching: a largest assignment of requirements to distinct credentials (Kuhn's
+   * augmenting paths, in the given order, so it is deterministic): Map requirement -> credential. */
+  function maximumMatching(eligible, allowed) {
+    const ownerOf = new Map();  // credential -> requirement
+    const assign = (requirement, seen) => {
+      for (const candidate of eligible[requirement]) {
+        if ((allowed !== null && !allowed.has(candidate)) || seen.has(candidate)) continue;
+        seen.add(candidate);
+        if (!ownerOf.has(candidate) || assign(ownerOf.get(candidate), seen)) {
+          ownerOf.set(candidate, requirement);
+          return true;
+        }
+      }
+      return false;
+    };
+    for (let requirement = 0; requirement < eligible.length; requirement++) assign(requirement, new Set());
+    const out = new Map();
+    for (const [credential, requirement] of ownerOf) out.set(requirement, credential);
+    return out;
+  }
+
+  function resultOk(outcome, requirement) {
+    if (requirement.minResult === null) return true;
+    return outcome.result !== null && compareExact(outcome.result, minResultExact(requirement.minResult)) >= 0;
+  }
+  function meets(outcome, requirement, holder) {
+    return outcome.verdict.status === 'valid' && holder !== null && outcome.holder === holder &&
+      outcome.achievements.includes(requirement.achievement) && outcome.issuerNames.has(requirement.issuer) &&
+      resultOk(outcome, requirement);
+  }
+  function requirementOutcome(number, requirement, assigned, outcomes, holder, span) {
+    if (assigned !== undefined) {
+      const credential = outcomes[assigned];
+      const issuer = credential.verdict.issuer;
+      const result = credential.result === null || requirement.minResult === null ? ''
+        : `, result ${shownNumber(credential.result).text}`;
+      return { number, requirement, credential: credential.number, reason: null,
+               message: `${credential.label} (issued by "${issuer.name}" on ${formatDate(floorDiv(credential.issuedTimeMs, 1000n))}${result})` };
+    }
+    const ranked = [];
+    for (const c of outcomes) {
+      if (!c.achievements.includes(requirement.achievement)) continue;
+      const verdict = c.verdict;
+      if (verdict.status === 'invalid') {
+        ranked.push([7, 'invalid', `${c.label} does not verify (${verdict.message})`]);
+        continue;
+      }
+      if (!c.issuerNames.has(requirement.issuer)) {
+        const who = verdict.issuer === null ? 'an unknown issuer' : ownerLabel(verdict.issuer);
+        ranked.push([6, 'wrong_issuer', `${c.label} is for ${requirement.achievement} but was issued by ${who}, not by ${requirement.issuer}`]);
+      } else if (['revoked', 'expired', 'not_yet_valid', 'stale'].includes(verdict.status)) {
+        const rank = { revoked: 5, expired: 4, not_yet_valid: 4, stale: 3 }[verdict.status];
+        ranked.push([rank, verdict.status, `${c.label} is ${verdict.message}`]);
+      } else if (c.holder === null) {
+        ranked.push([2, 'no_holder', `${c.label} names no holder (credentialSubject.id)`]);
+      } else if (holder !== null && c.holder !== holder) {
+        ranked.push([2, 'other_holder', `${c.label} names holder ${c.holder}, not ${holder}`]);
+      } else if (!resultOk(c, requirement)) {
+        const got = c.result === null ? 'no numeric result' : `a best result of ${shownNumber(c.result).text}`;
+        ranked.push([1, 'below_min_result', `${c.label} has ${got}; the requirement needs at least ${minResultShown(requirement.minResult).text}`]);
+      } else if (span) {
+        ranked.push([0, 'outside_span', `${c.label} would meet it, but not within the pathway's maximum span together with the others`]);
+      } else {
+        ranked.push([0, 'used_elsewhere', `${c.label} would meet it, but it is counted for another requirement`]);
+      }
+    }
+    if (!ranked.length) {
+      return { number, requirement, credential: null, reason: 'missing', message: `no credential presented is for ${requirement.achievement}` };
+    }
+    let best = ranked[0];
+    for (const item of ranked) if (item[0] < best[0]) best = item;
+    return { number, requirement, credential: null, reason: best[1], message: best[2] };
+  }
+
+  const requirementJson = (r) => ({
+    number: r.number, issuer: r.requirement.issuer, achievement: r.requirement.achievement,
+    min_result: r.requirement.minResult === null ? null : minResultShown(r.requirement.minResult).value,
+    met: r.credential !== null, credential: r.credential, reason: r.reason, message: r.message,
+    alignment: r.requirement.alignment.map((a) => ({ ...a })),
+  });
+  const credentialJson = (c) => ({
+    number: c.number, label: c.label, status: c.verdict.status, holder: c.holder,
+    achievements: [...c.achievements], result: c.result === null ? null : shownNumber(c.result).value,
+    issued_at: c.verdict.issued_at, meets: c.meets, verdict: c.verdict,
+  });
+
+  /**
+   * Check presented credentials against a pathway, offline, as
+   * client.pathway_verify.verify_pathway does.
+   *
+   * pathwayBundleText: the pathway bundle file; pairs: [{bundle, credential, label?}] (file
+   * texts or bytes); trustText: the trust file (or a parsed trust).  Options: now (POSIX
+   * seconds; null: no clock), maxAge (seconds; undefined: the trust file's; null: unbounded),
+   * holder (the credentialSubject.id every counted credential must name; default: the subject
+   * of the first credential whose bundle verifies), expectedOwner (pin the pathway's owner),
+   * labels (one per credential; default each pair's label, else "credential N").
+   * Every credential is verified exactly as verify() does.  Resolves to the verdict with the
+   * fields of PathwayVerdict.as_json(); rejects for a bad trust file, bad options or a page
+   * without WebCrypto.
+   */
+  async function verifyPathway(pathwayBundleText, pairs, trustText, options = {}) {
+    if (!Array.isArray(pairs)) throw usageError('give the credentials as a list of {bundle, credential} pairs');
+    let labels = options.labels === undefined || options.labels === null ? null : Array.from(options.labels);
+    if (labels !== null && labels.length !== pairs.length) throw usageError('give one label per credential');
+    subtle();
+    const trust = typeof trustText === 'object' && trustText !== null && trustText.known ? trustText : await parseTrust(trustText);
+    const maxAgeFromTrust = options.maxAge === undefined;
+    const maxAge = maxAgeFromTrust ? trust.maxAgeSeconds : options.maxAge === null ? null : Number(options.maxAge);
+    const now = optionalInt(options.now, 'now');
+    const expectedOwner = options.expectedOwner === undefined ? null : options.expectedOwner;
+    let holder = options.holder === undefined ? null : options.holder;
+    const proven = await checkPathwayBundle(toBytes(pathwayBundleText), trust, { now, maxAge, maxAgeFromTrust, expectedOwner });
+    const bundleVerdict = proven.verdict;
+    const empty = { rule: null, span: null, holder: null, holder_from: null, requirements: [], credentials: [], competencies: [] };
+    if (bundleVerdict.status === 'invalid') {
+      return { status: 'invalid', message: 'invalid: pathway bundle ' + bundleVerdict.message.replace(/^invalid: /, ''),
+               notes: [], step: bundleVerdict.step, step_name: bundleVerdict.step_name, pathway: bundleVerdict, ...empty };
+    }
+    const model = proven.model;
+    if (labels === null) labels = pairs.map((p, n) => (p && typeof p.label === 'string' ? p.label : `credential ${n + 1}`));
+
+    const outcomes = [];
+    for (const [n, pair] of pairs.entries()) {
+      const credentialBytes = toBytes(pair.credential);
+      const check = new Verification(trust, {
+        credentialJson: credentialBytes, digestOnly: false, now, maxAge, maxAgeFromTrust, at: null, expectedIssuer: null,
+      });
+      const verdict = await run(toBytes(pair.bundle), check);
+      // Read even when the bundle fails, so that the failure is reported against the
+      // requirement the file claims to meet; nothing is counted from an invalid one.
+      let document;
+      try {
+        document = parseCredential(credentialBytes);
+      } catch (exc) {
+        if (!(exc instanceof LedgerError)) throw exc;
+        document = new Map();
+      }
+      const valid = verdict.status !== 'invalid';
+      outcomes.push({
+        number: n + 1, label: labels[n], verdict, holder: subjectId(document),
+        achievements: credentialAchievements(document), result: bestResult(document), meets: null,
+        issuedTimeMs: valid ? check.issuedTimeMs : null,
+        issuerNames: valid && verdict.issuer !== null ? new Set([verdict.issuer.did, ...verdict.issuer.ids]) : new Set(),
+      });
+    }
+
+    let holderFrom = 'given by the verifier';
+    if (holder === null) {
+      const first = outcomes.find((c) => c.verdict.status !== 'invalid' && c.holder !== null);
+      if (first !== undefined) { holder = first.holder; holderFrom = `the subject of ${first.label}`; }
+    }
+    const requirements = model.requirements;
+    const eligible = requirements.map((r) => outcomes.map((c, i) => (meets(c, r, holder) ? i : -1)).filter((i) => i >= 0));
+    const needed = model.needed;
+    let assignment = maximumMatching(eligible, null);
+    const spanMs = model.maxSpanDays === null ? null : model.maxSpanDays * DAY_MS;
+    let within = null;
+    if (spanMs !== null) {
+      // Every window of the allowed span that starts at a candidate's issuance: the first
+      // that holds enough distinct matches wins.
+      let best = new Map();
+      const candidates = new Set(eligible.flat());
+      const starts = Array.from(new Set(Array.from(candidates, (c) => outcomes[c].issuedTimeMs)))
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      for (const start of starts) {
+        const allowed = new Set(Array.from(candidates).filter((c) => start <= outcomes[c].issuedTimeMs && outcomes[c].issuedTimeMs <= start + spanMs));
+        const matched = maximumMatching(eligible, allowed);
+        if (matched.size > best.size) best = matched;
+      }
+      within = best.size >= needed;
+      if (within) assignment = best;
+    }
+
+    const issued = Array.from(assignment.values(), (c) => outcomes[c].issuedTimeMs);
+    const earliest = issued.length ? issued.reduce((a, b) => (b < a ? b : a)) : null;
+    const latest = issued.length ? issued.reduce((a, b) => (b > a ? b : a)) : null;
+    const spanDays = issued.length ? pyRound(Number(latest - earliest) / Number(DAY_MS), 2) : null;
+
+    for (const [requirementIndex, credentialIndex] of assignment) outcomes[credentialIndex].meets = requirementIndex + 1;
+    const results = requirements.map((r, i) => requirementOutcome(i + 1, r, assignment.get(i), outcomes, holder, spanMs !== null));
+    const competencies = [];
+    const seen = new Set();
+    for (const result of results) {
+      if (result.credential === null) continue;
+      for (const a of result.requirement.alignment) {
+        const key = JSON.stringify([a.targetFramework, a.targetCode]);
+        if (!seen.has(key)) {
+          seen.add(key);
+          competencies.push({ framework: a.targetFramework, code: a.targetCode, name: a.targetName, url: a.targetUrl, requirement: result.number });
+        }
+      }
+    }
+
+    const met = assignment.size;
+    const ruleMet = met >= needed && within !== false;
+    const notes = [...bundleVerdict.notes];
+    notes.push('that the person presenting these credentials is their holder was not checked (no presentation proof was given): check it as for any credential');
+    if (outcomes.some((c) => c.meets !== null && c.verdict.embedded_proof === 'none')) {
+      notes.push('a counted credential carries no embedded proof: the ledger vouches for its digest, not its own signature (see its verdict)');
+    }
+    const pathwayName = `"${model.name}" (version ${model.version} of ${model.id})`;
+    const who = holder !== null ? holder : 'the holder';
+    const rule = (model.allOf ? 'all' : `at least ${needed} of`) + ` ${requirements.length} requirements`;
+    let spanText = '';
+    if (spanDays !== null && model.maxSpanDays !== null) {
+      spanText = `, issued ${pyFormatG(spanDays)} days apart (at most ${model.maxSpanDays} allowed)`;
+    }
+    let status;
+    let message;
+    if (bundleVerdict.status === 'stale') {
+      status = 'incomplete';
+      message = `incomplete: the proof of the pathway definition is stale, so whether ${pathwayName} is still current is not known (${bundleVerdict.message}); ${met} of ${requirements.length} requirements are met`;
+    } else if (ruleMet) {
+      status = 'complete';
+      message = `complete: ${who} meets ${pathwayName}, defined by "${proven.owner.name}": ${met} of ${requirements.length} requirements met (needs ${rule})${spanText}`;
+    } else {
+      status = 'incomplete';
+      let why;
+      if (met >= needed) {
+        why = `the credentials counted span ${pyFormatG(spanDays)} days; the pathway allows ${model.maxSpanDays}`;
+      } else {
+        why = results.filter((r) => r.credential === null).map((r) => `requirement ${r.number} ${r.reason.split('_').join(' ')}`).join('; ');
+      }
+      message = `incomplete: ${who} does not meet ${pathwayName}: ${met} of ${requirements.length} requirements met, needs ${rule}` +
+        (model.maxSpanDays === null ? '' : ` within ${model.maxSpanDays} days`) + ` (${why})`;
+    }
+    return {
+      status, message, notes, step: null, step_name: null, pathway: bundleVerdict,
+      rule: { rule: model.allOf ? { all_of: true } : { at_least: Number(model.atLeast) }, needed,
+              met: results.filter((r) => r.credential !== null).length,
+              max_span_days: model.maxSpanDays === null ? null : Number(model.maxSpanDays) },
+      span: spanDays === null ? null : { earliest: isoMs(earliest), latest: isoMs(latest), days: spanDays,
+                                         within: spanMs !== null ? within : null },
+      holder, holder_from: holder === null ? null : holderFrom,
+      requirements: results.map(requirementJson), credentials: outcomes.map(credentialJson), competencies,
+    };
+  }
+
+  /** Many pathway checks in one call (for tests): [{pathway, pairs, trust, options}]. */
+  async function verifyPathwayMany(cases) {
+    const trusts = new Map();
+    const out = [];
+    for (const c of cases) {
+      try {
+        let trust = trusts.get(c.trust);
+        if (trust === undefined) { trust = await parseTrust(c.trust); trusts.set(c.trust, trust); }
+        out.push(await verifyPathway(c.pathway, c.pairs, trust, c.options || {}));
+      } catch (exc) {
+        out.push({ error: exc instanceof LedgerError ? exc.diagnostics() : String(exc) });
+      }
+    }
+    return out;
+  }
+
   const api = {
     verify, verifyMany, parseTrust, STEPS, EXIT_CODES, LedgerError,
+    verifyPathway, verifyPathwayMany, PATHWAY_STEPS,
     exitCode: (verdict) => EXIT_CODES[verdict.status],
     describeAge, describeDuration,
     hasWebCrypto: () => Boolean(global.crypto && global.crypto.subtle),
     embedded: { embeddedProofs, verifyEmbeddedProof, parseCredential, canonicalJson, jcs, didKey },
+    pathway: { parsePathwayBundle, parseDefinition, checkDefinition, digestDefinition, bestResult, pyRound, pyFormatG },
     internals: { parseBundle, unpack, pack, decodeBase64, parseNote, formatTime, describeAge, reprStr, jsonDumps, PyDecimal },
   };
   global.vcledger = api;
