@@ -448,12 +448,12 @@ def cmd_issue(args: argparse.Namespace) -> int:
     if digest is None:
         raise InputFileError(f"credential file {args.credential}: {error}")
     key = read_key_file(args.key)
-    _check_proof_keys(key, [(args.credential, proof_keys)])
     issuer = _issuer_for_key(args, key)
     payload = CredentialIssue(issuer, Hash(digest))
 
     async def issue(node: NodeClient) -> tuple[SignedEvent, dict[str, Any]]:
         _check_named_issuers(await _issuer_record(node, issuer), [(args.credential, named)])
+        _check_proof_keys(key, [(args.credential, proof_keys)])
         return await _submit(node, payload, key, "credential.issue")
 
     _, info = _run_async(_with_node(args, issue))
@@ -549,10 +549,12 @@ def _check_proof_keys(signer: KeyPair, keys: Sequence[tuple[str, tuple[bytes, ..
         return
     shown = "; ".join(f"{label} is signed by {did_key(key)}" for label, key in wrong[:5])
     more = f" (and {len(wrong) - 5} more)" if len(wrong) > 5 else ""
+    files = "1 credential carries" if len(wrong) == 1 else f"{len(wrong)} credentials carry"
     raise InputFileError(
-        f"{len(wrong)} credential(s) carry an embedded proof by another key than the one "
-        f"signing this event ({signer.did}): {shown}{more}. Sign them with this key "
-        "(vcledger sign); nothing was signed")
+        f"{files} an embedded proof that the verifier would refuse, by another key than the "
+        f"issuer key signing this event (whose own did:key is {signer.did}): {shown}{more}. "
+        "Have the file signed again with this key: remove its `proof` member and run "
+        "vcledger sign; nothing was signed")
 
 
 def _check_named_issuers(record: IssuerRecord, named: Sequence[tuple[str, str | None]]) -> None:
@@ -568,8 +570,9 @@ def _check_named_issuers(record: IssuerRecord, named: Sequence[tuple[str, str | 
     shown = "; ".join(f"{label} names {issuer or 'no issuer'}" for label, issuer in wrong[:5])
     more = f" (and {len(wrong) - 5} more)" if len(wrong) > 5 else ""
     ids = ", ".join(record.ids) or "none registered"
+    files = "1 credential does" if len(wrong) == 1 else f"{len(wrong)} credentials do"
     raise InputFileError(
-        f"{len(wrong)} credential(s) do not name this issuer: {shown}{more}. Issuer "
+        f"{files} not name this issuer: {shown}{more}. Issuer "
         f"{record.issuer} (\"{record.name}\") may be named by its did:key or by its "
         f"identifiers ({ids}); nothing was signed")
 
@@ -709,7 +712,6 @@ def cmd_anchor(args: argparse.Namespace) -> int:
                          "A-Z a-z 0-9 . _ : -, starting with a letter or digit)")
     _node_url(args)  # fail on a missing --node before the long part
     order, digests, named, proof_keys = _digest_all(args, _collect_sources(args.sources))
-    _check_proof_keys(key, proof_keys)
     _check_duplicates(order, digests)
     digested = time.monotonic()
     tree = build_batch(digests)
@@ -719,6 +721,7 @@ def cmd_anchor(args: argparse.Namespace) -> int:
 
     async def anchor(node: NodeClient) -> tuple[SignedEvent, dict[str, Any]]:
         _check_named_issuers(await _issuer_record(node, issuer), named)
+        _check_proof_keys(key, proof_keys)
         # Made only once nothing stands in the way, and before signing: receipts must
         # have somewhere to go once the batch is on the ledger.
         try:
@@ -979,6 +982,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     data, digest, receipt, issuer = _credential_and_receipt(args)
     trust = _trust(args.trust) if args.trust else None
     out = Path(args.out)
+    if trust is None and args.max_age is not None:
+        raise UsageError("--max-age bounds the checkpoint's age under a trust file: pass --trust")
     max_age = _max_age(args, STATUS_MAX_AGE) if trust is not None else None
     bundle, verdict = _run_async(_with_node(
         args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest, receipt=receipt,

@@ -18,6 +18,7 @@ from client.errors import LedgerError, UsageError
 from client.keys import read_key_file
 from node.api import LINGER_S, GuardedSite, build_app
 from node.config import load_genesis, load_node_config, parse_listen
+from node.errors import ConfigError
 from node.network import make_producer
 from node.service import NodeService
 from node.setup import DEFAULT_ORIGIN, init_single_node
@@ -60,7 +61,12 @@ async def _serve(config_path: Path) -> bool:
         await runner.setup()
         # Guarded: a connection limit and deadlines, so slow clients cannot stall the node.
         site = GuardedSite(runner, config.host, config.port, backlog=config.api.max_connections)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {config.host}:{config.port}: "
+                              f"{exc.strerror or exc}; is another node (or program) using that "
+                              "port? Change `listen` in the node file") from exc
         await service.start(producer)
         log.info("node %s serving %s on http://%s:%d (height %d)",
                  service.validator_name or "observer", genesis.origin, config.host, config.port,

@@ -492,8 +492,6 @@ def test_sign_adds_an_eddsa_jcs_2022_proof(capsys: pytest.CaptureFixture[str],
     assert len(embedded_proofs(json.loads(out.read_text()))) == 2
     # issue and anchor refuse a file whose proof the verifier would reject, before signing.
     node = ["--node", f"http://127.0.0.1:{closed_port()}"]
-    code, _, err = run(capsys, "issue", str(out), "--key", str(files["key"]), *node)
-    assert code == 1 and "embedded proof by another key" in err and "nothing was signed" in err
     broken = json.loads(out.read_text())
     broken["credentialSubject"] = {"id": "did:example:someone-else"}
     out.write_text(json.dumps(broken))

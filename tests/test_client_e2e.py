@@ -429,14 +429,15 @@ def test_issuer_identity_second_issuer_and_stolen_key(world: World) -> None:
 
     # EVIL cannot put UNI's credential on the ledger through the client ...
     code, _, err = cli("issue", str(alice), "--key", str(evil_key))
-    assert code == 1 and "do not name this issuer" in err and "nothing was signed" in err
+    assert code == 1 and "1 credential does not name this issuer" in err
+    assert "nothing was signed" in err
     folder = world.work / "evil-batch"
     folder.mkdir()
     (folder / "a.json").write_text(json.dumps(credential(evil, 7002)))
     (folder / "b.json").write_text(alice.read_text())
     code, _, err = cli("anchor", str(folder), "--key", str(evil_key), "--receipts",
                        str(world.work / "evil-receipts"))
-    assert code == 1 and "1 credential(s) do not name this issuer" in err
+    assert code == 1 and "1 credential does not name this issuer" in err
     assert not (world.work / "evil-receipts" / "index.jsonl").exists()
 
     # ... and a hand-made event that skips the client is caught by the verifier.
@@ -611,6 +612,15 @@ def test_sign_issue_bundle_verify_round_trip(world: World) -> None:
     ok("issue", str(diploma), "--key", str(world.key))
     code, verdict = bundle_and_verify(world, diploma, None, "signed-diploma")
     assert (code, verdict["embedded_proof"]) == (0, "verified"), verdict["message"]
+    # A file signed by another key is refused before anything is signed.
+    stranger = world.work / "stranger-signer.key"
+    ok("keygen", "--out", str(stranger))
+    other = world.work / "signed-by-a-stranger.json"
+    other.write_text(json.dumps(credential(world.issuer, 9002)))
+    ok("sign", str(other), "--key", str(stranger))
+    code, _, err = cli("issue", str(other), "--key", str(world.key))
+    assert code == 1 and "1 credential carries an embedded proof that the verifier would " \
+        "refuse" in err and "nothing was signed" in err
     # The holder cannot edit the signed file: its digest and its proof both cover it.
     edited = json.loads(diploma.read_text())
     edited["credentialSubject"]["degree"]["name"] = "Doctor of Medicine"

@@ -278,3 +278,26 @@ def test_localnet_files_load(tmp_path: Path) -> None:
         assert config.peers == [f"http://127.0.0.1:{17000 + 1 - i}"]
         assert config.signature_workers == 1
     assert load_trust(tmp_path / "trust.json") == genesis.trust()
+
+
+@pytest.mark.slow
+def test_run_on_a_busy_port_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        directory = tmp_path / "net"
+        init = subprocess.run([sys.executable, "-m", "node.cli", "init", "--dir", str(directory),
+                               "--listen", f"127.0.0.1:{port}"], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert init.returncode == 0, init.stderr
+        run = subprocess.run([sys.executable, "-m", "node.cli", "run", "--config",
+                              str(directory / "node.toml")], capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in run.stderr and "another node" in run.stderr
