@@ -32,14 +32,10 @@ from typing import Any
 
 from client.checkpoint import verify_checkpoint
 from client.errors import LedgerError
-from client.files import write_text_atomically
 from client.http import NodeClient
 from client.state import (
-    STATE_FORMAT,
     Evidence,
     Remembered,
-    StateFileError,
-    format_state,
     load_remembered,
     prove_consistent,
     remember,
@@ -48,49 +44,12 @@ from client.state import (
 from client.trust import Trust
 
 __all__ = [
-    "STATE_FORMAT",
-    "MonitorState",
     "NodeReport",
     "RoundReport",
     "SplitView",
-    "load_state",
     "monitor_once",
     "monitor_round",
-    "save_state",
 ]
-
-MonitorStateError = StateFileError
-"""The monitor's state is :mod:`client.state`'s; the old name stays for callers."""
-
-MonitorState = Remembered
-"""The newest checkpoint the monitor verified and proved consistent (a :class:`Remembered`)."""
-
-Observed = Remembered
-"""A checkpoint a node served this round that opened under the trust file."""
-
-
-def load_state(path: Path, trust: Trust) -> MonitorState | None:
-    """The state recorded in ``path``, re-verified under ``trust``; None if there is none yet.
-
-    The recorded checkpoint is opened again (not taken on faith): a state
-    file edited by someone else cannot make the monitor accept a fork.
-    """
-    return load_remembered(path, trust)
-
-
-def save_state(path: Path, state: MonitorState, trust: Trust | None = None) -> None:
-    """Record ``state`` in ``path`` atomically; with ``trust``, never over a newer checkpoint.
-
-    Without ``trust`` the file is simply replaced (the behaviour before the
-    state was shared; :func:`monitor_once` passes it).
-    """
-    if trust is not None:
-        remember(path, state, trust)
-        return
-    try:
-        write_text_atomically(path, format_state(state))
-    except OSError as exc:
-        raise StateFileError(f"cannot write monitor state {path}: {exc.strerror}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +84,7 @@ class NodeReport:
 class RoundReport:
     nodes: list[NodeReport] = field(default_factory=list)
     split_views: list[SplitView] = field(default_factory=list)
-    state: MonitorState | None = None
+    state: Remembered | None = None
     advanced: bool = False
 
     @property
@@ -152,7 +111,8 @@ class RoundReport:
 
 
 async def _observe(client: NodeClient, trust: Trust, now: int | None
-                   ) -> Observed | NodeReport:
+                   ) -> Remembered | NodeReport:
+    """The checkpoint ``client`` serves, opened under the trust file, or why not."""
     try:
         note = await client.checkpoint(min_cosignatures=trust.threshold)
     except LedgerError as exc:
@@ -163,13 +123,13 @@ async def _observe(client: NodeClient, trust: Trust, now: int | None
     except LedgerError as exc:
         return NodeReport(client.url, "invalid",
                           f"served a checkpoint that does not verify: {exc.diagnostics()}")
-    return Observed(client.url, note, verified)
+    return Remembered(client.url, note, verified)
 
 
 async def monitor_round(
     clients: Sequence[NodeClient],
     trust: Trust,
-    previous: MonitorState | None,
+    previous: Remembered | None,
     *,
     now: int | None = None,
 ) -> RoundReport:

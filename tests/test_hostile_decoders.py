@@ -52,8 +52,8 @@ from client.errors import InvalidEncoding, KeyFileError, LedgerError, Verificati
 from client.events import decode_event
 from client.hashes import hash_from_hex
 from client.keys import KeyPair, public_key_from_did, read_key_file, write_key_file
-from client.monitor import MonitorStateError, load_state
 from client.smt import SmtProof
+from client.state import StateFileError, load_remembered
 from client.status import decode_record
 from client.strictjson import JsonError
 from client.tlogproof import parse_tlog_proof
@@ -616,7 +616,8 @@ def test_monitor_state_loader(long_mode: bool, record_figure: Callable[..., None
     @given(json_inputs(state))
     def check(data: bytes) -> None:
         path.write_bytes(data)
-        expect_only(tally, "monitor.load_state", MonitorStateError, load_state, path, TRUST)
+        expect_only(tally, "state.load_remembered", StateFileError, load_remembered, path,
+                    TRUST)
 
     check()
     tally.record(record_figure)
