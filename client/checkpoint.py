@@ -180,15 +180,6 @@ class VerifiedCheckpoint:
     """POSIX seconds by which ``threshold`` distinct trusted validators had cosigned this
     tree (the threshold-th newest counted cosignature): how fresh the checkpoint is."""
 
-    @property
-    def newest_timestamp(self) -> int:
-        """The latest counted cosignature time.
-
-        Not a measure of freshness: one validator alone decides it.  Use
-        :attr:`time`.  Kept only until every caller has moved to :attr:`time`.
-        """
-        return max(cosigner.timestamp for cosigner in self.cosigners)
-
 
 def verify_checkpoint(
     note_text: str,
