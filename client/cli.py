@@ -370,7 +370,7 @@ def cmd_issuer_compromised(args: argparse.Namespace) -> int:
 def cmd_issuer_rotate(args: argparse.Namespace) -> int:
     old = read_key_file(args.key)
     new = read_key_file(args.new_key)
-    issuer = _did(args.issuer, "--issuer") if args.issuer else old.did
+    issuer = _issuer_for_key(args, old)
     payload = IssuerRotate(issuer, new.public_key)
     _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, old,
                                                                  "issuer.rotate")))
@@ -383,7 +383,7 @@ def cmd_issuer_rotate(args: argparse.Namespace) -> int:
 
 def cmd_issuer_retire(args: argparse.Namespace) -> int:
     key = read_key_file(args.key)
-    issuer = _did(args.issuer, "--issuer") if args.issuer else key.did
+    issuer = _issuer_for_key(args, key)
     payload = IssuerRetire(issuer)
     _, info = _run_async(_with_node(args, lambda node: _submit(node, payload, key,
                                                                  "issuer.retire")))
@@ -1269,6 +1269,13 @@ def _max_age_option(parser: argparse.ArgumentParser, default: str) -> None:
                              f"'none' (default: {default}); older gives 'stale', exit 5")
 
 
+def _governance_options(parser: argparse.ArgumentParser) -> None:
+    """--admin-key and --issuer, both required: an issuer command signed by governance."""
+    parser.add_argument("--admin-key", required=True, metavar="KEYFILE",
+                        help="governance key file")
+    parser.add_argument("--issuer", required=True, metavar="DID", help="the issuer's did:key")
+
+
 class _ArgumentError(UsageError):
     code = "usage"
 
@@ -1308,8 +1315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = isub.add_parser("register", help="admit an issuer (signed by a governance key)",
                         description="Admit an issuer: signed by a governance key named in the "
                                     "genesis file.")
-    p.add_argument("--admin-key", required=True, metavar="KEYFILE", help="governance key file")
-    p.add_argument("--issuer", required=True, metavar="DID", help="the issuer's did:key")
+    _governance_options(p)
     p.add_argument("--name", required=True, help="the issuer's display name")
     p.add_argument("--id", action="append", metavar="ID",
                    help="an identifier its credentials may name as 'issuer' besides the did:key: "
@@ -1321,8 +1327,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "issuer for events from now on; earlier events keep the "
                                     "identity they were made under.  Signed by a governance "
                                     "key.")
-    p.add_argument("--admin-key", required=True, metavar="KEYFILE", help="governance key file")
-    p.add_argument("--issuer", required=True, metavar="DID", help="the issuer's did:key")
+    _governance_options(p)
     p.add_argument("--name", help="the new display name (default: keep the current one)")
     p.add_argument("--id", action="append", metavar="ID",
                    help="the new identifiers, replacing all current ones (repeatable; default: "
@@ -1335,8 +1340,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "issuance, batch anchor and key rotation it signed at N or "
                                     "later verifies revoked (key_compromise, by governance).  "
                                     "Signed by a governance key.")
-    p.add_argument("--admin-key", required=True, metavar="KEYFILE", help="governance key file")
-    p.add_argument("--issuer", required=True, metavar="DID", help="the issuer's did:key")
+    _governance_options(p)
     p.add_argument("--since-index", required=True, type=int, metavar="N",
                    help="the first log index the thief may have signed at: the index of "
                         "the first event the issuer does not recognise (each command prints "
