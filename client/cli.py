@@ -891,7 +891,8 @@ async def _fetch_and_verify(node: NodeClient, trust: Trust | None, *, data: byte
         if exc.error_code not in ("unknown_credential", "unknown_batch", "unknown_issuer") \
                 or trust is None:
             raise
-        return None, await _never_recorded(node, trust, exc, issuer=issuer, digest=digest,
+        # The node's own words are not repeated: only what is proven.
+        return None, await _never_recorded(node, trust, issuer=issuer, digest=digest,
                                            receipt=receipt, remember=remember,
                                            max_age=max_age)
     if trust is None:
@@ -911,7 +912,7 @@ async def _remember(node: NodeClient, checkpoint_note: str, trust: Trust) -> Non
     await check_and_remember(node, checkpoint_note, trust, _now())
 
 
-async def _never_recorded(node: NodeClient, trust: Trust, claim: LedgerError, *, issuer: str,
+async def _never_recorded(node: NodeClient, trust: Trust, *, issuer: str,
                           digest: Hash, receipt: CredentialReceipt | None,
                           remember: bool, max_age: int | TrustPolicy | None) -> Verdict:
     """The node says it has no record of the credential: prove it before saying so.
@@ -954,7 +955,6 @@ async def _never_recorded(node: NodeClient, trust: Trust, claim: LedgerError, *,
                                     "credential, but proves one: ask another node")
         what = (f"issuer {issuer} anchored no batch {receipt.batch_id!r}" if receipt is not None
                 else f"issuer {issuer} never issued credential {digest.hex()} on its own")
-    del claim  # the node's own words are not repeated: only what was proven
     age = max(0, _now() - proven.checkpoint_time)
     limit = trust.max_age_seconds if max_age is TRUST_POLICY else max_age
     assert not isinstance(limit, TrustPolicy)
