@@ -59,9 +59,14 @@ from client.pathway import (
     parse_pathway_bundle,
     pathway_bundle_json,
 )
-from client.pathway_verify import PATHWAY_STEPS, PathwayVerdict, verify_pathway
+from client.pathway_verify import (
+    PATHWAY_STEPS,
+    PathwayVerdict,
+    verify_pathway,
+    verify_pathway_bundle,
+)
 from client.status import PathwayRecord, decode_record, issuer_status_key, pathway_status_key
-from client.trust import Trust
+from client.trust import Trust, parse_trust
 
 UNI = key("uni")
 COLLEGE = key("college")
@@ -669,3 +674,30 @@ def test_hostile_pathway_bundles_are_invalid_never_a_crash(world: World) -> None
     for cut in range(0, len(json.dumps(document)), 997):
         verdict = world.verify([], pathway=json.dumps(document)[:cut])
         assert (verdict.status, verdict.step) == ("invalid", 1)
+
+
+# -- the pathway-bundle vectors (tests/vectors/pathway_bundle_*.json, docs/protocol.md §17.3) --
+
+_VECTORS = Path(__file__).parent / "vectors"
+_PATHWAY_VALID = json.loads((_VECTORS / "pathway_bundle_valid.json").read_text())
+_PATHWAY_INVALID = json.loads((_VECTORS / "pathway_bundle_invalid.json").read_text())
+
+
+@pytest.mark.parametrize("case", _PATHWAY_VALID["cases"], ids=lambda c: c["name"])
+def test_pathway_bundle_vectors(case: dict[str, Any]) -> None:
+    trust = parse_trust(json.dumps(_PATHWAY_VALID["trust"]))
+    verdict = verify_pathway_bundle(json.dumps(case["bundle"]), trust, now=case["now"])
+    expected = case["expected"]
+    assert verdict.status == expected["status"], verdict.message
+    assert verdict.pathway is not None
+    info = verdict.pathway.as_json()
+    assert (info["version"], info["event_index"], info["versions_published"]) == (
+        expected["version"], expected["event_index"], expected["versions_published"])
+    assert info["checkpoint"]["tree_size"] == expected["tree_size"]
+
+
+@pytest.mark.parametrize("case", _PATHWAY_INVALID["cases"], ids=lambda c: c["name"])
+def test_invalid_pathway_bundle_vectors(case: dict[str, Any]) -> None:
+    trust = parse_trust(json.dumps(_PATHWAY_INVALID["trust"]))
+    verdict = verify_pathway_bundle(json.dumps(case["bundle"]), trust, now=case["now"])
+    assert (verdict.status, verdict.step) == ("invalid", case["step"]), verdict.message

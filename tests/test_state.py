@@ -32,12 +32,13 @@ from client.state import (
     StateFileError,
     check_and_remember,
     default_state_dir,
+    format_state,
     load_remembered,
     remember,
     remembered_checkpoint,
     state_file,
 )
-from client.trust import Trust, TrustedValidator
+from client.trust import Trust, TrustedValidator, parse_trust
 
 ORIGIN = "state.example/net"
 NOW = 1_800_000_000
@@ -363,3 +364,24 @@ async def test_monitor_state_file_override(tmp_path: Path, state_dir: Path) -> N
 def test_errors_are_ledger_errors() -> None:
     for cls in (StateFileError, CheckpointRollback, ForkDetected):
         assert issubclass(cls, LedgerError)
+
+
+# -- the vectors (tests/vectors/state.json, docs/protocol.md §10.3) ----------------------------
+
+_STATE_VECTORS = json.loads((Path(__file__).parent / "vectors" / "state.json").read_text())
+
+
+@pytest.mark.parametrize("case", _STATE_VECTORS["file_names"], ids=lambda c: c["file_name"])
+def test_state_file_name_vectors(case: dict[str, str], tmp_path: Path) -> None:
+    assert state_file(case["origin"], tmp_path) == tmp_path / case["file_name"]
+
+
+def test_state_document_vector(tmp_path: Path) -> None:
+    trust = parse_trust(json.dumps(_STATE_VECTORS["trust"]))
+    text = json.dumps(_STATE_VECTORS["document"], indent=2) + "\n"
+    path = tmp_path / "state.json"
+    path.write_text(text)
+    remembered = load_remembered(path, trust)
+    assert remembered is not None
+    assert remembered.node == _STATE_VECTORS["document"]["node"]
+    assert format_state(remembered) == text

@@ -827,3 +827,101 @@ def test_embedded_proof_vectors_need_the_embedded_proof_check() -> None:
 def test_invalid_bundle_vectors_cover_every_step() -> None:
     steps = {case["step"] for case in load("bundle_invalid.json")["cases"]}
     assert steps == set(range(1, 13))
+
+
+# -- pathway bundles, verified a second time from docs/protocol.md §17.2-17.3 alone ----------
+
+PATHWAY_BUNDLES = load("pathway_bundle_valid.json")
+PATHWAY_INVALID = load("pathway_bundle_invalid.json")
+PATHWAY_MEMBERS = ["format", "origin", "owner", "pathway_id", "definition", "event",
+                   "event_proof", "header", "header_proof", "status"]
+
+
+def verify_pathway_independently(bundle: dict[str, Any], trust: dict[str, Any], *,
+                                 now: int) -> dict[str, Any]:
+    """§17.3 steps 1-9 and the outcome, with the checkpoint and proof code of §13 above."""
+    verifier = IndependentVerifier(trust)
+    # 1 format (the parts the vectors exercise)
+    refuse_unless(list(bundle) == PATHWAY_MEMBERS, 1, "members")
+    refuse_unless(bundle["format"] == "vcledger-pathway-bundle/v1", 1, "format")
+    refuse_unless(_is_pathway_id(bundle["pathway_id"]), 1, "pathway id")
+    # 2 origin
+    refuse_unless(bundle["origin"] == verifier.origin, 2, "origin")
+    # 3 checkpoint
+    event_proof = parse_tlog_proof(bundle["event_proof"])
+    size, root, checkpoint_time = verifier.checkpoint(event_proof.note, now)
+    # 4 block header
+    header_proof = parse_tlog_proof(bundle["header_proof"])
+    refuse_unless(header_proof.note == event_proof.note and header_proof.index == size - 1, 4,
+                  "header proof")
+    header_leaf = base64.b64decode(bundle["header"])
+    refuse_unless(root_from_path(sha256(b"\x00" + header_leaf), size - 1, size,
+                                 header_proof.path) == root, 4, "header inclusion")
+    head = msgpack.unpackb(header_leaf)
+    refuse_unless(head[1] == "block.header" and head[6] + head[7] + 1 == size, 4, "tree size")
+    status_root = head[8]
+    # 5 event inclusion
+    event_leaf = base64.b64decode(bundle["event"])
+    index = event_proof.index
+    refuse_unless(root_from_path(sha256(b"\x00" + event_leaf), index, size,
+                                 event_proof.path) == root, 5, "event inclusion")
+    # 6 event: a pathway.define of this owner and pathway, signed for the origin
+    _, kind, created, payload, signer, signature = msgpack.unpackb(event_leaf)
+    owner, pathway_id = bundle["owner"], bundle["pathway_id"]
+    refuse_unless(kind == "pathway.define" and payload[:2] == [owner, pathway_id], 6, "event")
+    try:
+        Ed25519PublicKey.from_public_bytes(signer).verify(signature, pack(
+            ["vcledger/event/v1", verifier.origin, kind, created, payload, signer]))
+    except InvalidSignature:
+        raise Refused(6, "event signature") from None
+    _, _, version, digest = payload
+    # 7 definition: its RFC 8785 digest, id and version are the event's
+    document = bundle["definition"]
+    refuse_unless(sha256(rfc8785.dumps(document)) == digest, 7, "definition digest")
+    refuse_unless([document["id"], document["version"]] == [pathway_id, version], 7, "id")
+    refuse_unless(document.get("owner", owner) == owner, 7, "definition owner")
+
+    def record(entry: dict[str, Any], key: bytes, step: int) -> list[Any]:
+        value = base64.b64decode(entry["value"])
+        refuse_unless(smt_root(key, value, bytes.fromhex(entry["proof"])) == status_root,
+                      step, "status membership")
+        fields: list[Any] = msgpack.unpackb(value)
+        return fields
+
+    # 8 owner status: registered before the event, its key then, not void
+    (_, record_kind, record_owner, _, keys, registered, retired, compromises) = record(
+        bundle["status"]["owner"], status_key("vcledger/status/issuer", owner), 8)
+    refuse_unless(record_kind == "issuer" and record_owner == owner, 8, "owner record")
+    refuse_unless(registered[0] < index and (retired is None or retired[0] >= index), 8,
+                  "owner standing")
+    refuse_unless(any(key == signer and start <= index and (end is None or index < end)
+                      for key, start, end in keys), 8, "signer was the owner's key")
+    refuse_unless(all(c[2] > index for c in compromises), 8, "void: key compromised")
+    # 9 pathway status: the event is the last version, and the pathway is not retired
+    _, pathway_kind, versions, pathway_retired = record(
+        bundle["status"]["pathway"], status_key("vcledger/status/pathway", owner, pathway_id), 9)
+    refuse_unless(pathway_kind == "pathway" and [version, digest, index] in
+                  [v[:3] for v in versions], 9, "the event's version")
+    refuse_unless(versions[-1][:3] == [version, digest, index], 9, "superseded")
+    refuse_unless(pathway_retired is None, 9, "retired")
+    return {"status": "stale" if max(0, now - checkpoint_time) > verifier.max_age else "valid",
+            "version": version, "event_index": index, "versions_published": len(versions),
+            "tree_size": size}
+
+
+@pytest.mark.parametrize("case", PATHWAY_BUNDLES["cases"], ids=lambda c: c["name"])
+def test_pathway_bundle_vectors_independently(case: dict[str, Any]) -> None:
+    verdict = verify_pathway_independently(case["bundle"], PATHWAY_BUNDLES["trust"],
+                                           now=case["now"])
+    assert verdict == case["expected"]
+
+
+@pytest.mark.parametrize("case", PATHWAY_INVALID["cases"], ids=lambda c: c["name"])
+def test_invalid_pathway_bundle_vectors_independently(case: dict[str, Any]) -> None:
+    with pytest.raises(Refused) as refused:
+        verify_pathway_independently(case["bundle"], PATHWAY_INVALID["trust"], now=case["now"])
+    assert refused.value.step == case["step"]
+
+
+def test_invalid_pathway_bundle_vectors_cover_the_steps() -> None:
+    assert {case["step"] for case in PATHWAY_INVALID["cases"]} == set(range(1, 10))
