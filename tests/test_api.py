@@ -22,7 +22,7 @@ import msgpack
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
-from nodeutil import ManualProducer, TestIssuer, digest, fixed_key, write_network
+from nodeutil import ManualProducer, TestIssuer, digest, fixed_key, seal_block, write_network
 from prometheus_client.parser import text_string_to_metric_families
 
 from client.batch import build_batch
@@ -67,15 +67,8 @@ class Node:
     client: TestClient[Any, Any]
 
     async def seal(self) -> Head:
-        head = self.service.ledger.head
-        time_ms = self.service.now_ms()
-        if head.header is not None:
-            time_ms = max(time_ms, head.header.time_ms + 1)
-        assert self.service.key is not None
-        block = self.service.prepare_from_mempool(time_ms, self.service.key.public_key)
-        new_head = await self.service.write_block(block)
-        self.service.cosign_head()
-        return new_head
+        head: Head = await seal_block(self.service)
+        return head
 
     async def submit(self, *events: SignedEvent) -> None:
         results = await self.service.submit([e.encoded for e in events])
