@@ -401,7 +401,6 @@ class _Options:
     """What the caller asked for, beyond the trust file and the bundle."""
 
     credential_json: bytes | None
-    digest_only: bool
     now: int | None
     max_age: int | None
     at: int | None
@@ -965,7 +964,7 @@ def verify_bundle(
         raise UsageError("give either the credential file or digest_only=True, not both")
     limit = trust.max_age_seconds if max_age is TRUST_POLICY else max_age
     assert not isinstance(limit, TrustPolicy)
-    options = _Options(credential_json, digest_only, now, limit, at, expected_issuer,
+    options = _Options(credential_json, now, limit, at, expected_issuer,
                        max_age_from_trust=max_age is TRUST_POLICY)
     return _run(bundle, _Verification(trust, trust.origin, options))
 
@@ -984,7 +983,7 @@ def verify_bundle_without_trust(
     with it, NOT that the network vouches for it.  The verdict says so
     (``checkpoint_signatures_checked`` is False).
     """
-    options = _Options(credential_json, credential_json is None, now, None, None, None)
+    options = _Options(credential_json, now, None, None, None)
     return _run(bundle, _Verification(None, origin, options))
 
 
