@@ -61,7 +61,7 @@ from typing import Any, Literal
 from client import credentials, vc
 from client.batch import verify_receipt
 from client.block import BlockHeader, decode_leaf
-from client.bundle import Bundle, IncludedHeader, StatusEntry, dated_heights, parse_bundle
+from client.bundle import Bundle, IncludedHeader, StatusEntry, parse_bundle
 from client.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
 from client.durations import describe_age, describe_duration
 from client.errors import InvalidEncoding, LedgerError, UsageError, VerificationError
@@ -665,8 +665,8 @@ class _Verification:
         issued_height = (self.batch_record.anchored.height if self.batch_record is not None
                          else self._issued_position().height)
         revoked = self._earliest_revocation()
-        needed = dated_heights(self.issuer_record, self.credential_record, self.batch_record,
-                               event_index=index)
+        # The issuing block and the earliest revocation's, as the steps proved them.
+        needed = {issued_height} | (set() if revoked is None else {revoked.height})
         headers = {}
         for included in self.bundle.block_headers:
             header = self._included_header(included)
