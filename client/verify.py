@@ -66,7 +66,6 @@ from client.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
 from client.durations import describe_age, describe_duration
 from client.errors import InvalidEncoding, LedgerError, UsageError, VerificationError
 from client.events import BatchAnchor, CredentialIssue, RevocationReason, SignedEvent
-from client.hashes import sha256
 from client.keys import did_key
 from client.merkle import leaf_hash, verify_inclusion
 from client.note import parse_note
@@ -522,8 +521,7 @@ class _Verification:
         if credential_json is not None:
             try:
                 document = credentials.parse_credential(credential_json)
-                credentials.check_ijson(document)
-                computed = sha256(credentials.canonical_json(document))
+                computed = credentials.digest_document(document)
             except InvalidEncoding as exc:
                 raise StepFailed(f"the credential file cannot be digested: "
                                  f"{exc.diagnostics()}") from exc
