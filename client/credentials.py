@@ -245,7 +245,12 @@ def digest(credential_json: bytes) -> Hash:
     files with different numbers never have the same digest; issuing, anchoring
     and verifying all go through here, so all of them refuse such a file.
     """
-    return sha256(canonical_json(parse_credential(credential_json)))
+    return digest_document(parse_credential(credential_json))
+
+
+def digest_document(credential: dict[str, Any]) -> Hash:
+    """:func:`digest` of an already parsed credential (checked by :func:`canonical_json`)."""
+    return sha256(canonical_json(credential))
 
 
 # -- claims --------------------------------------------------------------------------------

@@ -74,11 +74,15 @@ from client.verify import (
     Verdict,
     format_date,
     format_time,
+    format_time_ms,
+    issuer_info,
+    issuer_label,
     open_checkpoint,
     prove_header,
     prove_leaf,
     prove_record,
     prove_signer_standing,
+    resolve_max_age,
     verify_bundle,
 )
 
@@ -274,8 +278,7 @@ class _PathwayCheck:
         identity = record.identity_at(index)
         if expected is not None and expected not in {record.issuer, *identity.ids}:
             raise StepFailed(f"you expected the pathway's owner to be {expected}; it was "
-                             f'defined by "{identity.name}" '
-                             f"({', '.join([*identity.ids, record.issuer])})")
+                             f"defined by {issuer_label(record.issuer, identity)}")
 
     def pathway_current(self) -> None:
         define = self.define
@@ -304,11 +307,7 @@ class _PathwayCheck:
 
     def owner_info(self) -> IssuerInfo:
         record = self.owner_record
-        identity = record.identity_at(self.bundle.event_proof.index)
-        compromise = record.compromise
-        return IssuerInfo(record.issuer, identity.name, identity.ids, record.standing,
-                          record.name, None if record.retired is None else record.retired.index,
-                          None if compromise is None else compromise.since_index)
+        return issuer_info(record, record.identity_at(self.bundle.event_proof.index))
 
 
 def _bundle_steps(check: _PathwayCheck, untrusted: PathwayBundle | bytes | str) -> tuple[
@@ -342,8 +341,7 @@ def verify_pathway_bundle(
     or an identifier governance had given it at the event; step 8).  Never raises for
     bad bundle data.
     """
-    limit = trust.max_age_seconds if max_age is TRUST_POLICY else max_age
-    assert not isinstance(limit, TrustPolicy)
+    limit = resolve_max_age(max_age, trust)
     check = _PathwayCheck(trust, now, expected_owner)
     steps = _bundle_steps(check, pathway_bundle)
     assert len(steps) == len(PATHWAY_STEPS)
@@ -550,7 +548,8 @@ class PathwayVerdict:
                 "met": sum(1 for r in self.requirements if r.credential is not None),
                 "max_span_days": model.max_span_days},
             "span": None if self.span_days is None else {
-                "earliest": _iso(self.earliest_ms), "latest": _iso(self.latest_ms),
+                "earliest": format_time_ms(self.earliest_ms),
+                "latest": format_time_ms(self.latest_ms),
                 "days": self.span_days, "within": self.span_within},
             "holder": self.holder,
             "holder_from": self.holder_from,
@@ -558,10 +557,6 @@ class PathwayVerdict:
             "credentials": [c.as_json() for c in self.credentials],
             "competencies": [c.as_json() for c in self.competencies],
         }
-
-
-def _iso(time_ms: int | None) -> str | None:
-    return None if time_ms is None else format_time(time_ms // 1000)
 
 
 def _number(value: Decimal | float) -> int | float:

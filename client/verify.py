@@ -61,12 +61,11 @@ from typing import Any, Literal
 from client import credentials, vc
 from client.batch import verify_receipt
 from client.block import BlockHeader, decode_leaf
-from client.bundle import Bundle, IncludedHeader, StatusEntry, dated_heights, parse_bundle
+from client.bundle import Bundle, IncludedHeader, StatusEntry, parse_bundle
 from client.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
 from client.durations import describe_age, describe_duration
 from client.errors import InvalidEncoding, LedgerError, UsageError, VerificationError
 from client.events import BatchAnchor, CredentialIssue, RevocationReason, SignedEvent
-from client.hashes import sha256
 from client.keys import did_key
 from client.merkle import leaf_hash, verify_inclusion
 from client.note import parse_note
@@ -254,7 +253,7 @@ class Verdict:
             "embedded_proof": self.embedded_proof,
             "batch_id": self.batch_id,
             "event_index": self.event_index,
-            "issued_at": _iso_ms(self.issued_time_ms),
+            "issued_at": format_time_ms(self.issued_time_ms),
             "checkpoint": None if self.tree_size is None else {
                 "tree_size": self.tree_size,
                 "time": self.checkpoint_time,
@@ -279,7 +278,7 @@ class Verdict:
                 "reason": revocation.reason,
                 "reason_code": revocation.reason_code,
                 "by": revocation.by,
-                "revoked_at": _iso_ms(revocation.time_ms),
+                "revoked_at": format_time_ms(revocation.time_ms),
             },
         }
 
@@ -297,8 +296,28 @@ def format_date(timestamp: int) -> str:
     return format_time(timestamp)[:10]
 
 
-def _iso_ms(time_ms: int | None) -> str | None:
+def format_time_ms(time_ms: int | None) -> str | None:
+    """:func:`format_time` of a block time in milliseconds; None stays None."""
     return None if time_ms is None else format_time(time_ms // 1000)
+
+
+def resolve_max_age(max_age: int | TrustPolicy | None, trust: Trust) -> int | None:
+    """The age bound in seconds: the trust file's for :data:`TRUST_POLICY`, else ``max_age``."""
+    return trust.max_age_seconds if isinstance(max_age, TrustPolicy) else max_age
+
+
+def issuer_info(record: IssuerRecord, identity: Identity) -> IssuerInfo:
+    """The proven issuer ``record`` as :class:`IssuerInfo`, named by its ``identity`` at
+    the event."""
+    compromise = record.compromise
+    return IssuerInfo(record.issuer, identity.name, identity.ids, record.standing,
+                      record.name, None if record.retired is None else record.retired.index,
+                      None if compromise is None else compromise.since_index)
+
+
+def issuer_label(did: str, identity: Identity) -> str:
+    """``"Example University" (https://uni.example/issuers/1, did:key:z6Mk…)``."""
+    return f'"{identity.name}" ({", ".join([*identity.ids, did])})'
 
 
 # Decoding is a pure function of the bytes with an immutable result, and bundles
@@ -401,7 +420,6 @@ class _Options:
     """What the caller asked for, beyond the trust file and the bundle."""
 
     credential_json: bytes | None
-    digest_only: bool
     now: int | None
     max_age: int | None
     at: int | None
@@ -523,8 +541,7 @@ class _Verification:
         if credential_json is not None:
             try:
                 document = credentials.parse_credential(credential_json)
-                credentials.check_ijson(document)
-                computed = sha256(credentials.canonical_json(document))
+                computed = credentials.digest_document(document)
             except InvalidEncoding as exc:
                 raise StepFailed(f"the credential file cannot be digested: "
                                  f"{exc.diagnostics()}") from exc
@@ -603,7 +620,7 @@ class _Verification:
             if named not in allowed:
                 raise StepFailed(
                     f"the credential names issuer {named}, but it was put on the ledger by "
-                    f"{_label(did, self.identity)}, which governance had not given that "
+                    f"{issuer_label(did, self.identity)}, which governance had not given that "
                     "identifier: another issuer's credential, or a forgery")
             self.named_issuer = named
             try:
@@ -614,7 +631,7 @@ class _Verification:
         expected = self.options.expected_issuer
         if expected is not None and expected not in allowed:
             raise StepFailed(f"you expected issuer {expected}; this credential was issued by "
-                             f"{_label(did, self.identity)}")
+                             f"{issuer_label(did, self.identity)}")
 
     def _embedded_proofs(self, document: dict[str, Any]) -> None:
         """The credential's own signature: every ``eddsa-jcs-2022`` proof must verify by a
@@ -646,7 +663,7 @@ class _Verification:
                                "not_checked" if self.unchecked_proofs else "none")
 
     def _why_not_at_event(self, key: bytes, index: int) -> str:
-        who = _label(self.bundle.issuer, self.identity)
+        who = issuer_label(self.bundle.issuer, self.identity)
         period = next((p for p in self.issuer_record.keys if p.public_key == key), None)
         if period is None:
             return f"it was never a key of {who}: another party's signature"
@@ -666,8 +683,8 @@ class _Verification:
         issued_height = (self.batch_record.anchored.height if self.batch_record is not None
                          else self._issued_position().height)
         revoked = self._earliest_revocation()
-        needed = dated_heights(self.issuer_record, self.credential_record, self.batch_record,
-                               event_index=index)
+        # The issuing block and the earliest revocation's, as the steps proved them.
+        needed = {issued_height} | (set() if revoked is None else {revoked.height})
         headers = {}
         for included in self.bundle.block_headers:
             header = self._included_header(included)
@@ -730,11 +747,7 @@ class _Verification:
     # Outcome ------------------------------------------------------------------------------
 
     def issuer_info(self) -> IssuerInfo:
-        record = self.issuer_record
-        compromise = record.compromise
-        return IssuerInfo(record.issuer, self.identity.name, self.identity.ids, record.standing,
-                          record.name, None if record.retired is None else record.retired.index,
-                          None if compromise is None else compromise.since_index)
+        return issuer_info(self.issuer_record, self.identity)
 
 
 def _proof_kind(proof: dict[str, Any]) -> str:
@@ -743,10 +756,6 @@ def _proof_kind(proof: dict[str, Any]) -> str:
     suite = proof.get("cryptosuite")
     name = kind if isinstance(kind, str) else "(no type)"
     return f"{name}/{suite}" if isinstance(suite, str) else name
-
-
-def _label(did: str, identity: Identity) -> str:
-    return f'"{identity.name}" ({", ".join([*identity.ids, did])})'
 
 
 def _run(untrusted: Bundle | bytes | str, check: _Verification) -> Verdict:
@@ -963,9 +972,8 @@ def verify_bundle(
         raise UsageError("give the credential file, or digest_only=True to check the bundle alone")
     if credential_json is not None and digest_only:
         raise UsageError("give either the credential file or digest_only=True, not both")
-    limit = trust.max_age_seconds if max_age is TRUST_POLICY else max_age
-    assert not isinstance(limit, TrustPolicy)
-    options = _Options(credential_json, digest_only, now, limit, at, expected_issuer,
+    limit = resolve_max_age(max_age, trust)
+    options = _Options(credential_json, now, limit, at, expected_issuer,
                        max_age_from_trust=max_age is TRUST_POLICY)
     return _run(bundle, _Verification(trust, trust.origin, options))
 
@@ -984,7 +992,7 @@ def verify_bundle_without_trust(
     with it, NOT that the network vouches for it.  The verdict says so
     (``checkpoint_signatures_checked`` is False).
     """
-    options = _Options(credential_json, credential_json is None, now, None, None, None)
+    options = _Options(credential_json, now, None, None, None)
     return _run(bundle, _Verification(None, origin, options))
 
 
