@@ -64,7 +64,7 @@ from client.events import (
     sign_event,
 )
 from client.files import write_text_atomically
-from client.hashes import Hash, hash_from_hex, sha256
+from client.hashes import Hash, hash_from_hex
 from client.keys import KeyPair, did_key, public_key_from_did, read_key_file, write_key_file
 from client.note import SIG_COSIGNATURE_V1, verifier_key
 from client.state import ForkDetected
@@ -507,8 +507,7 @@ def _digest_one(data: bytes) -> Digested:
 
     try:
         document = credentials.parse_credential(data)
-        credentials.check_ijson(document)
-        digest = sha256(credentials.canonical_json(document))
+        digest = credentials.digest_document(document)  # I-JSON checked on the way
         keys: list[bytes] = []
         for proof in vc.embedded_proofs(document):
             try:

@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import http.client
+import http.server
 import itertools
 import json
 import os
@@ -619,3 +620,18 @@ async def seal_block(service: Any) -> Any:
     new_head = await service.write_block(block)
     service.cosign_head()
     return new_head
+
+
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 and an OS-picked port for the ``with`` block; yields
+    the base URL.  The server and its thread are always stopped and joined."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -15,10 +15,10 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from nodeutil import serving
 
 from client.cli import main
 from client.keys import write_key_file
@@ -450,17 +450,9 @@ def test_monitor_escapes_what_a_hostile_node_says(capsys: pytest.CaptureFixture[
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(Hostile) as url:
         code, out, _ = run(capsys, "monitor", "--node", url, "--trust", str(files["trust"]),
                            "--state", str(files["dir"] / "monitor.json"), "--once")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
     assert code == 1
     assert "\\x1b[32mresult: consistent" in out, out
     assert not any(c in out for c in "\r\x1b\u202e"), repr(out)

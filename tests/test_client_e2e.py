@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nodeutil import wait_until
+from nodeutil import serving, wait_until
 
 from client.batch import verify_receipt
 from client.bundle import parse_receipt
@@ -558,17 +557,9 @@ def test_status_through_a_mirror_frozen_on_an_old_checkpoint(world: World) -> No
     assert (code, verdict["status"]) == (0, "valid")  # seen through the real node
 
     handler = type("Mirror", (_FrozenMirror,), {"upstream": world.node.url, "frozen": old_note})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        mirror = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(handler) as mirror:
         code, _, err = cli("status", str(world.direct), "--trust", str(world.trust),
                            "--node", mirror)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
     assert code == 1, err
     assert "already verified" in err and "it may be stale or hiding events" in err
 
@@ -582,11 +573,7 @@ def test_a_never_issued_verdict_needs_a_fresh_proof(world: World) -> None:
     unknown = world.work / "never-issued.json"
     unknown.write_text(json.dumps(credential(world.issuer, 8123)))
     handler = type("Mirror", (_FrozenMirror,), {"upstream": world.node.url, "frozen": old_note})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        mirror = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(handler) as mirror:
         # Fresh enough: the absence is proven, and the verdict is invalid.
         code, verdict, _ = cli("status", str(unknown), "--trust", str(world.trust),
                                "--node", mirror)
@@ -599,10 +586,6 @@ def test_a_never_issued_verdict_needs_a_fresh_proof(world: World) -> None:
                                "--node", mirror, "--max-age", "2s")
         assert (code, verdict["status"]) == (5, "stale"), verdict
         assert "this check allows 2 seconds" in verdict["message"]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def test_sign_issue_bundle_verify_round_trip(world: World) -> None:

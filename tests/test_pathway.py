@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nodeutil import serving
 from openbadges import (
     COLLEGE_ID,
     PATHWAY_ID,
@@ -622,7 +623,6 @@ def test_cli_pathway_verify_never_loads_the_network_client(cli_files: dict[str, 
 def test_the_definition_is_fetched_from_where_its_owner_publishes_it(tmp_path: Path) -> None:
     import asyncio
     import http.server
-    import threading
 
     from client.errors import LedgerError
     from client.http import fetch_definition
@@ -640,19 +640,12 @@ def test_the_definition_is_fetched_from_where_its_owner_publishes_it(tmp_path: P
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as base:
         fetched = asyncio.run(fetch_definition(base + "/pathway", timeout=10))
         assert parse_definition(fetched).digest == parse_definition(document).digest
         for path, fragment in (("/big", "larger than"), ("/missing", "HTTP 404")):
             with pytest.raises(LedgerError, match=fragment):
                 asyncio.run(fetch_definition(base + path, timeout=10))
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_hostile_pathway_bundles_are_invalid_never_a_crash(world: World) -> None:
