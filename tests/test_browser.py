@@ -17,6 +17,7 @@ tests skip, and scripts/test says so plainly; under CI (``CI=true``) they fail i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.server
 import json
@@ -234,15 +235,14 @@ def test_page_says_whether_the_files_own_signature_was_verified(page: Any,
 # -- as a node serves it -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def served_page() -> Iterator[int]:
-    """The page exactly as GET /verify serves it, from 127.0.0.1 (a node's /verify is
-    tested over HTTP in test_web_api.py; here only the page matters)."""
-    page, policy = verify_page(format_trust(webcases.TRUST))
+@contextlib.contextmanager
+def serving(page_text: str, policy: str) -> Iterator[int]:
+    """Serves ``page_text`` at /verify from 127.0.0.1 with ``policy`` as its
+    Content-Security-Policy, as a node's GET /verify does; yields the port."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = page.encode()
+            body = page_text.encode()
             self.send_response(200 if self.path == "/verify" else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Security-Policy", policy)
@@ -262,6 +262,14 @@ def served_page() -> Iterator[int]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture(scope="module")
+def served_page() -> Iterator[int]:
+    """The page exactly as GET /verify serves it (a node's /verify is tested over HTTP in
+    test_web_api.py; here only the page matters)."""
+    with serving(*verify_page(format_trust(webcases.TRUST))) as port:
+        yield port
 
 
 def test_served_page_has_the_trust_file_built_in(page: Any, served_page: int,

@@ -26,11 +26,9 @@ import base64
 import copy
 import dataclasses
 import datetime as dt
-import http.server
 import json
 import os
 import random
-import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -875,34 +873,12 @@ def test_served_page_checks_a_pathway_with_its_trust_file(page: Any, lab: Lab,
                                                           tmp_path: Path) -> None:
     """As GET /verify serves it (the trust file built in, its Content-Security-Policy): the
     pathway mode works and breaks none of the policy's rules."""
-    page_text, policy = verify_page(lab.trust_text)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = page_text.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Security-Policy", policy)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     console: list[str] = []
     page.on("console", lambda message: console.append(message.text))
-    try:
-        page.goto(f"http://127.0.0.1:{server.server_address[1]}/verify")
+    with test_browser.serving(*verify_page(lab.trust_text)) as port:
+        page.goto(f"http://127.0.0.1:{port}/verify")
         page.click("#mode-pathway")
         assert "built in: network" in page.inner_text("#chosen-ptrust")
         _check_pathway(page, _write(lab, tmp_path, "v1", COMPLETE), lab.now, trust=False)
         assert page.inner_text("#result .headline").endswith("Complete")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
     assert not [line for line in console if "Content Security Policy" in line], console

@@ -1829,20 +1829,7 @@
     const parts = [];
     const str = (s) => {
       if (hasLoneSurrogate(s)) throw credentialError('credential cannot be canonicalised: input contains non-UTF-8 codepoints');
-      let out = '"';
-      for (const ch of s) {
-        const c = ch.codePointAt(0);
-        if (ch === '"') out += '\\"';
-        else if (ch === '\\') out += '\\\\';
-        else if (ch === '\b') out += '\\b';
-        else if (ch === '\f') out += '\\f';
-        else if (ch === '\n') out += '\\n';
-        else if (ch === '\r') out += '\\r';
-        else if (ch === '\t') out += '\\t';
-        else if (c < 0x20) out += '\\u' + pad(c, 4);
-        else out += ch;
-      }
-      parts.push(out + '"');
+      parts.push(jsonString(s, false));  // RFC 8785 §3.2.2.2: only control characters escaped
     };
     const dump = (v) => {
       if (v === null) parts.push('null');
@@ -3268,7 +3255,7 @@
 
   // -- the pathway bundle, in numbered steps (client/pathway_verify.py) -----------------------------
 
-  const ownerLabel = (owner) => `"${owner.name}" (${[...owner.ids, owner.did].join(', ')})`;
+  const ownerLabel = (owner) => label(owner.did, owner);
   const pyOptional = (v) => (v === null ? 'None' : String(v));
 
   class PathwayCheck {
