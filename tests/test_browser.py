@@ -23,11 +23,11 @@ import http.server
 import json
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nodeutil
 import pytest
 import webcases
 
@@ -236,7 +236,7 @@ def test_page_says_whether_the_files_own_signature_was_verified(page: Any,
 
 
 @contextlib.contextmanager
-def serving(page_text: str, policy: str) -> Iterator[int]:
+def serving_page(page_text: str, policy: str) -> Iterator[int]:
     """Serves ``page_text`` at /verify from 127.0.0.1 with ``policy`` as its
     Content-Security-Policy, as a node's GET /verify does; yields the port."""
 
@@ -253,22 +253,15 @@ def serving(page_text: str, policy: str) -> Iterator[int]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with nodeutil.serving(Handler) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 @pytest.fixture(scope="module")
 def served_page() -> Iterator[int]:
     """The page exactly as GET /verify serves it (a node's /verify is tested over HTTP in
     test_web_api.py; here only the page matters)."""
-    with serving(*verify_page(format_trust(webcases.TRUST))) as port:
+    with serving_page(*verify_page(format_trust(webcases.TRUST))) as port:
         yield port
 
 

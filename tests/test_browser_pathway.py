@@ -875,7 +875,7 @@ def test_served_page_checks_a_pathway_with_its_trust_file(page: Any, lab: Lab,
     pathway mode works and breaks none of the policy's rules."""
     console: list[str] = []
     page.on("console", lambda message: console.append(message.text))
-    with test_browser.serving(*verify_page(lab.trust_text)) as port:
+    with test_browser.serving_page(*verify_page(lab.trust_text)) as port:
         page.goto(f"http://127.0.0.1:{port}/verify")
         page.click("#mode-pathway")
         assert "built in: network" in page.inner_text("#chosen-ptrust")
