@@ -1307,9 +1307,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_keygen)
 
-    issuer = sub.add_parser("issuer", help="register, rotate or retire an issuer",
-                            description="Issuer governance: register (governance key), "
-                                        "rotate or retire (issuer key).")
+    issuer = sub.add_parser("issuer", help="register, update, rotate or retire an issuer, or "
+                                            "declare its key compromised",
+                            description="Issuer governance: register, update or declare "
+                                        "compromised (governance key); rotate or retire "
+                                        "(issuer key; retire also by governance).")
     isub = issuer.add_subparsers(dest="issuer_command", required=True, metavar="ACTION")
     p = isub.add_parser("register", help="admit an issuer (signed by a governance key)",
                         description="Admit an issuer: signed by a governance key named in the "
