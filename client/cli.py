@@ -1198,6 +1198,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if not urls:
         raise UsageError(f"no node given: pass --node URL (repeatable) or set {NODE_ENV}")
     state_path = Path(args.state) if args.state else None
+    if args.issuer is not None:
+        return _watch_issuer(args, trust, urls, state_path)
+    if args.expect or args.rescan:
+        raise UsageError("--expect and --rescan go with --issuer DID")
     rounds = 1 if args.once else args.max_rounds
     if args.interval <= 0:
         raise UsageError("--interval must be positive")
@@ -1224,6 +1228,27 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         return worst
 
     return _run_async(run())
+
+
+def _watch_issuer(args: argparse.Namespace, trust: Trust, urls: list[str],
+                  state_path: Path | None) -> int:
+    from client.http import NodeClient  # noqa: PLC0415
+    from client.issuer_watch import load_records  # noqa: PLC0415
+    from client.monitor import watch_issuer  # noqa: PLC0415
+
+    issuer = _did(args.issuer, "--issuer")
+    if len(urls) != 1:
+        raise UsageError("--issuer reads the log from one node: give one --node URL")
+    records = load_records([Path(path) for path in args.expect or ()])
+
+    async def run() -> Any:
+        async with NodeClient(urls[0], timeout=args.timeout) as node:
+            return await watch_issuer(node, trust, issuer, records, now=_now(),
+                                      state_path=state_path, rescan=args.rescan)
+
+    report = _run_async(run())
+    _report(args, report.as_json(), report.lines())
+    return int(report.exit_code)
 
 
 def _print_round(args: argparse.Namespace, number: int, report: Any) -> None:
@@ -1294,7 +1319,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Issue, anchor, revoke and verify credentials on a vcledger network.",
         epilog="Exit codes: 0 success/valid/complete, 1 node or file error, 2 usage error, "
                "3 revoked, 4 invalid, 5 stale, 6 expired or not yet valid, 7 incomplete "
-               "(pathway verify).",
+               "(pathway verify), 8 unexpected events (monitor --issuer).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -1577,6 +1602,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rounds", type=int, metavar="N", help="stop after N rounds")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                    help="give up on a node after this long (default 30)")
+    p.add_argument("--issuer", metavar="DID",
+                   help="instead, read every new log entry once and report the events under "
+                        "this did:key that --expect does not account for (exit 8)")
+    p.add_argument("--expect", action="append", metavar="RECORDS",
+                   help="with --issuer: a folder of the issuer's records (vcledger --json "
+                        "outputs, anchor receipts) or a file of event hashes (repeatable)")
+    p.add_argument("--rescan", action="store_true",
+                   help="with --issuer: read the log from the start and report again")
     p.add_argument("--json", action="store_true", help="print one JSON object per round")
     p.set_defaults(func=cmd_monitor)
     return parser

@@ -20,6 +20,11 @@ or a ``--state`` file), so the next round, or the next run, continues from it.
 Network access goes through :class:`client.http.NodeClient`; the checks
 themselves are :mod:`client.checkpoint` and :mod:`client.state` (with
 :mod:`client.merkle`).
+
+:func:`watch_issuer` (``vcledger monitor --issuer DID``) is the other kind of
+monitor: it reads every new log entry from one node and reports the events
+under one issuer's DID that the issuer's records do not account for; its pure
+part, and the reasons, are in :mod:`client.issuer_watch`.
 """
 
 from __future__ import annotations
@@ -31,11 +36,26 @@ from pathlib import Path
 from typing import Any
 
 from client.checkpoint import verify_checkpoint
-from client.errors import LedgerError
+from client.errors import LedgerError, VerificationError
 from client.http import NodeClient
+from client.issuer_watch import (
+    EntriesDoNotMatch,
+    Finding,
+    IssuerRecords,
+    LogScan,
+    WatchReport,
+    WatchState,
+    classify,
+    load_watch_state,
+    save_watch_state,
+    watch_state_file,
+)
+from client.merkle import verify_inclusion
 from client.state import (
+    CheckpointRollback,
     Evidence,
     Remembered,
+    check_against_remembered,
     load_remembered,
     prove_consistent,
     remember,
@@ -49,7 +69,12 @@ __all__ = [
     "SplitView",
     "monitor_once",
     "monitor_round",
+    "watch_issuer",
 ]
+
+ENTRY_FETCH_WINDOW = 16
+"""Log entries requested at once while reading: enough to hide the round trips, few
+enough not to crowd the node's other clients."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,3 +246,79 @@ async def monitor_once(
     if report.advanced and report.state is not None:
         remember(path, report.state, trust)
     return report
+
+
+async def watch_issuer(
+    node: NodeClient,
+    trust: Trust,
+    issuer: str,
+    records: IssuerRecords,
+    *,
+    now: int | None = None,
+    state_path: Path | None = None,
+    state_dir: Path | None = None,
+    rescan: bool = False,
+) -> WatchReport:
+    """Read the log up to ``node``'s newest checkpoint and report the events under
+    ``issuer`` that ``records`` do not account for (see :mod:`client.issuer_watch`).
+
+    Trusted: ``trust``, ``records``, the clock ``now`` and the state files.
+    Untrusted: everything ``node`` answers.  Steps:
+
+    1. the node's newest checkpoint with enough cosignatures is verified and
+       proven consistent with the one remembered for the network
+       (:func:`client.state.check_against_remembered`: a rollback raises
+       :class:`CheckpointRollback`, an inconsistent one :class:`ForkDetected`);
+    2. every leaf from where the watch stopped (index 0 with ``rescan``) up to
+       the checkpoint is read, and the leaves must extend the watch's compact
+       range to the checkpoint's root (else :class:`EntriesDoNotMatch`);
+    3. each unaccounted event under the DID gets an inclusion proof from the
+       node, verified against the checkpoint, to carry as evidence;
+    4. only then are the checkpoint and the watch (how far it read, what it
+       reported) recorded, so a failed run is simply repeated by the next one.
+    """
+    checkpoint_path = state_path if state_path is not None else state_file(trust.origin,
+                                                                            state_dir)
+    # 1. A verified checkpoint, consistent with everything this machine saw before.
+    note = await node.checkpoint(min_cosignatures=trust.threshold)
+    new = await check_against_remembered(node, note, trust, now, state_path=checkpoint_path)
+    watch_path = watch_state_file(checkpoint_path, issuer)
+    watch = load_watch_state(watch_path, trust.origin, issuer)
+    start = WatchState(trust.origin, issuer, reported=watch.reported) if rescan else watch
+    if start.tree_size > new.tree_size:
+        raise CheckpointRollback(
+            f"node {node.url} serves tree size {new.tree_size}, but the watch of {issuer} "
+            f"already read {start.tree_size} entries ({watch_path}); it may be stale or hiding "
+            "events; try another node")
+
+    # 2. Every new leaf, proven all at once by the root of the extended range.
+    scan = LogScan(issuer, start.compact)
+    for window in range(start.tree_size, new.tree_size, ENTRY_FETCH_WINDOW):
+        indexes = range(window, min(window + ENTRY_FETCH_WINDOW, new.tree_size))
+        leaves = await asyncio.gather(*(node.entry(i) for i in indexes))
+        for index, leaf in zip(indexes, leaves, strict=True):
+            scan.add(index, leaf)
+    scan.verify(new.checkpoint, node.url)
+
+    # 3. Evidence a third party can check with the trust file alone.
+    findings: list[Finding] = []
+    for sighting in classify(scan.sightings, records, start.reported, rescan=rescan):
+        proof = await node.inclusion_proof(sighting.index, new.tree_size)
+        try:
+            verify_inclusion(sighting.event.hash, sighting.index, new.tree_size, proof,
+                             new.root)
+        except VerificationError as exc:
+            raise EntriesDoNotMatch(
+                f"node {node.url} served a bad inclusion proof for log entry "
+                f"{sighting.index} ({exc.diagnostics()}); nothing was recorded; try another "
+                "node") from exc
+        findings.append(Finding(sighting.index, sighting.event, tuple(proof),
+                                sighting.event.hash in start.reported))
+
+    # 4. Record, checkpoint first: the watch never gets ahead of a remembered checkpoint.
+    remember(checkpoint_path, new, trust)
+    reported = start.reported | {f.event.hash for f in findings}
+    save_watch_state(watch_path, WatchState(trust.origin, issuer, scan.compact, reported))
+    accounted = sum(1 for s in scan.sightings if s.event.hash in records)
+    return WatchReport(issuer, node.url, note, start.tree_size, new.tree_size,
+                       len(scan.sightings), accounted, records, findings)
