@@ -556,8 +556,10 @@ class WatchReport:
         lines = [f"issuer {self.issuer}: read log indexes {self.from_size}.."
                  f"{self.tree_size - 1} from {self.node}" if self.tree_size > self.from_size
                  else f"issuer {self.issuer}: no new log entries (tree size {self.tree_size})",
-                 f"  {self.events_seen} events under the issuer, {self.accounted} accounted for "
-                 f"by {len(self.records.event_hashes)} recorded event hashes"]
+                 f"  {self.events_seen} event(s) under the issuer, {self.accounted} accounted "
+                 f"for by the records ({len(self.records.event_hashes)} event hashes)"]
+        lines.extend(f"  skipped {path}: not a record (no event_hash or anchor_event_hash)"
+                     for path in self.records.files_skipped)
         lines.extend(f"  {f.line()}" for f in self.findings)
         if self.findings:
             lines.append(f"  {len(self.findings)} unexpected: if you did not make them, your "
