@@ -5,9 +5,16 @@ the scalar and prefix); a public key is the 32-byte encoded point.  Signatures
 are the 64-byte RFC 8032 §5.1.6 output.  Ed25519 is deterministic, so the same
 seed and message always give the same signature.
 
-Verification is on the hot path (a node checks thousands of event signatures
-and cosignatures a second), so the parsed key objects of the ``cryptography``
-package are kept in small LRU caches keyed by the raw key bytes.
+Verification is the one Ed25519 rule of docs/protocol.md §3.1.1, in
+:func:`verify_signature` and nowhere else: every node, signature worker and
+offline verifier must accept exactly the same signatures, or honest validators
+disagree on a block.  libsodium (PyNaCl) checks the equation, because it is
+about twice as fast as OpenSSL here and refuses the edge cases the rule
+refuses; explicit byte checks in front of it (non-canonical ``S``, ``R`` and
+``A``, small-order ``R`` and ``A``) and a self-test of the equation at import
+keep the rule exact whatever libsodium build is loaded.  ``cryptography``
+(OpenSSL) still derives public keys, signs and reads key files; its parsed
+private keys are kept in a small LRU cache keyed by the seed.
 
 did:key (W3C CCG did:key method, Ed25519 only) is
 ``"did:key:z" + base58btc(0xed 0x01 || public key)``: ``z`` is the multibase
@@ -31,12 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import base58
-from cryptography.exceptions import InternalError, InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from client.errors import InvalidEncoding, KeyFileError, SignatureError, UsageError
 
@@ -60,14 +66,6 @@ _BASE58_ALPHABET = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqr
 
 
 # --- raw Ed25519 -------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4096)
-def _public_key_object(public_key: bytes) -> Ed25519PublicKey:
-    # Cached because constructing the object costs about as much as a hash of
-    # the message, and the same few hundred issuer and validator keys recur.
-    # Exceptions are not cached, so a bad key is re-checked each time.
-    return Ed25519PublicKey.from_public_bytes(public_key)
 
 
 @functools.lru_cache(maxsize=64)
@@ -106,26 +104,123 @@ def sign(seed: bytes, message: bytes) -> bytes:
     return _private_key_object(seed).sign(message)
 
 
-def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> None:
-    """Check an Ed25519 signature (RFC 8032 §5.1.7); raise :class:`SignatureError` if bad.
+FIELD_PRIME = 2**255 - 19
+"""p: the field of edwards25519 (RFC 8032 §5.1)."""
 
-    Lengths are checked before any curve arithmetic, so malformed input costs
-    nothing.  A public key that does not decode to a curve point is reported
-    the same way as a wrong signature: either way the data is not authentic.
+GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493
+"""L: the order of the prime-order subgroup (RFC 8032 §5.1)."""
+
+_Y_MASK = (1 << 255) - 1
+"""The y coordinate of an encoded point: all but the top bit (the sign of x)."""
+
+_SMALL_ORDER_Y = frozenset({
+    0,                   # (±sqrt(-1), 0), order 4
+    1,                   # the identity (0, 1)
+    FIELD_PRIME - 1,     # (0, -1), order 2
+    2707385501144840649318225287225658788936804267575313519463743609750303402022,   # order 8
+    55188659117513257062467267217118295137698188065244968500265048394206261417927,  # order 8
+    FIELD_PRIME,         # 0 written non-canonically
+    FIELD_PRIME + 1,     # 1 written non-canonically
+})
+"""Every y that a point of order 1, 2, 4 or 8 encodes with, canonical or not.
+
+The eight small-order points have five y values; y + p fits in 255 bits only
+for y = 0 and y = 1.  The sign bit is ignored, as libsodium's blacklist does,
+so all fourteen encodings of small-order points are refused by y alone."""
+
+
+def _point_y(encoded: bytes) -> int:
+    return int.from_bytes(encoded, "little") & _Y_MASK
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key_refusal(public_key: bytes) -> str | None:
+    # Cached because the same few hundred issuer and validator keys recur;
+    # the answer is a pure function of the 32 bytes.
+    y = _point_y(public_key)
+    if y >= FIELD_PRIME:
+        return "is not canonically encoded (y >= p)"
+    if y in _SMALL_ORDER_Y:
+        return "is a point of small order"
+    return None
+
+
+def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> None:
+    """Check an Ed25519 signature under the rule of docs/protocol.md §3.1.1.
+
+    Raises :class:`SignatureError` saying why if it does not hold.  That rule
+    is RFC 8032 §5.1.7 with the cofactorless equation, plus: ``S < L``;
+    ``A`` and ``R`` canonically encoded (``y < p``) and not of small order.
+    Cheap checks come first: lengths, then the encodings (pure integer
+    comparisons), and only then the curve arithmetic.  A public key that does
+    not decode to a curve point is reported like a wrong signature: either
+    way the data is not authentic.
     """
     if not isinstance(public_key, bytes) or len(public_key) != PUBLIC_KEY_SIZE:
         raise SignatureError(f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes")
     if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
         size = len(signature) if isinstance(signature, (bytes, bytearray)) else "not bytes"
         raise SignatureError(f"an Ed25519 signature is {SIGNATURE_SIZE} bytes, got {size}")
+    if not isinstance(message, bytes):
+        raise SignatureError(f"a signed message is bytes, got {type(message).__name__}")
+    refusal = _public_key_refusal(public_key)
+    if refusal is not None:
+        raise SignatureError(f"Ed25519 public key {public_key.hex()} {refusal}")
+    # libsodium makes the same three checks; making them here too keeps the
+    # rule exact under a libsodium build that does not (see _check_equation).
+    if int.from_bytes(signature[32:], "little") >= GROUP_ORDER:
+        raise SignatureError("Ed25519 signature refused: its S is not below the group order L")
+    r = _point_y(signature[:32])
+    if r >= FIELD_PRIME:
+        raise SignatureError("Ed25519 signature refused: its R is not canonically encoded")
+    if r in _SMALL_ORDER_Y:
+        raise SignatureError("Ed25519 signature refused: its R is a point of small order")
     try:
-        _public_key_object(public_key).verify(signature, message)
-    except InvalidSignature:
+        # crypto_sign_open is crypto_sign_verify_detached on signature || message
+        # (PyNaCl exposes no detached verify); the concatenation is one memcpy.
+        crypto_sign_open(signature + message, public_key)
+    except BadSignatureError:
         raise SignatureError(
             f"Ed25519 signature does not verify under key {public_key.hex()}"
         ) from None
-    except ValueError as exc:
-        raise SignatureError(f"{public_key.hex()} is not a valid Ed25519 public key") from exc
+
+
+def _check_equation() -> None:
+    """Refuse to run with a libsodium whose verification equation is not the rule's.
+
+    The encoding checks above are ours, but the equation is libsodium's.
+    Released libsodium (1.0.18 to 1.0.22) checks the cofactorless
+    ``encode([S]B - [k]A) == R``; its development branch has, since November
+    2022, checked the cofactored ``[8](R - [S]B + [k]A) == 0`` instead, which
+    accepts signatures the rule refuses.  Two ed25519-speccheck vectors
+    (tests/vectors/ed25519_edge_cases.json, cases 3 and 4) tell them apart:
+    both equations hold for the first, only the cofactored one for the second.
+    """
+    mixed_key = bytes.fromhex("cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d")
+    both = (bytes.fromhex("9bd9f44f4dcc75bd531b56b2cd280b0bb38fc1cd6d1230e14861d861de092e79"),
+            bytes.fromhex("9046a64750444938de19f227bb80485e92b83fdb4b6506c160484c016cc1852f"
+                          "87909e14428a7a1d62e9f22f3d3ad7802db02eb2e688b6c52fcd6648a98bd009"))
+    cofactored_only = (
+        bytes.fromhex("e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec4011eaccd55b53f56c"),
+        bytes.fromhex("160a1cb0dc9c0258cd0a7d23e94d8fa878bcb1925f2c64246b2dee1796bed512"
+                      "5ec6bc982a269b723e0668e540911a9a6a58921d6925e434ab10aa7940551a09"))
+
+    def holds(case: tuple[bytes, bytes]) -> bool:
+        message, signature = case
+        try:
+            crypto_sign_open(signature + message, mixed_key)
+        except BadSignatureError:
+            return False
+        return True
+
+    if not holds(both) or holds(cofactored_only):
+        raise ImportError(
+            "the libsodium that PyNaCl loaded does not verify Ed25519 with the cofactorless "
+            "equation of docs/protocol.md §3.1.1, so this node or verifier would disagree "
+            "with the others; install PyNaCl's own wheel (pip install --force-reinstall pynacl)")
+
+
+_check_equation()
 
 
 @dataclass(frozen=True)

@@ -129,15 +129,15 @@ def test_generated_seeds_are_fresh() -> None:
 
 
 def test_key_object_caches_are_bounded_and_used() -> None:
-    assert keys._public_key_object.cache_info().maxsize is not None
+    assert keys._public_key_refusal.cache_info().maxsize is not None
     assert keys._private_key_object.cache_info().maxsize is not None
     seed = bytes([7] * 32)
     public = keys.public_key(seed)
     signature = keys.sign(seed, b"x")
     keys.verify_signature(public, signature, b"x")
-    before = keys._public_key_object.cache_info().hits
+    before = keys._public_key_refusal.cache_info().hits
     keys.verify_signature(public, signature, b"x")
-    assert keys._public_key_object.cache_info().hits == before + 1
+    assert keys._public_key_refusal.cache_info().hits == before + 1
 
 
 def test_keypair_hides_the_seed() -> None:

@@ -157,15 +157,30 @@
   async function sha256(data) {
     return new Uint8Array(await subtle().digest('SHA-256', data));
   }
+  const ED25519_P = (1n << 255n) - 19n;
   const ED25519_L = (1n << 252n) + 27742317777372353535851937790883648493n;
+  const Y_MASK = (1n << 255n) - 1n;
+  /** Every y a point of order 1, 2, 4 or 8 is written with, canonical or not; the sign bit is
+   * ignored, so all fourteen small-order encodings are caught (client/keys.py _SMALL_ORDER_Y). */
+  const SMALL_ORDER_Y = new Set([
+    0n, 1n, ED25519_P - 1n,
+    2707385501144840649318225287225658788936804267575313519463743609750303402022n,
+    55188659117513257062467267217118295137698188065244968500265048394206261417927n,
+    ED25519_P, ED25519_P + 1n,
+  ]);
+  function littleEndian(bytes, start, end) {
+    let n = 0n;
+    for (let i = end - 1; i >= start; i--) n = (n << 8n) | BigInt(bytes[i]);
+    return n;
+  }
+  /** Whether docs/protocol.md §3.1.1 refuses this point encoding outright: y >= p (not
+   * canonical) or a point of small order. */
+  function refusedPoint(bytes, start) {
+    const y = littleEndian(bytes, start, start + 32) & Y_MASK;
+    return y >= ED25519_P || SMALL_ORDER_Y.has(y);
+  }
   const keyCache = new Map();
-  /** RFC 8032 §5.1.7 verification; true or false.  Lengths are checked first; s >= L
-   * is refused explicitly whatever the WebCrypto implementation does (docs/protocol.md §3.1). */
-  async function ed25519Verify(publicKey, signature, message) {
-    if (publicKey.length !== 32 || signature.length !== 64) return false;
-    let s = 0n;
-    for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i]);
-    if (s >= ED25519_L) return false;
+  async function webCryptoVerify(publicKey, signature, message) {
     const id = hex(publicKey);
     try {
       let key = keyCache.get(id);
@@ -178,6 +193,48 @@
       if (exc instanceof LedgerError) throw exc;
       return false;  // not a point on the curve: reported like a bad signature
     }
+  }
+  /* ed25519-speccheck cases 3 and 4 (tests/vectors/ed25519_edge_cases.json): the cofactorless
+   * equation holds for the first only, the cofactored one for both. */
+  const EQUATION_PROBE = {
+    publicKey: 'cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d',
+    both: ['9bd9f44f4dcc75bd531b56b2cd280b0bb38fc1cd6d1230e14861d861de092e79',
+           '9046a64750444938de19f227bb80485e92b83fdb4b6506c160484c016cc1852f' +
+           '87909e14428a7a1d62e9f22f3d3ad7802db02eb2e688b6c52fcd6648a98bd009'],
+    cofactoredOnly: ['e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec4011eaccd55b53f56c',
+                     '160a1cb0dc9c0258cd0a7d23e94d8fa878bcb1925f2c64246b2dee1796bed512' +
+                     '5ec6bc982a269b723e0668e540911a9a6a58921d6925e434ab10aa7940551a09'],
+  };
+  let equationChecked = null;
+  /** The encodings are checked here, but the equation is the browser's: refuse to verify
+   * anything in a browser whose Ed25519 is cofactored, as client/keys.py refuses such a
+   * libsodium, rather than accept signatures every other verifier refuses. */
+  function checkEquation() {
+    if (equationChecked === null) {
+      const fromHex = (text) => Uint8Array.from(text.match(/../g), (b) => parseInt(b, 16));
+      const key = fromHex(EQUATION_PROBE.publicKey);
+      const holds = ([message, signature]) => webCryptoVerify(key, fromHex(signature), fromHex(message));
+      equationChecked = Promise.all([holds(EQUATION_PROBE.both), holds(EQUATION_PROBE.cofactoredOnly)])
+        .then(([both, cofactoredOnly]) => {
+          if (!both || cofactoredOnly) {
+            throw new LedgerError('this browser does not verify Ed25519 signatures with the ' +
+                                  'cofactorless equation every vcledger verifier uses, so its answers ' +
+                                  'could differ from theirs; use `vcledger verify` instead', 'Ed25519Equation');
+          }
+        });
+    }
+    return equationChecked;
+  }
+  /** RFC 8032 §5.1.7 under the one rule of docs/protocol.md §3.1.1; true or false.
+   * WebCrypto (BoringSSL in Chromium) accepts small-order A and R and non-canonical A,
+   * so every encoding rule is checked here, before it is asked: lengths, S < L, then A
+   * and R neither written with y >= p nor of small order. */
+  async function ed25519Verify(publicKey, signature, message) {
+    if (publicKey.length !== 32 || signature.length !== 64) return false;
+    if (littleEndian(signature, 32, 64) >= ED25519_L) return false;
+    if (refusedPoint(publicKey, 0) || refusedPoint(signature, 0)) return false;
+    await checkEquation();
+    return webCryptoVerify(publicKey, signature, message);
   }
   async function verifySignature(publicKey, signature, message) {
     if (publicKey.length !== 32) throw signatureError('an Ed25519 public key is 32 bytes');
@@ -3712,7 +3769,8 @@
     hasWebCrypto: () => Boolean(global.crypto && global.crypto.subtle),
     embedded: { embeddedProofs, verifyEmbeddedProof, parseCredential, canonicalJson, jcs, didKey },
     pathway: { parsePathwayBundle, parseDefinition, checkDefinition, digestDefinition, bestResult, pyRound, pyFormatG },
-    internals: { parseBundle, unpack, pack, decodeBase64, parseNote, formatTime, describeAge, reprStr, jsonDumps, PyDecimal },
+    internals: { parseBundle, unpack, pack, decodeBase64, parseNote, formatTime, describeAge, reprStr, jsonDumps, PyDecimal,
+                 ed25519Verify },
   };
   global.vcledger = api;
   if (typeof module !== 'undefined' && module.exports) module.exports = api;
