@@ -397,6 +397,19 @@ def _cached_smt_proof(text: str) -> SmtProof:
     return SmtProof.from_hex(text)
 
 
+@functools.lru_cache(maxsize=1024)
+def _cached_base64(text: str, what: str) -> bytes:
+    return note.decode_base64(text, what)
+
+
+def _base64(text: str, what: str) -> bytes:
+    """:func:`note.decode_base64`, cached for small texts: the header leaf, the block
+    headers and the issuer and batch records recur in every bundle of a checkpoint."""
+    if len(text) <= _CACHED_TEXT_SIZE:
+        return _cached_base64(text, what)
+    return note.decode_base64(text, what)
+
+
 def _parse_smt_proof(text: str) -> SmtProof:
     return _cached_smt_proof(text) if len(text) <= _CACHED_TEXT_SIZE else SmtProof.from_hex(text)
 
@@ -420,7 +433,7 @@ def _tlog_proof(text: str, what: str) -> TlogProof:
 def _status_entry(model: _StatusEntryModel, what: str, *, present: bool) -> StatusEntry:
     if present and model.value is None:
         raise BundleFormatError(f"{what}: value is null; this proof must show a record")
-    value = None if model.value is None else note.decode_base64(model.value, f"{what} value")
+    value = None if model.value is None else _base64(model.value, f"{what} value")
     return StatusEntry(value, _parse_smt_proof(model.proof))
 
 
@@ -446,7 +459,7 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
     try:
         _check_did(model.issuer, "issuer", BundleFormatError)
         status = model.status
-        headers = tuple(IncludedHeader(note.decode_base64(h.header, f"block_headers[{n}]"),
+        headers = tuple(IncludedHeader(_base64(h.header, f"block_headers[{n}]"),
                                        h.index,
                                        tuple(Hash(bytes.fromhex(x)) for x in h.audit_path))
                         for n, h in enumerate(model.block_headers))
@@ -456,9 +469,9 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
             origin=model.origin,
             issuer=model.issuer,
             credential_digest=Hash(bytes.fromhex(model.credential_digest)),
-            event=note.decode_base64(model.event, "event"),
+            event=_base64(model.event, "event"),
             event_proof=_tlog_proof(model.event_proof, "event_proof"),
-            header=note.decode_base64(model.header, "header"),
+            header=_base64(model.header, "header"),
             header_proof=_tlog_proof(model.header_proof, "header_proof"),
             receipt=(None if model.receipt is None
                      else _receipt_from_model(model.receipt, "receipt")),
