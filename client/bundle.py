@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -231,24 +232,28 @@ def format_batch_receipts(
         )
 
 
-def _receipt_from_model(model: _ReceiptModel, what: str) -> CredentialReceipt:
-    _check_did(model.issuer, f"{what}: issuer", ReceiptFormatError)
-    if not BATCH_ID_PATTERN.fullmatch(model.batch_id):
-        raise ReceiptFormatError(f"{what}: batch_id {model.batch_id!r} is not a batch id")
-    if model.index >= model.batch_size:
+def _receipt_from_fields(fields: dict[str, Any], what: str) -> CredentialReceipt:
+    """The receipt from a document that passed :class:`_ReceiptModel` (strict validation
+    leaves every value as JSON gave it, so the document's own values are read)."""
+    issuer, batch_id = fields["issuer"], fields["batch_id"]
+    index, batch_size = fields["index"], fields["batch_size"]
+    _check_did(issuer, f"{what}: issuer", ReceiptFormatError)
+    if not BATCH_ID_PATTERN.fullmatch(batch_id):
+        raise ReceiptFormatError(f"{what}: batch_id {batch_id!r} is not a batch id")
+    if index >= batch_size:
         raise ReceiptFormatError(
-            f"{what}: index {model.index} is outside the batch of {model.batch_size}"
+            f"{what}: index {index} is outside the batch of {batch_size}"
         )
     return CredentialReceipt(
-        origin=model.origin,
-        issuer=model.issuer,
-        batch_id=model.batch_id,
-        batch_root=Hash(bytes.fromhex(model.batch_root)),
-        batch_size=model.batch_size,
-        index=model.index,
-        credential_digest=Hash(bytes.fromhex(model.credential_digest)),
-        audit_path=tuple(Hash(bytes.fromhex(node)) for node in model.audit_path),
-        anchor_event_hash=Hash(bytes.fromhex(model.anchor_event_hash)),
+        origin=fields["origin"],
+        issuer=issuer,
+        batch_id=batch_id,
+        batch_root=Hash(bytes.fromhex(fields["batch_root"])),
+        batch_size=batch_size,
+        index=index,
+        credential_digest=Hash(bytes.fromhex(fields["credential_digest"])),
+        audit_path=tuple(Hash(bytes.fromhex(node)) for node in fields["audit_path"]),
+        anchor_event_hash=Hash(bytes.fromhex(fields["anchor_event_hash"])),
     )
 
 
@@ -262,14 +267,14 @@ def parse_receipt(untrusted: bytes | str, what: str = "receipt") -> CredentialRe
     """
     try:
         document = strictjson.loads(untrusted, what=what, max_size=MAX_RECEIPT_SIZE)
-        model = _ReceiptModel.model_validate(document)
+        _ReceiptModel.model_validate(document)
     except ValidationError as exc:
         raise ReceiptFormatError(f"{what}: {describe_validation_error(exc)}") from exc
     except ReceiptFormatError:
         raise
     except LedgerError as exc:
         raise ReceiptFormatError(exc.diagnostics()) from exc
-    return _receipt_from_model(model, what)
+    return _receipt_from_fields(document, what)
 
 
 # -- bundles ----------------------------------------------------------------------------
@@ -397,6 +402,19 @@ def _cached_smt_proof(text: str) -> SmtProof:
     return SmtProof.from_hex(text)
 
 
+@functools.lru_cache(maxsize=1024)
+def _cached_base64(text: str, what: str) -> bytes:
+    return note.decode_base64(text, what)
+
+
+def _base64(text: str, what: str) -> bytes:
+    """:func:`note.decode_base64`, cached for small texts: the header leaf, the block
+    headers and the issuer and batch records recur in every bundle of a checkpoint."""
+    if len(text) <= _CACHED_TEXT_SIZE:
+        return _cached_base64(text, what)
+    return note.decode_base64(text, what)
+
+
 def _parse_smt_proof(text: str) -> SmtProof:
     return _cached_smt_proof(text) if len(text) <= _CACHED_TEXT_SIZE else SmtProof.from_hex(text)
 
@@ -418,10 +436,103 @@ def _tlog_proof(text: str, what: str) -> TlogProof:
 
 
 def _status_entry(model: _StatusEntryModel, what: str, *, present: bool) -> StatusEntry:
-    if present and model.value is None:
+    return _status_entry_of(model.value, model.proof, what, present=present)
+
+
+def _status_entry_of(text: str | None, proof: str, what: str, *, present: bool
+                     ) -> StatusEntry:
+    if present and text is None:
         raise BundleFormatError(f"{what}: value is null; this proof must show a record")
-    value = None if model.value is None else note.decode_base64(model.value, f"{what} value")
-    return StatusEntry(value, _parse_smt_proof(model.proof))
+    value = None if text is None else _base64(text, f"{what} value")
+    return StatusEntry(value, _parse_smt_proof(proof))
+
+
+def _status_entry_fields(fields: dict[str, Any], what: str, *, present: bool) -> StatusEntry:
+    return _status_entry_of(fields["value"], fields["proof"], what, present=present)
+
+
+# The fast path: a well-formed bundle's members checked in plain Python, so that pydantic
+# (as costly as reading the JSON) only runs on a document that may be bad, where it names
+# the bad member.  Each check below is the model's own constraint, no looser: whatever
+# passes here passes the model, and whatever does not is judged by the model.
+
+_HEX_HASH_TEXT = re.compile(r"[0-9a-f]{64}")
+_RECEIPT_MEMBERS = frozenset(_ReceiptModel.model_fields)
+_BUNDLE_MEMBERS = frozenset(_BundleModel.model_fields)
+_STATUS_MEMBERS = frozenset(_StatusModel.model_fields)
+_STATUS_ENTRY_MEMBERS = frozenset(_StatusEntryModel.model_fields)
+_HEADER_MEMBERS = frozenset(_IncludedHeaderModel.model_fields)
+
+
+def _text(value: object, low: int, high: int) -> bool:
+    return type(value) is str and low <= len(value) <= high
+
+
+def _hex_hash(value: object) -> bool:
+    return type(value) is str and _HEX_HASH_TEXT.fullmatch(value) is not None
+
+
+def _integer(value: object, low: int, below: int) -> bool:
+    return type(value) is int and low <= value < below
+
+
+def _hex_hashes(value: object, most: int) -> bool:
+    return type(value) is list and len(value) <= most and all(map(_hex_hash, value))
+
+
+def _members(value: object, names: frozenset[str]) -> bool:
+    return type(value) is dict and value.keys() == names
+
+
+def _plainly_valid_receipt(value: object) -> bool:
+    return (_members(value, _RECEIPT_MEMBERS)
+            and value["format"] == RECEIPT_FORMAT  # type: ignore[index]
+            and _text(value["origin"], 1, MAX_ORIGIN_SIZE)  # type: ignore[index]
+            and _text(value["issuer"], 1, MAX_DID_LENGTH)  # type: ignore[index]
+            and _text(value["batch_id"], 1, 128)  # type: ignore[index]
+            and _hex_hash(value["batch_root"])  # type: ignore[index]
+            and _integer(value["batch_size"], 1, MAX_BATCH_SIZE + 1)  # type: ignore[index]
+            and _integer(value["index"], 0, MAX_BATCH_SIZE)  # type: ignore[index]
+            and _hex_hash(value["credential_digest"])  # type: ignore[index]
+            and _hex_hashes(value["audit_path"], MAX_RECEIPT_PATH)  # type: ignore[index]
+            and _hex_hash(value["anchor_event_hash"]))  # type: ignore[index]
+
+
+def _plainly_valid_status_entry(value: object) -> bool:
+    return (_members(value, _STATUS_ENTRY_MEMBERS)
+            and (value["value"] is None  # type: ignore[index]
+                 or _text(value["value"], 4, _MAX_RECORD_BASE64))  # type: ignore[index]
+            and _text(value["proof"], 2, _MAX_SMT_HEX))  # type: ignore[index]
+
+
+def _plainly_valid_header(value: object) -> bool:
+    return (_members(value, _HEADER_MEMBERS)
+            and _text(value["header"], 4, _MAX_LEAF_BASE64)  # type: ignore[index]
+            and _integer(value["index"], 0, 2**63)  # type: ignore[index]
+            and _hex_hashes(value["audit_path"], MAX_AUDIT_PATH))  # type: ignore[index]
+
+
+def _plainly_valid(document: object) -> bool:
+    """True only if ``document`` passes :class:`_BundleModel` (see the fast path above)."""
+    if not _members(document, _BUNDLE_MEMBERS):
+        return False
+    assert isinstance(document, dict)
+    status, headers = document["status"], document["block_headers"]
+    return (document["format"] == BUNDLE_FORMAT
+            and _text(document["origin"], 1, MAX_ORIGIN_SIZE)
+            and _text(document["issuer"], 1, MAX_DID_LENGTH)
+            and _hex_hash(document["credential_digest"])
+            and _text(document["event"], 4, _MAX_LEAF_BASE64)
+            and _text(document["event_proof"], 1, _MAX_NOTE_PROOF_TEXT)
+            and _text(document["header"], 4, _MAX_LEAF_BASE64)
+            and _text(document["header_proof"], 1, _MAX_NOTE_PROOF_TEXT)
+            and (document["receipt"] is None or _plainly_valid_receipt(document["receipt"]))
+            and _members(status, _STATUS_MEMBERS)
+            and _plainly_valid_status_entry(status["issuer"])
+            and _plainly_valid_status_entry(status["credential"])
+            and (status["batch"] is None or _plainly_valid_status_entry(status["batch"]))
+            and type(headers) is list and 1 <= len(headers) <= MAX_BLOCK_HEADERS
+            and all(map(_plainly_valid_header, headers)))
 
 
 def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
@@ -436,7 +547,8 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
     """
     try:
         document = strictjson.loads(untrusted, what=what, max_size=MAX_BUNDLE_SIZE)
-        model = _BundleModel.model_validate(document)
+        if not _plainly_valid(document):
+            _BundleModel.model_validate(document)
     except ValidationError as exc:
         raise BundleFormatError(f"{what}: {describe_validation_error(exc)}") from exc
     except BundleFormatError:
@@ -444,30 +556,31 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
     except LedgerError as exc:
         raise BundleFormatError(exc.diagnostics()) from exc
     try:
-        _check_did(model.issuer, "issuer", BundleFormatError)
-        status = model.status
-        headers = tuple(IncludedHeader(note.decode_base64(h.header, f"block_headers[{n}]"),
-                                       h.index,
-                                       tuple(Hash(bytes.fromhex(x)) for x in h.audit_path))
-                        for n, h in enumerate(model.block_headers))
+        _check_did(document["issuer"], "issuer", BundleFormatError)
+        status = document["status"]
+        headers = tuple(IncludedHeader(_base64(h["header"], f"block_headers[{n}]"),
+                                       h["index"],
+                                       tuple(Hash(bytes.fromhex(x)) for x in h["audit_path"]))
+                        for n, h in enumerate(document["block_headers"]))
         if any(a.index >= b.index for a, b in itertools.pairwise(headers)):
             raise BundleFormatError("block_headers must be in ascending index order, each once")
+        receipt = document["receipt"]
         return Bundle(
-            origin=model.origin,
-            issuer=model.issuer,
-            credential_digest=Hash(bytes.fromhex(model.credential_digest)),
-            event=note.decode_base64(model.event, "event"),
-            event_proof=_tlog_proof(model.event_proof, "event_proof"),
-            header=note.decode_base64(model.header, "header"),
-            header_proof=_tlog_proof(model.header_proof, "header_proof"),
-            receipt=(None if model.receipt is None
-                     else _receipt_from_model(model.receipt, "receipt")),
+            origin=document["origin"],
+            issuer=document["issuer"],
+            credential_digest=Hash(bytes.fromhex(document["credential_digest"])),
+            event=_base64(document["event"], "event"),
+            event_proof=_tlog_proof(document["event_proof"], "event_proof"),
+            header=_base64(document["header"], "header"),
+            header_proof=_tlog_proof(document["header_proof"], "header_proof"),
+            receipt=None if receipt is None else _receipt_from_fields(receipt, "receipt"),
             status=BundleStatus(
-                issuer=_status_entry(status.issuer, "status.issuer", present=True),
-                credential=_status_entry(status.credential, "status.credential",
-                                         present=False),
-                batch=(None if status.batch is None
-                       else _status_entry(status.batch, "status.batch", present=True)),
+                issuer=_status_entry_fields(status["issuer"], "status.issuer", present=True),
+                credential=_status_entry_fields(status["credential"], "status.credential",
+                                                present=False),
+                batch=(None if status["batch"] is None
+                       else _status_entry_fields(status["batch"], "status.batch",
+                                                 present=True)),
             ),
             block_headers=headers,
         )

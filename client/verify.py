@@ -283,12 +283,20 @@ class Verdict:
         }
 
 
+# Verdict texts name the same few moments (a checkpoint's time, its age, an issuing
+# block's date) for every bundle checked in one go: formatting is cached, by value.
+
+
+@functools.lru_cache(maxsize=1024)
 def format_time(timestamp: int) -> str:
     """POSIX seconds as ISO 8601 UTC, e.g. ``2026-06-01T12:00:00Z``."""
     try:
         return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, ValueError, OSError):
         return f"@{timestamp}"
+
+
+_describe_age = functools.lru_cache(maxsize=1024)(describe_age)
 
 
 def format_date(timestamp: int) -> str:
@@ -818,7 +826,7 @@ def _outcome(check: _Verification) -> Verdict:
     as_of = f"as of checkpoint {tree_size}"
     if check.checkpoint_time is not None:
         as_of += f" ({format_time(check.checkpoint_time)}"
-        as_of += ")" if age is None else f", {describe_age(age)} old)"
+        as_of += ")" if age is None else f", {_describe_age(age)} old)"
     elif check.trust is None:
         as_of += " (its cosignatures were not checked)"
 
@@ -910,7 +918,7 @@ def _outcome(check: _Verification) -> Verdict:
         status = "stale"
         assert age is not None and max_age is not None
         allows = "this network allows" if options.max_age_from_trust else "this check allows"
-        message = (f"stale: checkpoint {tree_size} is {describe_age(age)} old; {allows} "
+        message = (f"stale: checkpoint {tree_size} is {_describe_age(age)} old; {allows} "
                    f"{describe_duration(max_age)}. As of then: {who} issued {subject} on "
                    f"{issued_on}, not revoked")
         notes.append("a newer checkpoint is needed: refresh the bundle from a node that is "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench import OTHERS  # noqa: E402  (scripts/ is not a package)
+from benchmarks import (  # noqa: E402
+    GOAL_BUNDLES_1,
+    GOAL_BUNDLES_4,
+    GOAL_INGEST,
+    GOALS,
+    LIMIT_1,
+    LIMIT_2,
+)
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -74,3 +86,46 @@ def test_quick_bundle_verification_benchmark_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 2 and all(row["ours_seconds"] > 0 for row in rows)
+
+
+def _goal_lines(stdout: str) -> dict[str, list[str]]:
+    """The targets table (after the blank line): its cells by the target's name."""
+    _, _, goals = stdout.partition("\n\n")
+    rows = [[cell.strip() for cell in line.split(" | ")] for line in goals.splitlines()]
+    assert rows[0][:2] == ["target", "measured"], goals
+    return {cells[0]: cells for cells in rows[2:]}
+
+
+def test_quick_run_states_signature_targets_against_libsodium(tmp_path: Path) -> None:
+    """The libsodium limit is measured in the run and every bundle target is put against it."""
+    out = tmp_path / "bench.json"
+    result = _bench("--quick", "--only", "signatures", "--only", "verify_bundles",
+                    "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    goals = _goal_lines(result.stdout)
+    assert set(goals) == {*GOALS, OTHERS}
+
+    rate = re.compile(r"^[\d,]+ (signatures|bundles)/s$")
+    for limit in (LIMIT_1, LIMIT_2):
+        measured, baseline = goals[limit][1], goals[limit][2]
+        assert rate.match(measured), measured
+        assert baseline.startswith("OpenSSL") and rate.match(baseline.split(": ")[1]), baseline
+    for goal, signatures in ((GOAL_BUNDLES_1, 2), (GOAL_BUNDLES_4, 5)):
+        _, measured, baseline, ratio, target, verdict = goals[goal]
+        assert rate.match(measured), measured
+        assert baseline.startswith(f"libsodium 1 process / {signatures} signatures: "), baseline
+        assert float(ratio.rstrip("x")) > 0 and target == ">= 0.5x"
+        assert verdict in ("pass", "FAIL")
+    # Not selected: said so, never silently dropped.
+    assert goals[GOAL_INGEST][-1] == "not run"
+
+    rows = json.loads(out.read_text())["rows"]
+    by_goal = {row["goal"]: row for row in rows}
+    sodium_1 = by_goal[LIMIT_1]
+    assert sodium_1["count"] > 0 and sodium_1["unit"] == "signatures"
+    # The bundle baseline is libsodium's own 1-process rate shared among the signatures:
+    # within a factor of 3 of the limit row's (both are measured, on a shared machine).
+    sodium_rate = sodium_1["count"] / sodium_1["ours_seconds"]
+    bundle_1 = by_goal[GOAL_BUNDLES_1]
+    implied = 2 * bundle_1["count"] / bundle_1["baseline_seconds"]
+    assert sodium_rate / 3 < implied < sodium_rate * 3

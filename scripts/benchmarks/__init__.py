@@ -16,6 +16,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# The headline targets (issue 14), each answered by the row whose ``goal`` it is.  The
+# signature-bound ones are stated against libsodium's Ed25519 verify rate measured in the
+# same run (benchmarks/signatures.py), whose two rows lead the table as the baselines.
+LIMIT_1 = "the limit: libsodium Ed25519 verify, 1 process"
+LIMIT_2 = "the limit: libsodium Ed25519 verify, 2 processes"
+GOAL_INGEST = "durable single-node ingest of signed events, batches of 1,000, 2 cores"
+GOAL_BUNDLES_1 = "offline bundle verification, 1 validator"
+GOAL_BUNDLES_4 = "offline bundle verification, 4 validators"
+GOAL_LOCALNET = "4-node localnet committed events/s"
+GOAL_LATENCY_P99 = "commit latency p99 at half the measured maximum load, 4-node localnet"
+GOAL_LATENCY_P50 = "commit latency p50 at half the measured maximum load, 4-node localnet"
+GOAL_PROOFS = "inclusion proofs from a 1M-leaf log vs pymerkle SqliteTree, worst run"
+GOALS = (LIMIT_1, LIMIT_2, GOAL_INGEST, GOAL_BUNDLES_1, GOAL_BUNDLES_4, GOAL_LOCALNET,
+         GOAL_LATENCY_P99, GOAL_LATENCY_P50, GOAL_PROOFS)
+
 
 @dataclass(frozen=True)
 class Row:
@@ -26,6 +41,11 @@ class Row:
     speedup a row must reach to pass; rows without one are informational.
     ``baseline`` is None when the baseline could not run, with ``note``
     saying why (e.g. a package that is not installed).
+
+    A row that processed ``count`` items (``unit``: events, bundles,
+    signatures) shows both sides as rates, ``count / seconds``: the speedup is
+    then our rate over the baseline's.  ``goal`` names the headline target
+    (issue 14's table) the row answers, if any; bench.py sums those up.
     """
 
     benchmark: str
@@ -34,6 +54,9 @@ class Row:
     baseline: float | None
     target: float | None = None
     note: str = ""
+    count: int | None = None
+    unit: str = ""
+    goal: str = ""
 
     @property
     def speedup(self) -> float | None:
@@ -61,6 +84,9 @@ class Row:
             "target_speedup": self.target,
             "result": self.result,
             "note": self.note,
+            "count": self.count,
+            "unit": self.unit,
+            "goal": self.goal,
         }
 
 

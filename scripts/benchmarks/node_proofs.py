@@ -14,7 +14,8 @@ pymerkle a scan of most of the log, once).  Each timed pass uses other random
 indices of the same count, drawn from the same seed for both.
 
 The logs are built once and cached under .bench/ by size (n = 1,000,000;
---quick uses 10,000).  Target: ours at least 10x faster.
+--quick uses 10,000).  Target: ours at least 10x faster in every timed pass,
+not on average: the row shows the pass with the smallest ratio.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks import Row, best_of
+from benchmarks import GOAL_PROOFS, Row, best_of
 from benchmarks.node_scale import CACHE
 from node.store import Store
 from node.tlog import PersistentLog
@@ -114,7 +115,7 @@ def run(quick: bool) -> list[Row]:
         if module is None:
             ours_best = min(best_of(1, partial(ours, p)) for p in passes[1:])
             return [Row(benchmark, ours_best, "pymerkle SqliteTree", None, TARGET,
-                        note="pymerkle not installed")]
+                        note="pymerkle not installed", goal=GOAL_PROOFS)]
         tree = module.SqliteTree(str(_their_tree(module, size)))
         try:
             def theirs(indices: list[int]) -> None:
@@ -122,12 +123,13 @@ def run(quick: bool) -> list[Row]:
                     tree.prove_inclusion(index + 1, size)
 
             theirs(passes[0])  # warm its subroot cache
-            ours_best = their_best = float("inf")
-            for indices in passes[1:]:  # alternate, as best_of_interleaved does
-                ours_best = min(ours_best, best_of(1, partial(ours, indices)))
-                their_best = min(their_best, best_of(1, partial(theirs, indices)))
+            # (ours, theirs) per pass, alternating as best_of_interleaved does.
+            timed = [(best_of(1, partial(ours, indices)), best_of(1, partial(theirs, indices)))
+                     for indices in passes[1:]]
         finally:
             tree.close()
     finally:
         store.close()
-    return [Row(benchmark, ours_best, "pymerkle SqliteTree", their_best, TARGET)]
+    worst_ours, worst_theirs = min(timed, key=lambda pair: pair[1] / pair[0])
+    return [Row(f"{benchmark}, worst of {len(timed)} passes", worst_ours,
+                "pymerkle SqliteTree", worst_theirs, TARGET, goal=GOAL_PROOFS)]
