@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from client import note, strictjson
 from client.batch import MAX_BATCH_SIZE, Receipt
@@ -46,8 +46,8 @@ from client.status import (
     IssuerRecord,
     StatusRecord,
 )
+from client.strictmodel import StrictModel, describe_validation_error
 from client.tlogproof import MAX_TLOG_PROOF_SIZE, TlogProof, format_tlog_proof, parse_tlog_proof
-from client.trust import describe_validation_error
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -153,14 +153,10 @@ class CredentialReceipt:
         return BatchMembership(self.batch_id, self.index, self.audit_path)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-
 HexHash = Annotated[str, Field(min_length=64, max_length=64, pattern=_HEX_HASH)]
 
 
-class _ReceiptModel(_Strict):
+class _ReceiptModel(StrictModel):
     format: Literal["vcledger-receipt/v1"]
     origin: Annotated[str, Field(min_length=1, max_length=MAX_ORIGIN_SIZE)]
     issuer: Annotated[str, Field(min_length=1, max_length=MAX_DID_LENGTH)]
@@ -337,24 +333,24 @@ HexSmtProof = Annotated[str, Field(min_length=2, max_length=_MAX_SMT_HEX)]
 TlogProofText = Annotated[str, Field(min_length=1, max_length=_MAX_NOTE_PROOF_TEXT)]
 
 
-class _StatusEntryModel(_Strict):
+class _StatusEntryModel(StrictModel):
     value: Base64Record | None
     proof: HexSmtProof
 
 
-class _StatusModel(_Strict):
+class _StatusModel(StrictModel):
     issuer: _StatusEntryModel
     credential: _StatusEntryModel
     batch: _StatusEntryModel | None
 
 
-class _IncludedHeaderModel(_Strict):
+class _IncludedHeaderModel(StrictModel):
     header: Base64Leaf
     index: Annotated[int, Field(ge=0, lt=2**63)]
     audit_path: Annotated[list[HexHash], Field(max_length=MAX_AUDIT_PATH)]
 
 
-class _BundleModel(_Strict):
+class _BundleModel(StrictModel):
     format: Literal["vcledger-bundle/v2"]
     origin: Annotated[str, Field(min_length=1, max_length=MAX_ORIGIN_SIZE)]
     issuer: Annotated[str, Field(min_length=1, max_length=MAX_DID_LENGTH)]

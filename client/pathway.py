@@ -25,7 +25,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -56,6 +55,7 @@ from client.events import (
 )
 from client.hashes import Hash, sha256
 from client.keys import MAX_DID_LENGTH, public_key_from_did
+from client.strictmodel import StrictModel
 from client.tlogproof import TlogProof, format_tlog_proof, parse_tlog_proof
 
 __all__ = [
@@ -118,11 +118,7 @@ class PathwayBundleFormatError(InvalidEncoding):
 # -- the definition document ----------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-
-class Alignment(_Strict):
+class Alignment(StrictModel):
     """A competency a requirement stands for: an Open Badges 3.0 ``Alignment``."""
 
     targetFramework: Annotated[str, Field(
@@ -137,7 +133,7 @@ class Alignment(_Strict):
                                     description="where the framework describes it")]
 
 
-class Requirement(_Strict):
+class Requirement(StrictModel):
     """One credential the pathway needs."""
 
     issuer: Annotated[str, Field(
@@ -162,11 +158,11 @@ class Requirement(_Strict):
         return value
 
 
-class AllOf(_Strict):
+class AllOf(StrictModel):
     all_of: Literal[True]
 
 
-class AtLeast(_Strict):
+class AtLeast(StrictModel):
     at_least: Annotated[int, Field(ge=1, le=MAX_REQUIREMENTS)]
 
 
@@ -188,7 +184,7 @@ Rule = Annotated[
 ]
 
 
-class PathwayDefinition(_Strict):
+class PathwayDefinition(StrictModel):
     """A pathway definition document (docs/protocol.md §17.1)."""
 
     model_config = ConfigDict(title="vcledger pathway definition")
@@ -469,12 +465,12 @@ class PathwayBundle:
 _MAX_LEAF_BASE64 = (MAX_LEAF_SIZE + 2) // 3 * 4
 
 
-class _PathwayStatusModel(_Strict):
+class _PathwayStatusModel(StrictModel):
     owner: _StatusEntryModel
     pathway: _StatusEntryModel
 
 
-class _PathwayBundleModel(_Strict):
+class _PathwayBundleModel(StrictModel):
     model_config = ConfigDict(title=None)
 
     format: Literal["vcledger-pathway-bundle/v1"]

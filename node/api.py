@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from client import encoding
 from client.block import BlockHeader
@@ -42,7 +42,8 @@ from client.status import (
     record_json,
 )
 from client.strictjson import loads as strict_json_loads
-from client.trust import describe_validation_error, format_trust
+from client.strictmodel import StrictModel, describe_validation_error
+from client.trust import format_trust
 from node.config import ApiSettings
 from node.errors import MempoolFull, NodeBehind, NotFound
 from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
@@ -146,13 +147,11 @@ def _path_int(request: web.Request, name: str) -> int:
     return int(text)
 
 
-class EventBody(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+class EventBody(StrictModel):
     event: Annotated[str, Field(min_length=1, max_length=EVENT_ITEM_CAP)]
 
 
-class EventsBody(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+class EventsBody(StrictModel):
     events: Annotated[list[Annotated[str, Field(min_length=1, max_length=EVENT_ITEM_CAP)]],
                       Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
 
