@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
-from client import note, strictjson
+from client import encoding, strictjson
 from client.batch import MAX_BATCH_SIZE, Receipt
 from client.block import MAX_LEAF_SIZE
 from client.checkpoint import MAX_ORIGIN_SIZE
@@ -326,7 +326,7 @@ _MAX_LEAF_BASE64 = _base64_length(MAX_LEAF_SIZE)
 _MAX_RECORD_BASE64 = _base64_length(MAX_RECORD_SIZE)
 _MAX_SMT_HEX = 2 * MAX_SMT_PROOF_SIZE
 
-# Lengths only: note.decode_base64 checks the alphabet and the canonical form.
+# Lengths only: encoding.decode_base64 checks the alphabet and the canonical form.
 Base64Leaf = Annotated[str, Field(min_length=4, max_length=_MAX_LEAF_BASE64)]
 Base64Record = Annotated[str, Field(min_length=4, max_length=_MAX_RECORD_BASE64)]
 HexSmtProof = Annotated[str, Field(min_length=2, max_length=_MAX_SMT_HEX)]
@@ -416,7 +416,7 @@ def _tlog_proof(text: str, what: str) -> TlogProof:
 def _status_entry(model: _StatusEntryModel, what: str, *, present: bool) -> StatusEntry:
     if present and model.value is None:
         raise BundleFormatError(f"{what}: value is null; this proof must show a record")
-    value = None if model.value is None else note.decode_base64(model.value, f"{what} value")
+    value = None if model.value is None else encoding.decode_base64(model.value, f"{what} value")
     return StatusEntry(value, _parse_smt_proof(model.proof))
 
 
@@ -442,7 +442,7 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
     try:
         _check_did(model.issuer, "issuer", BundleFormatError)
         status = model.status
-        headers = tuple(IncludedHeader(note.decode_base64(h.header, f"block_headers[{n}]"),
+        headers = tuple(IncludedHeader(encoding.decode_base64(h.header, f"block_headers[{n}]"),
                                        h.index,
                                        tuple(Hash(bytes.fromhex(x)) for x in h.audit_path))
                         for n, h in enumerate(model.block_headers))
@@ -452,9 +452,9 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
             origin=model.origin,
             issuer=model.issuer,
             credential_digest=Hash(bytes.fromhex(model.credential_digest)),
-            event=note.decode_base64(model.event, "event"),
+            event=encoding.decode_base64(model.event, "event"),
             event_proof=_tlog_proof(model.event_proof, "event_proof"),
-            header=note.decode_base64(model.header, "header"),
+            header=encoding.decode_base64(model.header, "header"),
             header_proof=_tlog_proof(model.header_proof, "header_proof"),
             receipt=(None if model.receipt is None
                      else _receipt_from_model(model.receipt, "receipt")),
@@ -475,7 +475,7 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
 
 def _status_json(entry: StatusEntry) -> dict[str, Any]:
     return {
-        "value": None if entry.value is None else note.encode_base64(entry.value),
+        "value": None if entry.value is None else encoding.encode_base64(entry.value),
         "proof": entry.proof.to_hex(),
     }
 
@@ -489,10 +489,10 @@ def bundle_json(bundle: Bundle) -> dict[str, Any]:
         "origin": bundle.origin,
         "issuer": bundle.issuer,
         "credential_digest": bundle.credential_digest.hex(),
-        "event": note.encode_base64(bundle.event),
+        "event": encoding.encode_base64(bundle.event),
         "event_proof": format_tlog_proof(event_proof.index, event_proof.proof,
                                          event_proof.checkpoint_note),
-        "header": note.encode_base64(bundle.header),
+        "header": encoding.encode_base64(bundle.header),
         "header_proof": format_tlog_proof(header_proof.index, header_proof.proof,
                                           header_proof.checkpoint_note),
         "receipt": None if bundle.receipt is None else receipt_json(bundle.receipt),
@@ -501,7 +501,7 @@ def bundle_json(bundle: Bundle) -> dict[str, Any]:
             "credential": _status_json(bundle.status.credential),
             "batch": None if bundle.status.batch is None else _status_json(bundle.status.batch),
         },
-        "block_headers": [{"header": note.encode_base64(h.leaf), "index": h.index,
+        "block_headers": [{"header": encoding.encode_base64(h.leaf), "index": h.index,
                            "audit_path": [x.hex() for x in h.audit_path]}
                           for h in bundle.block_headers],
     }

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from client import note, strictjson
+from client import encoding, strictjson
 from client.block import MAX_LEAF_SIZE
 from client.bundle import (
     Bundle,
@@ -324,9 +324,9 @@ class NodeClient:
             value_text = document.get("value") if isinstance(document, dict) else None
             return ProvenStatus(
                 tree_size=_field(document, "tree_size", int, where),
-                header=note.decode_base64(_field(document, "header", str, where), "header"),
+                header=encoding.decode_base64(_field(document, "header", str, where), "header"),
                 value=(None if value_text is None
-                       else note.decode_base64(_field(document, "value", str, where), "value")),
+                       else encoding.decode_base64(_field(document, "value", str, where), "value")),
                 proof=SmtProof.from_hex(_field(document, "proof", str, where)),
             )
         except InvalidEncoding as exc:

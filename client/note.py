@@ -26,8 +26,6 @@ specifications leave room are listed in docs/protocol.md (keys and notes).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hashlib
 import re
@@ -35,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from client import keys
+from client.encoding import decode_base64, encode_base64
 from client.errors import InvalidEncoding, SignatureError, UsageError
 
 SIG_ED25519 = 0x01
@@ -87,26 +86,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOWER_HEX_8 = re.compile(r"[0-9a-f]{8}")
 
 
-# --- small strict codecs --------------------------------------------------------
-
-
-def decode_base64(text: str, what: str) -> bytes:
-    """Decode standard base64 (RFC 4648 §4) in its one canonical form.
-
-    Rejects characters outside the alphabet, missing or extra padding, and
-    non-zero trailing bits (the decoded bytes are re-encoded and compared).
-    """
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidEncoding(f"{what} is not valid base64") from None
-    if base64.b64encode(raw).decode("ascii") != text:
-        raise InvalidEncoding(f"{what} is not canonical base64")
-    return raw
-
-
-def encode_base64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+# --- names -----------------------------------------------------------------------
 
 
 def is_valid_name(name: str) -> bool:

@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from client import note, strictjson
+from client import encoding, strictjson
 from client.block import MAX_LEAF_SIZE
 from client.bundle import (
     StatusEntry,
@@ -512,9 +512,9 @@ def parse_pathway_bundle(untrusted: bytes | str, what: str = "pathway bundle") -
             owner=model.owner,
             pathway_id=model.pathway_id,
             definition=model.definition,
-            event=note.decode_base64(model.event, "event"),
+            event=encoding.decode_base64(model.event, "event"),
             event_proof=_tlog_proof(model.event_proof, "event_proof"),
-            header=note.decode_base64(model.header, "header"),
+            header=encoding.decode_base64(model.header, "header"),
             header_proof=_tlog_proof(model.header_proof, "header_proof"),
             status=PathwayStatus(
                 _status_entry(model.status.owner, "status.owner", present=True),
@@ -529,7 +529,7 @@ def parse_pathway_bundle(untrusted: bytes | str, what: str = "pathway bundle") -
 
 def _entry_json(entry: StatusEntry) -> dict[str, Any]:
     assert entry.value is not None
-    return {"value": note.encode_base64(entry.value), "proof": entry.proof.to_hex()}
+    return {"value": encoding.encode_base64(entry.value), "proof": entry.proof.to_hex()}
 
 
 def pathway_bundle_json(bundle: PathwayBundle) -> dict[str, Any]:
@@ -540,10 +540,10 @@ def pathway_bundle_json(bundle: PathwayBundle) -> dict[str, Any]:
         "owner": bundle.owner,
         "pathway_id": bundle.pathway_id,
         "definition": bundle.definition,
-        "event": note.encode_base64(bundle.event),
+        "event": encoding.encode_base64(bundle.event),
         "event_proof": format_tlog_proof(bundle.event_proof.index, bundle.event_proof.proof,
                                          bundle.event_proof.checkpoint_note),
-        "header": note.encode_base64(bundle.header),
+        "header": encoding.encode_base64(bundle.header),
         "header_proof": format_tlog_proof(bundle.header_proof.index, bundle.header_proof.proof,
                                           bundle.header_proof.checkpoint_note),
         "status": {"owner": _entry_json(bundle.status.owner),

@@ -28,11 +28,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from client import encoding
 from client.block import BlockHeader
+from client.encoding import decode_base64, encode_base64
 from client.errors import LedgerError, UsageError
 from client.events import BATCH_ID_PATTERN, MAX_EVENT_SIZE, check_pathway_id
 from client.hashes import Hash, hash_from_hex
 from client.keys import public_key_from_did
-from client.note import decode_base64, encode_base64
 from client.status import (
     batch_status_key,
     credential_status_key,
