@@ -5,6 +5,9 @@ go through :func:`write_atomically`: the bytes go to a fresh temporary file in
 the target's directory, are flushed to disk, and the file is then renamed (or,
 for files that must never be overwritten, hard-linked) into place, and the
 directory is flushed so the new name survives a crash too.
+
+Reading and writing the files a user names on the command line, with errors
+that name them, lives here too (:func:`read_input_file`, :func:`write_output_file`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+
+from client.errors import LedgerError
 
 PRIVATE_MODE = 0o600
 """Owner read/write only: the mode of key files, set exactly whatever the umask."""
@@ -71,3 +76,39 @@ def _fsync_directory(directory: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# -- files named on the command line ------------------------------------------------------
+
+
+class InputFileError(LedgerError):
+    """A file named on the command line is missing, unreadable or malformed."""
+
+    code = "bad_input_file"
+    exit_code = 1
+
+
+def read_input_file(path: str | Path, what: str, max_size: int) -> bytes:
+    """The bytes of ``path``, at most ``max_size``; an :class:`InputFileError` naming
+    ``what`` and the path if it is missing, a directory, unreadable or too large."""
+    target = Path(path)
+    try:
+        with target.open("rb") as handle:
+            data = handle.read(max_size + 1)
+    except FileNotFoundError:
+        raise InputFileError(f"{what} {target} does not exist") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{what} {target} is a directory, not a file") from None
+    except OSError as exc:
+        raise InputFileError(f"cannot read {what} {target}: {exc.strerror}") from exc
+    if len(data) > max_size:
+        raise InputFileError(f"{what} {target} is larger than {max_size} bytes")
+    return data
+
+
+def write_output_file(path: Path, text: str) -> None:
+    """:func:`write_text_atomically`, failing with an :class:`InputFileError` naming ``path``."""
+    try:
+        write_text_atomically(path, text)
+    except OSError as exc:
+        raise InputFileError(f"cannot write {path}: {exc.strerror}") from exc
