@@ -28,9 +28,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from client import note, strictjson
+from client import encoding, strictjson
 from client.batch import MAX_BATCH_SIZE, Receipt
 from client.block import MAX_LEAF_SIZE
 from client.checkpoint import MAX_ORIGIN_SIZE
@@ -47,8 +47,8 @@ from client.status import (
     IssuerRecord,
     StatusRecord,
 )
+from client.strictmodel import StrictModel, describe_validation_error
 from client.tlogproof import MAX_TLOG_PROOF_SIZE, TlogProof, format_tlog_proof, parse_tlog_proof
-from client.trust import describe_validation_error
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -154,14 +154,10 @@ class CredentialReceipt:
         return BatchMembership(self.batch_id, self.index, self.audit_path)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-
 HexHash = Annotated[str, Field(min_length=64, max_length=64, pattern=_HEX_HASH)]
 
 
-class _ReceiptModel(_Strict):
+class _ReceiptModel(StrictModel):
     format: Literal["vcledger-receipt/v1"]
     origin: Annotated[str, Field(min_length=1, max_length=MAX_ORIGIN_SIZE)]
     issuer: Annotated[str, Field(min_length=1, max_length=MAX_DID_LENGTH)]
@@ -335,31 +331,31 @@ _MAX_LEAF_BASE64 = _base64_length(MAX_LEAF_SIZE)
 _MAX_RECORD_BASE64 = _base64_length(MAX_RECORD_SIZE)
 _MAX_SMT_HEX = 2 * MAX_SMT_PROOF_SIZE
 
-# Lengths only: note.decode_base64 checks the alphabet and the canonical form.
+# Lengths only: encoding.decode_base64 checks the alphabet and the canonical form.
 Base64Leaf = Annotated[str, Field(min_length=4, max_length=_MAX_LEAF_BASE64)]
 Base64Record = Annotated[str, Field(min_length=4, max_length=_MAX_RECORD_BASE64)]
 HexSmtProof = Annotated[str, Field(min_length=2, max_length=_MAX_SMT_HEX)]
 TlogProofText = Annotated[str, Field(min_length=1, max_length=_MAX_NOTE_PROOF_TEXT)]
 
 
-class _StatusEntryModel(_Strict):
+class _StatusEntryModel(StrictModel):
     value: Base64Record | None
     proof: HexSmtProof
 
 
-class _StatusModel(_Strict):
+class _StatusModel(StrictModel):
     issuer: _StatusEntryModel
     credential: _StatusEntryModel
     batch: _StatusEntryModel | None
 
 
-class _IncludedHeaderModel(_Strict):
+class _IncludedHeaderModel(StrictModel):
     header: Base64Leaf
     index: Annotated[int, Field(ge=0, lt=2**63)]
     audit_path: Annotated[list[HexHash], Field(max_length=MAX_AUDIT_PATH)]
 
 
-class _BundleModel(_Strict):
+class _BundleModel(StrictModel):
     format: Literal["vcledger-bundle/v2"]
     origin: Annotated[str, Field(min_length=1, max_length=MAX_ORIGIN_SIZE)]
     issuer: Annotated[str, Field(min_length=1, max_length=MAX_DID_LENGTH)]
@@ -404,15 +400,15 @@ def _cached_smt_proof(text: str) -> SmtProof:
 
 @functools.lru_cache(maxsize=1024)
 def _cached_base64(text: str, what: str) -> bytes:
-    return note.decode_base64(text, what)
+    return encoding.decode_base64(text, what)
 
 
 def _base64(text: str, what: str) -> bytes:
-    """:func:`note.decode_base64`, cached for small texts: the header leaf, the block
+    """:func:`encoding.decode_base64`, cached for small texts: the header leaf, the block
     headers and the issuer and batch records recur in every bundle of a checkpoint."""
     if len(text) <= _CACHED_TEXT_SIZE:
         return _cached_base64(text, what)
-    return note.decode_base64(text, what)
+    return encoding.decode_base64(text, what)
 
 
 def _parse_smt_proof(text: str) -> SmtProof:
@@ -592,7 +588,7 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
 
 def _status_json(entry: StatusEntry) -> dict[str, Any]:
     return {
-        "value": None if entry.value is None else note.encode_base64(entry.value),
+        "value": None if entry.value is None else encoding.encode_base64(entry.value),
         "proof": entry.proof.to_hex(),
     }
 
@@ -606,10 +602,10 @@ def bundle_json(bundle: Bundle) -> dict[str, Any]:
         "origin": bundle.origin,
         "issuer": bundle.issuer,
         "credential_digest": bundle.credential_digest.hex(),
-        "event": note.encode_base64(bundle.event),
+        "event": encoding.encode_base64(bundle.event),
         "event_proof": format_tlog_proof(event_proof.index, event_proof.proof,
                                          event_proof.checkpoint_note),
-        "header": note.encode_base64(bundle.header),
+        "header": encoding.encode_base64(bundle.header),
         "header_proof": format_tlog_proof(header_proof.index, header_proof.proof,
                                           header_proof.checkpoint_note),
         "receipt": None if bundle.receipt is None else receipt_json(bundle.receipt),
@@ -618,7 +614,7 @@ def bundle_json(bundle: Bundle) -> dict[str, Any]:
             "credential": _status_json(bundle.status.credential),
             "batch": None if bundle.status.batch is None else _status_json(bundle.status.batch),
         },
-        "block_headers": [{"header": note.encode_base64(h.leaf), "index": h.index,
+        "block_headers": [{"header": encoding.encode_base64(h.leaf), "index": h.index,
                            "audit_path": [x.hex() for x in h.audit_path]}
                           for h in bundle.block_headers],
     }

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from client import note
+from client import encoding, note
 from client.errors import InvalidEncoding, SignatureError, UsageError, VerificationError
 from client.hashes import HASH_SIZE, Hash, as_hash
 from client.note import MAX_FUTURE_DRIFT, Verifier
@@ -106,7 +106,7 @@ def format_checkpoint(origin: str, tree_size: int, root: bytes) -> str:
         raise UsageError(f"tree size {tree_size} is outside 0..2^64-1")
     if not isinstance(root, bytes) or len(root) != HASH_SIZE:
         raise UsageError(f"root must be {HASH_SIZE} bytes")
-    return f"{origin}\n{tree_size}\n{note.encode_base64(root)}\n"
+    return f"{origin}\n{tree_size}\n{encoding.encode_base64(root)}\n"
 
 
 def parse_checkpoint(body: str) -> Checkpoint:
@@ -141,7 +141,7 @@ def parse_checkpoint(body: str) -> Checkpoint:
     tree_size = int(size_text)
     if tree_size > MAX_TREE_SIZE:
         raise InvalidEncoding(f"checkpoint tree size {tree_size} exceeds 2^64-1")
-    root = note.decode_base64(root_text, "checkpoint root hash")
+    root = encoding.decode_base64(root_text, "checkpoint root hash")
     checkpoint = Checkpoint(origin, tree_size, as_hash(root, "checkpoint root hash"))
     # Re-encode and compare: the one byte form, whatever the checks above missed.
     if checkpoint.body() != body:

@@ -24,19 +24,16 @@ import os
 import sys
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from client import credentials
-from client.batch import MAX_BATCH_SIZE, build_batch
+from client import anchoring, credentials
+from client.batch import build_batch
 from client.bundle import (
     MAX_BUNDLE_SIZE,
     MAX_RECEIPT_SIZE,
     CredentialReceipt,
-    format_batch_receipts,
     format_bundle,
     parse_receipt,
 )
@@ -63,9 +60,9 @@ from client.events import (
     issuer_ids,
     sign_event,
 )
-from client.files import write_text_atomically
+from client.files import InputFileError, read_input_file, write_output_file
 from client.hashes import Hash, hash_from_hex
-from client.keys import KeyPair, did_key, public_key_from_did, read_key_file, write_key_file
+from client.keys import KeyPair, public_key_from_did, read_key_file, write_key_file
 from client.note import SIG_COSIGNATURE_V1, verifier_key
 from client.state import ForkDetected
 from client.status import (
@@ -95,10 +92,6 @@ if TYPE_CHECKING:
 
 PROG = "vcledger"
 NODE_ENV = "VCLEDGER_NODE"
-PARALLEL_DIGEST_THRESHOLD = 4000
-DIGEST_CHUNK = 1000
-WRITE_CHUNK = 2000
-RECEIPT_WRITERS = 4
 
 T = TypeVar("T")
 
@@ -117,41 +110,11 @@ class StaleCheckpoint(LedgerError):
     exit_code = 5
 
 
-class InputFileError(LedgerError):
-    """A file named on the command line is missing, unreadable or malformed."""
-
-    code = "bad_input_file"
-    exit_code = 1
-
-
 # -- small helpers ------------------------------------------------------------------------
 
 
-def _read(path: str | Path, what: str, max_size: int) -> bytes:
-    target = Path(path)
-    try:
-        with target.open("rb") as handle:
-            data = handle.read(max_size + 1)
-    except FileNotFoundError:
-        raise InputFileError(f"{what} {target} does not exist") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{what} {target} is a directory, not a file") from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read {what} {target}: {exc.strerror}") from exc
-    if len(data) > max_size:
-        raise InputFileError(f"{what} {target} is larger than {max_size} bytes")
-    return data
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    try:
-        write_text_atomically(path, text)
-    except OSError as exc:
-        raise InputFileError(f"cannot write {path}: {exc.strerror}") from exc
-
-
 def _credential_digest(path: str) -> Hash:
-    data = _read(path, "credential file", credentials.MAX_CREDENTIAL_SIZE)
+    data = read_input_file(path, "credential file", credentials.MAX_CREDENTIAL_SIZE)
     try:
         return credentials.digest(data)
     except InvalidEncoding as exc:
@@ -159,7 +122,7 @@ def _credential_digest(path: str) -> Hash:
 
 
 def _receipt(path: str) -> CredentialReceipt:
-    data = _read(path, "receipt file", MAX_RECEIPT_SIZE)
+    data = read_input_file(path, "receipt file", MAX_RECEIPT_SIZE)
     try:
         return parse_receipt(data, f"receipt file {path}")
     except InvalidEncoding as exc:
@@ -167,7 +130,7 @@ def _receipt(path: str) -> CredentialReceipt:
 
 
 def _trust(path: str) -> Trust:
-    return parse_trust(_read(path, "trust file", MAX_TRUST_FILE_SIZE), path)
+    return parse_trust(read_input_file(path, "trust file", MAX_TRUST_FILE_SIZE), path)
 
 
 def _did(text: str, what: str) -> str:
@@ -405,7 +368,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
     source = Path(args.credential)
     out = Path(args.out) if args.out else source
-    data = _read(source, "credential file", credentials.MAX_CREDENTIAL_SIZE)
+    data = read_input_file(source, "credential file", credentials.MAX_CREDENTIAL_SIZE)
     key = read_key_file(args.key)
     try:
         document = credentials.parse_credential(data)
@@ -429,7 +392,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     except InvalidEncoding as exc:
         raise InputFileError(f"credential file {source}: {exc.diagnostics()}") from exc
     pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
-    _write_atomically(out, pretty)
+    write_output_file(out, pretty)
     proof = vc.embedded_proofs(json.loads(text))[-1]
     _report(args, {"credential": str(out), "verification_method": proof["verificationMethod"],
                    "created": created, "proofs": len(existing) + 1},
@@ -443,8 +406,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
-    data = _read(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE)
-    digest, error, named, proof_keys = _digest_one(data)
+    data = read_input_file(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE)
+    digest, error, named, proof_keys = anchoring.digest_credential(data)
     if digest is None:
         raise InputFileError(f"credential file {args.credential}: {error}")
     key = read_key_file(args.key)
@@ -452,8 +415,9 @@ def cmd_issue(args: argparse.Namespace) -> int:
     payload = CredentialIssue(issuer, Hash(digest))
 
     async def issue(node: NodeClient) -> tuple[SignedEvent, dict[str, Any]]:
-        _check_named_issuers(await _issuer_record(node, issuer), [(args.credential, named)])
-        _check_proof_keys(key, [(args.credential, proof_keys)])
+        record = await _issuer_record(node, issuer)
+        anchoring.check_named_issuers(record, [(args.credential, named)])
+        anchoring.check_proof_keys(key, [(args.credential, proof_keys)])
         return await _submit(node, payload, key, "credential.issue")
 
     _, info = _run_async(_with_node(args, issue))
@@ -464,238 +428,6 @@ def cmd_issue(args: argparse.Namespace) -> int:
 
 
 # -- anchor --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    """Where one credential of a batch came from: a file, or a line of a JSON Lines file."""
-
-    path: str
-    line: int | None
-
-    @property
-    def label(self) -> str:
-        return self.path if self.line is None else f"{self.path}:{self.line}"
-
-
-def _collect_sources(paths: Sequence[str]) -> list[Path]:
-    files: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if path.is_dir():
-            with os.scandir(path) as entries:
-                found = sorted(entry.name for entry in entries
-                               if entry.name.endswith((".json", ".jsonl")) and entry.is_file())
-            if not found:
-                raise InputFileError(f"folder {path} holds no .json or .jsonl files")
-            files.extend(path / name for name in found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise InputFileError(f"{path} does not exist")
-    return files
-
-
-Digested = tuple[bytes | None, str | None, str | None, tuple[bytes, ...]]
-"""(digest, error, the issuer the credential names, the keys of its verified embedded
-eddsa-jcs-2022 proofs) of one credential; plain values, so process-pool workers can
-return them."""
-
-
-def _digest_one(data: bytes) -> Digested:
-    from client import vc  # noqa: PLC0415 - loaded where credentials are digested
-
-    try:
-        document = credentials.parse_credential(data)
-        digest = credentials.digest_document(document)  # I-JSON checked on the way
-        keys: list[bytes] = []
-        for proof in vc.embedded_proofs(document):
-            try:
-                keys.append(vc.verify_embedded_proof(document, proof))
-            except vc.UnsupportedProof:
-                continue  # the verifier names it as not checked; nothing to refuse
-    except vc.EmbeddedProofError as exc:
-        return None, f"its embedded proof does not hold: {exc.diagnostics()}", None, ()
-    except InvalidEncoding as exc:
-        return None, exc.diagnostics(), None, ()
-    return digest, None, credentials.named_issuer(document), tuple(keys)
-
-
-def digest_files(paths: list[str]) -> list[Digested]:
-    """Digest credential files (a process-pool task: top level, plain values)."""
-    results: list[Digested] = []
-    for path in paths:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(credentials.MAX_CREDENTIAL_SIZE + 1)
-        except OSError as exc:
-            results.append((None, f"cannot read: {exc.strerror}", None, ()))
-            continue
-        results.append(_digest_one(data))
-    return results
-
-
-def digest_lines(lines: list[bytes]) -> list[Digested]:
-    """Digest JSON Lines entries (a process-pool task)."""
-    return [_digest_one(line) for line in lines]
-
-
-def _check_proof_keys(signer: KeyPair, keys: Sequence[tuple[str, tuple[bytes, ...]]]) -> None:
-    """Refuse credentials whose embedded proof is by another key than the one signing the
-    event: the verifier wants the issuer's key at the event, and would call them invalid."""
-    wrong = [(label, key) for label, found in keys for key in found if key != signer.public_key]
-    if not wrong:
-        return
-    shown = "; ".join(f"{label} is signed by {did_key(key)}" for label, key in wrong[:5])
-    more = f" (and {len(wrong) - 5} more)" if len(wrong) > 5 else ""
-    files = "1 credential carries" if len(wrong) == 1 else f"{len(wrong)} credentials carry"
-    raise InputFileError(
-        f"{files} an embedded proof that the verifier would refuse, by another key than the "
-        f"issuer key signing this event (whose own did:key is {signer.did}): {shown}{more}. "
-        "Have the file signed again with this key: remove its `proof` member and run "
-        "vcledger sign; nothing was signed")
-
-
-def _check_named_issuers(record: IssuerRecord, named: Sequence[tuple[str, str | None]]) -> None:
-    """Refuse credentials whose ``issuer`` is neither the signing DID nor one of the
-    identifiers governance registered for it: the verifier would call them invalid.
-
-    ``named`` pairs a label (file, or file:line) with the issuer the credential names.
-    """
-    allowed = {record.issuer, *record.ids}
-    wrong = [(label, issuer) for label, issuer in named if issuer not in allowed]
-    if not wrong:
-        return
-    shown = "; ".join(f"{label} names {issuer or 'no issuer'}" for label, issuer in wrong[:5])
-    more = f" (and {len(wrong) - 5} more)" if len(wrong) > 5 else ""
-    ids = ", ".join(record.ids) or "none registered"
-    files = "1 credential does" if len(wrong) == 1 else f"{len(wrong)} credentials do"
-    raise InputFileError(
-        f"{files} not name this issuer: {shown}{more}. Issuer "
-        f"{record.issuer} (\"{record.name}\") may be named by its did:key or by its "
-        f"identifiers ({ids}); nothing was signed")
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _progress(args: argparse.Namespace, total: int, what: str) -> Any:
-    from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: PLC0415 - anchor only
-
-    return tqdm(total=total, desc=what, unit="cred", file=sys.stderr, leave=False,
-                disable=args.json or not sys.stderr.isatty())
-
-
-def _digest_all(args: argparse.Namespace, files: list[Path]
-                ) -> tuple[list[Source], list[bytes], list[tuple[str, str | None]],
-                           list[tuple[str, tuple[bytes, ...]]]]:
-    """Digest every credential: .json files whole, .jsonl files line by line."""
-    plain = [f for f in files if f.suffix != ".jsonl"]
-    tasks: list[tuple[Callable[[Any], list[Digested]], list[Any]]] = []
-    order: list[Source] = []
-    for file_chunk in _chunks(plain, DIGEST_CHUNK):
-        items = [str(p) for p in file_chunk]
-        tasks.append((digest_files, items))
-        order.extend(Source(p, None) for p in items)
-    for path in (f for f in files if f.suffix == ".jsonl"):
-        data = _read(path, "JSON Lines file", 1 << 34)
-        numbered = [(n, line) for n, line in enumerate(data.split(b"\n"), start=1)
-                    if line.strip()]
-        for chunk in _chunks(numbered, DIGEST_CHUNK):
-            tasks.append((digest_lines, [line for _, line in chunk]))
-            order.extend(Source(str(path), n) for n, _ in chunk)
-    total = len(order)
-    if total == 0:
-        raise InputFileError("no credentials found in the given files")
-    if total > MAX_BATCH_SIZE:
-        raise UsageError(f"{total} credentials; a batch holds at most {MAX_BATCH_SIZE}")
-    results: list[Digested] = []
-    workers = min(os.cpu_count() or 1, args.workers or 8)
-    with _progress(args, total, "digesting") as bar:
-        if total < PARALLEL_DIGEST_THRESHOLD or workers < 2:
-            for function, items in tasks:
-                done = function(items)
-                results.extend(done)
-                bar.update(len(done))
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(function, items) for function, items in tasks]
-                for future in futures:
-                    done = future.result()
-                    results.extend(done)
-                    bar.update(len(done))
-    problems = [f"{source.label}: {error}" for source, (_, error, _, _) in zip(order, results,
-                                                                                 strict=True)
-                if error is not None]
-    if problems:
-        shown = "; ".join(problems[:5])
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise InputFileError(f"{len(problems)} credential(s) cannot be digested: {shown}{more}")
-    digests = [digest for digest, _, _, _ in results]
-    assert all(d is not None for d in digests)
-    named = [(source.label, issuer) for source, (_, _, issuer, _) in zip(order, results,
-                                                                          strict=True)]
-    keys = [(source.label, found) for source, (_, _, _, found) in zip(order, results,
-                                                                       strict=True)]
-    return order, digests, named, keys  # type: ignore[return-value]
-
-
-def _check_duplicates(order: list[Source], digests: list[bytes]) -> None:
-    if len(set(digests)) == len(digests):
-        return
-    seen: dict[bytes, Source] = {}
-    for source, digest in zip(order, digests, strict=True):
-        first = seen.setdefault(digest, source)
-        if first is not source:
-            raise InputFileError(f"{source.label} is the same credential as {first.label} "
-                                 f"(digest {digest.hex()}); each credential goes in a batch once")
-
-
-def _write_files(outdir: Path, files: list[tuple[str, bytes]]) -> None:
-    """Create each file (a thread-pool task: the system calls release the GIL)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    for name, data in files:
-        fd = os.open(outdir / name, flags, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-
-
-def _write_receipts(args: argparse.Namespace, outdir: Path, order: list[Source],
-                    digests: list[bytes], tree: Any, *, origin: str, issuer: str,
-                    batch_id: str, anchor_hash: Hash) -> None:
-    """Write OUTDIR/<digest>.json per credential, then OUTDIR/index.jsonl (renamed into
-    place last, so its presence means every receipt was written)."""
-    index_lines: list[str] = []
-    pending: list[tuple[str, bytes]] = []
-    with _progress(args, len(digests), "writing receipts") as bar, \
-            ThreadPoolExecutor(max_workers=RECEIPT_WRITERS) as pool:
-        futures = []
-        for receipt, text in format_batch_receipts(
-                origin=origin, issuer=issuer, batch_id=batch_id, anchor_event_hash=anchor_hash,
-                receipts=tree.receipts(), digests=digests):
-            digest_hex = digests[receipt.index].hex()
-            name = f"{digest_hex}.json"
-            pending.append((name, text.encode("utf-8")))
-            source = order[receipt.index]
-            index_lines.append(
-                f'{{"source": {json.dumps(source.path)}, "line": '
-                f'{"null" if source.line is None else source.line}, "index": {receipt.index}, '
-                f'"digest": "{digest_hex}", "receipt": "{name}"}}\n')
-            if len(pending) == WRITE_CHUNK:
-                futures.append(pool.submit(_write_files, outdir, pending))
-                pending = []
-        futures.append(pool.submit(_write_files, outdir, pending))
-        for future in futures:
-            try:
-                future.result()
-            except OSError as exc:
-                raise InputFileError(f"cannot write receipts to {outdir}: {exc.strerror}") from exc
-            bar.update(WRITE_CHUNK)
-    _write_atomically(outdir / "index.jsonl", "".join(index_lines))
 
 
 def cmd_anchor(args: argparse.Namespace) -> int:
@@ -710,17 +442,19 @@ def cmd_anchor(args: argparse.Namespace) -> int:
         raise UsageError(f"--batch-id {args.batch_id!r} is not a batch id (1..128 of "
                          "A-Z a-z 0-9 . _ : -, starting with a letter or digit)")
     _node_url(args)  # fail on a missing --node before the long part
-    order, digests, named, proof_keys = _digest_all(args, _collect_sources(args.sources))
-    _check_duplicates(order, digests)
+    show_progress = not args.json and sys.stderr.isatty()
+    order, digests, named, proof_keys = anchoring.digest_all(
+        anchoring.collect_sources(args.sources), workers=args.workers,
+        show_progress=show_progress)
+    anchoring.check_duplicates(order, digests)
     digested = time.monotonic()
     tree = build_batch(digests)
-    batch_id = args.batch_id or (
-        f"{dt.datetime.now(dt.UTC):%Y%m%d}-{tree.root.hex()[:12]}")
+    batch_id = args.batch_id or anchoring.default_batch_id(tree.root, dt.datetime.now(dt.UTC))
     payload = BatchAnchor(issuer, batch_id, tree.root, tree.size)
 
     async def anchor(node: NodeClient) -> tuple[SignedEvent, dict[str, Any]]:
-        _check_named_issuers(await _issuer_record(node, issuer), named)
-        _check_proof_keys(key, proof_keys)
+        anchoring.check_named_issuers(await _issuer_record(node, issuer), named)
+        anchoring.check_proof_keys(key, proof_keys)
         # Made only once nothing stands in the way, and before signing: receipts must
         # have somewhere to go once the batch is on the ledger.
         try:
@@ -731,8 +465,9 @@ def cmd_anchor(args: argparse.Namespace) -> int:
 
     event, info = _run_async(_with_node(args, anchor))
     anchored = time.monotonic()
-    _write_receipts(args, outdir, order, digests, tree, origin=info["origin"], issuer=issuer,
-                    batch_id=batch_id, anchor_hash=event.hash)
+    anchoring.write_receipts(outdir, order, digests, tree, origin=info["origin"],
+                             issuer=issuer, batch_id=batch_id, anchor_hash=event.hash,
+                             show_progress=show_progress)
     finished = time.monotonic()
     info.update(issuer=issuer, batch_id=batch_id, batch_root=tree.root.hex(),
                 batch_size=tree.size, receipts=str(outdir),
@@ -834,7 +569,7 @@ def _issuer_of(args: argparse.Namespace, credential_json: bytes,
 
 def _credential_and_receipt(args: argparse.Namespace
                             ) -> tuple[bytes, Hash, CredentialReceipt | None, str]:
-    data = _read(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE)
+    data = read_input_file(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE)
     try:
         digest = credentials.digest(data)
     except InvalidEncoding as exc:
@@ -994,7 +729,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     if verdict.status == "invalid":
         raise VerificationError(f"the bundle assembled from {args.node or 'the node'} does not "
                                 f"verify, so it was not written: {verdict.message}")
-    _write_atomically(out, format_bundle(bundle))
+    write_output_file(out, format_bundle(bundle))
     notes = () if trust is not None else (
         "checkpoint signatures not checked: pass --trust to check them too",)
     _report(args, {"bundle": str(out), "verdict": verdict.as_json()},
@@ -1022,11 +757,12 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     source = Path(args.bundle)
     out = Path(args.out) if args.out else source
     try:
-        old = parse_bundle(_read(source, "bundle file", MAX_BUNDLE_SIZE + 1), str(source))
+        old = parse_bundle(read_input_file(source, "bundle file", MAX_BUNDLE_SIZE + 1), str(source))
     except InvalidEncoding as exc:
         raise VerificationError(f"bundle {source} cannot be read: {exc.diagnostics()}") from exc
     credential = (None if args.credential is None
-                  else _read(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE))
+                  else read_input_file(args.credential, "credential file",
+                                       credentials.MAX_CREDENTIAL_SIZE))
     new = _run_async(_with_node(args, lambda node: refresh_bundle(node, old, trust,
                                                                    now=_now())))
     verdict = verify_bundle(new, trust, credential_json=credential,
@@ -1034,7 +770,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     if verdict.status == "invalid":
         raise VerificationError(f"the refreshed bundle does not verify, so it was not written: "
                                 f"{verdict.message}")
-    _write_atomically(out, format_bundle(new))
+    write_output_file(out, format_bundle(new))
     old_size = old.event_proof.checkpoint().tree_size
     _report(args, {"bundle": str(out), "previous_tree_size": old_size,
                    "verdict": verdict.as_json()},
@@ -1053,9 +789,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     max_age = _max_age(args)
     at = _moment(args.at, "--at")
     expected = args.expected_issuer
-    bundle = _read(args.bundle, "bundle file", MAX_BUNDLE_SIZE + 1)
+    bundle = read_input_file(args.bundle, "bundle file", MAX_BUNDLE_SIZE + 1)
     credential = (None if args.credential is None
-                  else _read(args.credential, "credential file", credentials.MAX_CREDENTIAL_SIZE))
+                  else read_input_file(args.credential, "credential file",
+                                       credentials.MAX_CREDENTIAL_SIZE))
     verdict = verify_bundle(bundle, trust, credential_json=credential,
                             digest_only=args.digest_only, now=_now(), max_age=max_age, at=at,
                             expected_issuer=expected)
@@ -1069,7 +806,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _definition(path: str) -> Definition:
     from client.pathway import MAX_DEFINITION_SIZE, parse_definition  # noqa: PLC0415
 
-    data = _read(path, "definition file", MAX_DEFINITION_SIZE)
+    data = read_input_file(path, "definition file", MAX_DEFINITION_SIZE)
     try:
         definition: Definition = parse_definition(data, f"definition file {path}")
     except InvalidEncoding as exc:
@@ -1159,7 +896,7 @@ def cmd_pathway_bundle(args: argparse.Namespace) -> int:
     if verdict.status == "invalid":
         raise VerificationError(f"the pathway bundle assembled from {args.node or 'the node'} "
                                 f"does not verify, so it was not written: {verdict.message}")
-    _write_atomically(out, format_pathway_bundle(bundle))
+    write_output_file(out, format_pathway_bundle(bundle))
     _report(args, {"bundle": str(out), "verdict": verdict.as_json()},
             [f"wrote {out}", *(f"  {line}" for line in verdict.lines())])
     return verdict.exit_code
@@ -1176,9 +913,10 @@ def cmd_pathway_verify(args: argparse.Namespace) -> int:
                          f"{len(bundles)} bundles and {len(files)} credentials)")
     trust = _trust(args.trust)
     max_age = _max_age(args)
-    pathway = _read(args.pathway_bundle, "pathway bundle file", MAX_PATHWAY_BUNDLE_SIZE + 1)
-    pairs = [(_read(b, "bundle file", MAX_BUNDLE_SIZE + 1),
-              _read(c, "credential file", credentials.MAX_CREDENTIAL_SIZE))
+    pathway = read_input_file(args.pathway_bundle, "pathway bundle file",
+                              MAX_PATHWAY_BUNDLE_SIZE + 1)
+    pairs = [(read_input_file(b, "bundle file", MAX_BUNDLE_SIZE + 1),
+              read_input_file(c, "credential file", credentials.MAX_CREDENTIAL_SIZE))
              for b, c in zip(bundles, files, strict=True)]
     verdict = verify_pathway(pathway, pairs, trust, now=_now(), max_age=max_age,
                              holder=args.holder, expected_owner=args.owner, labels=files)

@@ -12,10 +12,16 @@ are both the integer 1).  The canonical form is the shortest one, which is what
 msgpack-python's packer writes.  :func:`unpack` therefore decodes, re-encodes
 and compares, so exactly one byte string is accepted for each value and hashes
 and signatures are stable across implementations.
+
+The strict base64 codec lives here too: JSON bodies, bundles, notes and
+checkpoints carry those same bytes as text, and it holds them to the same rule
+of exactly one accepted form.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Sequence
 from typing import Any, NoReturn, TypeAlias
@@ -201,6 +207,27 @@ def expect_str(value: Any, what: str, *, max_len: int, min_len: int = 1) -> str:
         fail(what, "control characters are not allowed")
     return value
 
+
+# Base64 for the text forms (JSON, notes, checkpoints, tlog proofs).
+
+
+def decode_base64(text: str, what: str) -> bytes:
+    """Decode standard base64 (RFC 4648 §4) in its one canonical form.
+
+    Rejects characters outside the alphabet, missing or extra padding, and
+    non-zero trailing bits (the decoded bytes are re-encoded and compared).
+    """
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidEncoding(f"{what} is not valid base64") from None
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise InvalidEncoding(f"{what} is not canonical base64")
+    return raw
+
+
+def encode_base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _kind(value: Any) -> str:

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from client import note, strictjson
+from client import encoding, strictjson
 from client.block import MAX_LEAF_SIZE
 from client.bundle import (
     Bundle,
@@ -37,7 +37,7 @@ from client.bundle import (
     build_bundle,
     dated_heights,
 )
-from client.checkpoint import parse_checkpoint
+from client.checkpoint import Checkpoint, parse_checkpoint
 from client.errors import InvalidEncoding, LedgerError, UsageError
 from client.hashes import Hash, hash_from_hex
 from client.note import MAX_NOTE_SIZE, parse_note
@@ -51,6 +51,7 @@ __all__ = [
     "NodeResponseError",
     "NodeUnavailable",
     "ProvenStatus",
+    "ServedCheckpoint",
     "Submission",
     "fetch_bundle",
     "fetch_definition",
@@ -135,6 +136,17 @@ class ProvenStatus:
 
     def entry(self) -> StatusEntry:
         return StatusEntry(self.value, self.proof)
+
+
+@dataclass(frozen=True, slots=True)
+class ServedCheckpoint:
+    """A checkpoint note as a node served it, well-formed, with its checkpoint parsed once.
+
+    Untrusted: nothing here is verified (see :func:`client.checkpoint.verify_checkpoint`).
+    """
+
+    note: str
+    checkpoint: Checkpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +275,13 @@ class NodeClient:
     async def checkpoint(self, *, tree_size: int | None = None,
                          min_cosignatures: int | None = None) -> str:
         """A cosigned checkpoint note (untrusted text; open it with verify_checkpoint)."""
+        served = await self.served_checkpoint(tree_size=tree_size,
+                                              min_cosignatures=min_cosignatures)
+        return served.note
+
+    async def served_checkpoint(self, *, tree_size: int | None = None,
+                                min_cosignatures: int | None = None) -> ServedCheckpoint:
+        """:meth:`checkpoint` with the checkpoint it holds, parsed once (and NOT verified)."""
         params: dict[str, str | int] = {}
         if tree_size is not None:
             params["tree_size"] = tree_size
@@ -274,11 +293,11 @@ class NodeClient:
             raise NodeResponseError(f"node {self.url}: checkpoint note is too large")
         try:
             text = body.decode("utf-8")
-            parse_checkpoint(parse_note(text).body)
+            checkpoint = parse_checkpoint(parse_note(text).body)
         except (UnicodeDecodeError, InvalidEncoding) as exc:
             raise NodeResponseError(f"node {self.url} served a malformed checkpoint: "
                                     f"{exc}") from exc
-        return text
+        return ServedCheckpoint(text, checkpoint)
 
     async def entry(self, index: int) -> bytes:
         """The log leaf at ``index`` (an event or a block header), untrusted."""
@@ -324,9 +343,9 @@ class NodeClient:
             value_text = document.get("value") if isinstance(document, dict) else None
             return ProvenStatus(
                 tree_size=_field(document, "tree_size", int, where),
-                header=note.decode_base64(_field(document, "header", str, where), "header"),
+                header=encoding.decode_base64(_field(document, "header", str, where), "header"),
                 value=(None if value_text is None
-                       else note.decode_base64(_field(document, "value", str, where), "value")),
+                       else encoding.decode_base64(_field(document, "value", str, where), "value")),
                 proof=SmtProof.from_hex(_field(document, "proof", str, where)),
             )
         except InvalidEncoding as exc:
@@ -424,8 +443,8 @@ async def fetch_bundle(
     credential as of that checkpoint.
     """
     origin = await node.origin()
-    checkpoint_note = await node.checkpoint(min_cosignatures=min_cosignatures)
-    tree_size = parse_checkpoint(parse_note(checkpoint_note).body).tree_size
+    served = await node.served_checkpoint(min_cosignatures=min_cosignatures)
+    checkpoint_note, tree_size = served.note, served.checkpoint.tree_size
     issuer_status, credential_status, batch_status = await asyncio.gather(
         node.issuer_status(issuer, tree_size),
         node.credential_status(issuer, credential_digest, tree_size),
@@ -491,8 +510,8 @@ async def fetch_status_record(node: NodeClient, *, status: str, issuer: str,
     """Everything :func:`client.verify.verify_status_record` needs to prove what the status
     map holds for an issuer (``status="issuer"``), a credential or a batch at the node's
     newest checkpoint: (checkpoint note, header leaf, its audit path, status entry)."""
-    checkpoint_note = await node.checkpoint(min_cosignatures=min_cosignatures)
-    tree_size = parse_checkpoint(parse_note(checkpoint_note).body).tree_size
+    served = await node.served_checkpoint(min_cosignatures=min_cosignatures)
+    checkpoint_note, tree_size = served.note, served.checkpoint.tree_size
     if status == "issuer":
         proven = await node.issuer_status(issuer, tree_size)
     elif status == "batch":
@@ -560,8 +579,8 @@ async def fetch_pathway_bundle(
     the owner or the pathway is unknown as of that checkpoint.
     """
     origin = await node.origin()
-    checkpoint_note = await node.checkpoint(min_cosignatures=min_cosignatures)
-    tree_size = parse_checkpoint(parse_note(checkpoint_note).body).tree_size
+    served = await node.served_checkpoint(min_cosignatures=min_cosignatures)
+    checkpoint_note, tree_size = served.note, served.checkpoint.tree_size
     owner_status, pathway_status = await asyncio.gather(
         node.issuer_status(owner, tree_size), node.pathway_status(owner, pathway_id, tree_size))
     if any(s.tree_size != tree_size or s.header != owner_status.header

@@ -60,7 +60,7 @@ from client.hashes import Hash, hash_from_hex
 from client.keys import did_key
 from client.merkle import CompactRange, leaf_hash
 from client.state import StateFileError
-from client.trust import describe_validation_error
+from client.strictmodel import describe_validation_error
 
 __all__ = [
     "EXIT_UNEXPECTED",

@@ -29,7 +29,6 @@ created with mode 0600 and refused when group or others may read them.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import secrets
@@ -45,6 +44,7 @@ from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
 from client.errors import InvalidEncoding, KeyFileError, SignatureError, UsageError
+from client.files import write_atomically
 
 SEED_SIZE = 32
 PUBLIC_KEY_SIZE = 32
@@ -338,9 +338,8 @@ def write_key_file(path: str | os.PathLike[str], seed: bytes) -> None:
     """Write ``seed`` as an unencrypted PKCS#8 PEM file with mode 0600.
 
     Never overwrites: an existing ``path`` raises :class:`KeyFileError`.  The
-    file appears complete or not at all: the PEM goes to a temporary file in
-    the same directory (created ``O_EXCL`` with mode 0600), is flushed to disk,
-    and is then hard-linked to ``path``, which fails if ``path`` exists.
+    file appears complete or not at all, and is never readable by others
+    (:func:`client.files.write_atomically` with ``overwrite=False, private=True``).
     """
     _check_seed(seed)
     target = Path(path)
@@ -349,43 +348,12 @@ def write_key_file(path: str | os.PathLike[str], seed: bytes) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        write_atomically(target, pem, overwrite=False, private=True)
+    except FileExistsError:
+        raise KeyFileError(f"key file {target} already exists; not overwriting it") from None
     except OSError as exc:
-        raise KeyFileError(f"cannot create key file in {target.parent}: {exc.strerror}") from exc
-    try:
-        try:
-            # The umask can only clear bits; make the mode exactly 0600 anyway.
-            os.fchmod(fd, 0o600)
-            os.write(fd, pem)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(temporary, target)
-        except FileExistsError:
-            raise KeyFileError(f"key file {target} already exists; not overwriting it") from None
-        except OSError as exc:
-            raise KeyFileError(f"cannot create key file {target}: {exc.strerror}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-    _fsync_directory(target.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the new directory entry durable; best effort, as some filesystems
-    # do not allow opening a directory.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+        raise KeyFileError(f"cannot create key file {target}: {exc.strerror}") from exc
 
 
 def read_key_file(path: str | os.PathLike[str]) -> KeyPair:

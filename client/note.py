@@ -26,8 +26,6 @@ specifications leave room are listed in docs/protocol.md (keys and notes).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hashlib
 import re
@@ -35,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from client import keys
+from client.encoding import decode_base64, encode_base64
 from client.errors import InvalidEncoding, SignatureError, UsageError
 
 SIG_ED25519 = 0x01
@@ -87,26 +86,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOWER_HEX_8 = re.compile(r"[0-9a-f]{8}")
 
 
-# --- small strict codecs --------------------------------------------------------
-
-
-def decode_base64(text: str, what: str) -> bytes:
-    """Decode standard base64 (RFC 4648 §4) in its one canonical form.
-
-    Rejects characters outside the alphabet, missing or extra padding, and
-    non-zero trailing bits (the decoded bytes are re-encoded and compared).
-    """
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidEncoding(f"{what} is not valid base64") from None
-    if base64.b64encode(raw).decode("ascii") != text:
-        raise InvalidEncoding(f"{what} is not canonical base64")
-    return raw
-
-
-def encode_base64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+# --- names -----------------------------------------------------------------------
 
 
 def is_valid_name(name: str) -> bool:
@@ -331,17 +311,39 @@ def parse_note(text: str) -> ParsedNote:
         raise InvalidEncoding("note has no signature lines after the blank line")
     if not block.endswith("\n"):
         raise InvalidEncoding("note's last signature line does not end with a newline")
-    lines = block[:-1].split("\n")
-    # Cap before decoding anything, so a huge list of lines costs one split.
-    if len(lines) > MAX_SIGNATURES:
-        raise InvalidEncoding(
-            f"note has {len(lines)} signature lines; at most {MAX_SIGNATURES} are accepted"
-        )
-    return ParsedNote(body, tuple(_parse_signature_line(line, n) for n, line in enumerate(lines)))
+    return ParsedNote(body, _parse_signature_block(block, "note"))
 
 
 _parse_note_uncached = parse_note
 parse_note = functools.lru_cache(maxsize=256)(parse_note)
+
+
+@functools.lru_cache(maxsize=256)
+def parse_signature_lines(text: str) -> tuple[NoteSignature, ...]:
+    """Parse signature lines on their own, as they follow the blank line of a note.
+
+    For signatures kept apart from their body (a node stores a checkpoint's
+    cosignatures so, and rebuilds the note on request).  The rules are those of
+    :func:`parse_note`: at least one and at most :data:`MAX_SIGNATURES` lines,
+    each ending in a newline; nothing is verified.  Cached like :func:`parse_note`.
+    """
+    _check_note_text(text, "signature lines")
+    if not text:
+        raise InvalidEncoding("there are no signature lines")
+    if not text.endswith("\n"):
+        raise InvalidEncoding("the last signature line does not end with a newline")
+    return _parse_signature_block(text, "signature block")
+
+
+def _parse_signature_block(block: str, what: str) -> tuple[NoteSignature, ...]:
+    """Precondition: ``block`` is checked note text, non-empty, ending in a newline."""
+    lines = block[:-1].split("\n")
+    # Cap before decoding anything, so a huge list of lines costs one split.
+    if len(lines) > MAX_SIGNATURES:
+        raise InvalidEncoding(
+            f"{what} has {len(lines)} signature lines; at most {MAX_SIGNATURES} are accepted"
+        )
+    return tuple(_parse_signature_line(line, n) for n, line in enumerate(lines))
 
 
 def _parse_signature_line(line: str, number: int) -> NoteSignature:

@@ -25,7 +25,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -35,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from client import note, strictjson
+from client import encoding, strictjson
 from client.block import MAX_LEAF_SIZE
 from client.bundle import (
     StatusEntry,
@@ -56,6 +55,7 @@ from client.events import (
 )
 from client.hashes import Hash, sha256
 from client.keys import MAX_DID_LENGTH, public_key_from_did
+from client.strictmodel import StrictModel
 from client.tlogproof import TlogProof, format_tlog_proof, parse_tlog_proof
 
 __all__ = [
@@ -118,11 +118,7 @@ class PathwayBundleFormatError(InvalidEncoding):
 # -- the definition document ----------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-
-class Alignment(_Strict):
+class Alignment(StrictModel):
     """A competency a requirement stands for: an Open Badges 3.0 ``Alignment``."""
 
     targetFramework: Annotated[str, Field(
@@ -137,7 +133,7 @@ class Alignment(_Strict):
                                     description="where the framework describes it")]
 
 
-class Requirement(_Strict):
+class Requirement(StrictModel):
     """One credential the pathway needs."""
 
     issuer: Annotated[str, Field(
@@ -162,11 +158,11 @@ class Requirement(_Strict):
         return value
 
 
-class AllOf(_Strict):
+class AllOf(StrictModel):
     all_of: Literal[True]
 
 
-class AtLeast(_Strict):
+class AtLeast(StrictModel):
     at_least: Annotated[int, Field(ge=1, le=MAX_REQUIREMENTS)]
 
 
@@ -188,7 +184,7 @@ Rule = Annotated[
 ]
 
 
-class PathwayDefinition(_Strict):
+class PathwayDefinition(StrictModel):
     """A pathway definition document (docs/protocol.md §17.1)."""
 
     model_config = ConfigDict(title="vcledger pathway definition")
@@ -469,12 +465,12 @@ class PathwayBundle:
 _MAX_LEAF_BASE64 = (MAX_LEAF_SIZE + 2) // 3 * 4
 
 
-class _PathwayStatusModel(_Strict):
+class _PathwayStatusModel(StrictModel):
     owner: _StatusEntryModel
     pathway: _StatusEntryModel
 
 
-class _PathwayBundleModel(_Strict):
+class _PathwayBundleModel(StrictModel):
     model_config = ConfigDict(title=None)
 
     format: Literal["vcledger-pathway-bundle/v1"]
@@ -516,9 +512,9 @@ def parse_pathway_bundle(untrusted: bytes | str, what: str = "pathway bundle") -
             owner=model.owner,
             pathway_id=model.pathway_id,
             definition=model.definition,
-            event=note.decode_base64(model.event, "event"),
+            event=encoding.decode_base64(model.event, "event"),
             event_proof=_tlog_proof(model.event_proof, "event_proof"),
-            header=note.decode_base64(model.header, "header"),
+            header=encoding.decode_base64(model.header, "header"),
             header_proof=_tlog_proof(model.header_proof, "header_proof"),
             status=PathwayStatus(
                 _status_entry(model.status.owner, "status.owner", present=True),
@@ -533,7 +529,7 @@ def parse_pathway_bundle(untrusted: bytes | str, what: str = "pathway bundle") -
 
 def _entry_json(entry: StatusEntry) -> dict[str, Any]:
     assert entry.value is not None
-    return {"value": note.encode_base64(entry.value), "proof": entry.proof.to_hex()}
+    return {"value": encoding.encode_base64(entry.value), "proof": entry.proof.to_hex()}
 
 
 def pathway_bundle_json(bundle: PathwayBundle) -> dict[str, Any]:
@@ -544,10 +540,10 @@ def pathway_bundle_json(bundle: PathwayBundle) -> dict[str, Any]:
         "owner": bundle.owner,
         "pathway_id": bundle.pathway_id,
         "definition": bundle.definition,
-        "event": note.encode_base64(bundle.event),
+        "event": encoding.encode_base64(bundle.event),
         "event_proof": format_tlog_proof(bundle.event_proof.index, bundle.event_proof.proof,
                                          bundle.event_proof.checkpoint_note),
-        "header": note.encode_base64(bundle.header),
+        "header": encoding.encode_base64(bundle.header),
         "header_proof": format_tlog_proof(bundle.header_proof.index, bundle.header_proof.proof,
                                           bundle.header_proof.checkpoint_note),
         "status": {"owner": _entry_json(bundle.status.owner),

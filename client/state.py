@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from client import strictjson
 from client.checkpoint import Checkpoint, VerifiedCheckpoint, verify_checkpoint
@@ -51,7 +51,8 @@ from client.errors import LedgerError, UsageError, VerificationError
 from client.files import write_text_atomically
 from client.hashes import Hash
 from client.merkle import verify_consistency
-from client.trust import Trust, describe_validation_error
+from client.strictmodel import StrictModel, describe_validation_error
+from client.trust import Trust
 
 __all__ = [
     "LEGACY_FORMATS",
@@ -223,8 +224,7 @@ class Remembered:
         return Evidence(self.node if label is None else f"{self.node} ({label})", self.note)
 
 
-class _StateModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+class _StateModel(StrictModel):
     format: str
     origin: str
     node: Annotated[str, Field(max_length=MAX_NODE_LENGTH)]

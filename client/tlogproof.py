@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from client import note
+from client import encoding, note
 from client.checkpoint import Checkpoint, parse_checkpoint
 from client.errors import InvalidEncoding, UsageError
 from client.hashes import HASH_SIZE, Hash, as_hash
@@ -79,9 +79,9 @@ def format_tlog_proof(
         raise UsageError(f"extra must be None or 1..{MAX_EXTRA_SIZE} bytes")
     lines = [HEADER]
     if extra is not None:
-        lines.append(f"extra {note.encode_base64(extra)}")
+        lines.append(f"extra {encoding.encode_base64(extra)}")
     lines.append(f"index {index}")
-    lines.extend(note.encode_base64(node) for node in proof)
+    lines.extend(encoding.encode_base64(node) for node in proof)
     text = "\n".join(lines) + "\n\n" + checkpoint_note
     try:
         parse_tlog_proof(text)
@@ -115,7 +115,7 @@ def parse_tlog_proof(text: str) -> TlogProof:
     position = 1
     extra: bytes | None = None
     if position < len(lines) and lines[position].startswith("extra "):
-        extra = note.decode_base64(lines[position][len("extra ") :], "tlog proof extra data")
+        extra = encoding.decode_base64(lines[position][len("extra ") :], "tlog proof extra data")
         if not extra:
             raise InvalidEncoding("tlog proof has an empty extra line; omit the line instead")
         if len(extra) > MAX_EXTRA_SIZE:
@@ -136,7 +136,7 @@ def parse_tlog_proof(text: str) -> TlogProof:
         )
     proof = tuple(
         as_hash(
-            note.decode_base64(line, f"tlog proof audit path hash {n}"),
+            encoding.decode_base64(line, f"tlog proof audit path hash {n}"),
             f"tlog proof audit path hash {n}",
         )
         for n, line in enumerate(hash_lines)

@@ -21,11 +21,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from client import strictjson
 from client.errors import LedgerError, UsageError
 from client.note import SIG_COSIGNATURE_V1, Verifier, parse_verifier_key
+from client.strictmodel import StrictModel, describe_validation_error
 
 MAX_TRUST_FILE_SIZE = 1024 * 1024
 MAX_VALIDATORS = 100
@@ -50,9 +51,7 @@ class TrustFileError(UsageError):
     code = "bad_trust_file"
 
 
-class TrustedValidator(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
+class TrustedValidator(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     verifier_key: Annotated[str, Field(min_length=1, max_length=400)]
 
@@ -77,9 +76,7 @@ class TrustedValidator(BaseModel):
         return self.verifier.public_key
 
 
-class Trust(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
+class Trust(StrictModel):
     origin: Annotated[str, Field(min_length=1, max_length=200)]
     threshold: Annotated[int, Field(ge=1)]
     max_age_seconds: Annotated[int, Field(ge=MIN_MAX_AGE_SECONDS)] = DEFAULT_MAX_AGE_SECONDS
@@ -132,13 +129,3 @@ def load_trust(path: str | Path) -> Trust:
 def format_trust(trust: Trust) -> str:
     """The trust file text, every field written (``max_age_seconds`` too, when default)."""
     return json.dumps(trust.model_dump(), indent=2) + "\n"
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem, each naming the field path, for humans."""
-    problems = []
-    for error in exc.errors(include_url=False):
-        location = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{location}: {message}")
-    return "; ".join(problems)

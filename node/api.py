@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from client import encoding
 from client.block import BlockHeader
+from client.encoding import decode_base64, encode_base64
 from client.errors import LedgerError, UsageError
 from client.events import BATCH_ID_PATTERN, MAX_EVENT_SIZE, check_pathway_id
 from client.hashes import Hash, hash_from_hex
 from client.keys import public_key_from_did
-from client.note import decode_base64, encode_base64
 from client.status import (
     batch_status_key,
     credential_status_key,
@@ -42,7 +42,8 @@ from client.status import (
     record_json,
 )
 from client.strictjson import loads as strict_json_loads
-from client.trust import describe_validation_error, format_trust
+from client.strictmodel import StrictModel, describe_validation_error
+from client.trust import format_trust
 from node.config import ApiSettings
 from node.errors import MempoolFull, NodeBehind, NotFound
 from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
@@ -146,13 +147,11 @@ def _path_int(request: web.Request, name: str) -> int:
     return int(text)
 
 
-class EventBody(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+class EventBody(StrictModel):
     event: Annotated[str, Field(min_length=1, max_length=EVENT_ITEM_CAP)]
 
 
-class EventsBody(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+class EventsBody(StrictModel):
     events: Annotated[list[Annotated[str, Field(min_length=1, max_length=EVENT_ITEM_CAP)]],
                       Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
 

@@ -22,6 +22,7 @@ from client.note import (
     format_note,
     open_parsed_note,
     parse_note,
+    parse_signature_lines,
     verifier_map,
 )
 from node.config import Genesis
@@ -46,8 +47,7 @@ class Checkpoints:
         raw = self.store.get_cosignatures(tree_size)
         if not raw:
             return []
-        parsed = parse_note("x\n\n" + raw.decode("utf-8"))
-        return list(parsed.signatures)
+        return list(parse_signature_lines(raw.decode("utf-8")))
 
     def note(self, tree_size: int | None = None) -> str | None:
         """The checkpoint at ``tree_size`` (default: the head) with every cosignature held,

@@ -18,8 +18,6 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -31,15 +29,12 @@ from client.block import validator_set_hash
 from client.errors import LedgerError
 from client.hashes import Hash, sha256
 from client.keys import public_key_from_did
-from client.trust import Trust, TrustedValidator, describe_validation_error
+from client.strictmodel import StrictModel, describe_validation_error
+from client.trust import Trust, TrustedValidator
 from node.errors import ConfigError
 
 MAX_CONFIG_SIZE = 1024 * 1024
 ORIGIN_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]{0,199}")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class ValidatorEntry(TrustedValidator):
@@ -47,7 +42,7 @@ class ValidatorEntry(TrustedValidator):
     the trust file verifiers receive."""
 
 
-class GovernanceEntry(_Strict):
+class GovernanceEntry(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     did: str
 
@@ -65,7 +60,7 @@ class GovernanceEntry(_Strict):
         return public_key_from_did(self.did)
 
 
-class ConsensusParams(_Strict):
+class ConsensusParams(StrictModel):
     """Rules every node must share (block limits) and timing that should be shared."""
 
     max_block_events: Annotated[int, Field(ge=1, le=10_000)] = 2000
@@ -78,7 +73,7 @@ class ConsensusParams(_Strict):
     max_clock_skew_ms: Annotated[int, Field(ge=0, le=3_600_000)] = 60_000
 
 
-class Genesis(_Strict):
+class Genesis(StrictModel):
     origin: str
     genesis_time: dt.datetime
     validators: Annotated[list[ValidatorEntry], Field(min_length=1, max_length=100)]
@@ -164,24 +159,25 @@ class Genesis(_Strict):
         )
 
 
-class MempoolSettings(_Strict):
+class MempoolSettings(StrictModel):
     max_events: Annotated[int, Field(ge=1, le=1_000_000)] = 50_000
 
 
-class ApiSettings(_Strict):
+class ApiSettings(StrictModel):
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 4 * 1024 * 1024
     max_connections: Annotated[int, Field(ge=1, le=100_000)] = 512
     request_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
     max_wait_s: Annotated[float, Field(gt=0, le=600)] = 30.0
 
 
-class NodeConfig(_Strict):
+class NodeConfig(StrictModel):
     genesis: Path
     role: Literal["validator", "observer"] = "validator"
     key: Path | None = None
     data_dir: Path
     listen: str = "127.0.0.1:7700"
-    peers: Annotated[list[str], Field(max_length=100)] = []
+    # A pydantic field (copied per instance); ruff cannot see StrictModel is pydantic.
+    peers: Annotated[list[str], Field(max_length=100)] = []  # noqa: RUF012
     mempool: MempoolSettings = MempoolSettings()
     api: ApiSettings = ApiSettings()
     signature_workers: Annotated[int, Field(ge=1, le=256)] | None = None

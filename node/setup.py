@@ -28,7 +28,8 @@ from client.errors import UsageError
 from client.hashes import HASH_SIZE
 from client.keys import KeyPair, write_key_file
 from client.note import SIG_COSIGNATURE_V1, verifier_key
-from client.trust import describe_validation_error, format_trust
+from client.strictmodel import describe_validation_error
+from client.trust import format_trust
 from node.config import Genesis, load_genesis, load_node_config
 from node.errors import ConfigError
 

@@ -458,3 +458,23 @@ def test_format_note_preconditions() -> None:
         note.format_note("no newline", parsed.signatures)
     with pytest.raises(UsageError):
         note.format_note(BODY, parsed.signatures * 101)
+
+
+def test_signature_lines_parse_alone_as_they_do_inside_a_note() -> None:
+    """A node stores cosignature lines apart from the checkpoint body they sign."""
+    two = PETER_SIG + ENOCH_SIG
+    assert note.parse_signature_lines(two) == note.parse_note(GO_TEXT + "\n" + two).signatures
+    assert "".join(s.line for s in note.parse_signature_lines(two)) == two
+
+
+@pytest.mark.parametrize("bad", [
+    "",
+    PETER_SIG.rstrip("\n"),
+    PETER_SIG + "\n",
+    PETER_SIG.replace("\u2014", "-"),
+    PETER_SIG.replace("\n", "\r\n"),
+    PETER_SIG * (note.MAX_SIGNATURES + 1),
+])
+def test_malformed_signature_lines_are_rejected(bad: str) -> None:
+    with pytest.raises(InvalidEncoding):
+        note.parse_signature_lines(bad)

@@ -28,7 +28,7 @@ from client.batch import build_batch
 from client.bundle import Bundle, CredentialReceipt, format_bundle, parse_bundle
 from client.checkpoint import format_checkpoint
 from client.events import BatchAnchor, CredentialRevoke, RevocationReason, SignedEvent
-from client.http import NodeClient, fetch_bundle
+from client.http import NodeClient, ServedCheckpoint, fetch_bundle
 from client.note import cosign
 from client.refresh import BundleNotRefreshable, refresh_bundle
 from client.state import STATE_DIR_ENV, CheckpointRollback, ForkDetected, remembered_checkpoint
@@ -246,12 +246,12 @@ async def test_the_node_sealing_a_block_meanwhile_is_followed(live: LiveNode,
     class Racing(NodeClient):
         calls = 0
 
-        async def checkpoint(self, **options: Any) -> str:
-            text = await super().checkpoint(**options)
+        async def served_checkpoint(self, **options: Any) -> ServedCheckpoint:
+            served = await super().served_checkpoint(**options)
             Racing.calls += 1
             if Racing.calls == 1:
                 await live.seal(ISSUER.issue("meanwhile"))
-            return text
+            return served
 
     async with Racing(live.url) as client:
         new = await refresh_bundle(client, old, live.trust, now=now())

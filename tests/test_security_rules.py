@@ -50,7 +50,7 @@ from nodeutil import (
 )
 from test_hostile_api import Reply, exchange, request_bytes
 
-from client import note
+from client import encoding, note
 from client.checkpoint import verify_checkpoint
 from client.cli import main as cli_main
 from client.credentials import digest as credential_digest
@@ -479,8 +479,8 @@ def test_only_trusted_validator_keys_count_towards_the_threshold(
     # skipped: it makes the whole note unverifiable (signed-note; a later line by the
     # same key would not repair it).
     good = lines[2]
-    raw = note.decode_base64(good.rstrip("\n").split(" ")[2], "line")
-    broken = good.split(" ")[0] + " " + good.split(" ")[1] + " " + note.encode_base64(
+    raw = encoding.decode_base64(good.rstrip("\n").split(" ")[2], "line")
+    broken = good.split(" ")[0] + " " + good.split(" ")[1] + " " + encoding.encode_base64(
         raw[:-1] + bytes([raw[-1] ^ 1])) + "\n"
     with pytest.raises(VerificationError, match="does not verify"):
         verify_checkpoint(_cosigned(body, [*lines[:2], broken, lines[2]]), VECTOR_TRUST.origin,
