@@ -20,8 +20,8 @@ from node.api import LINGER_S, GuardedSite, build_app
 from node.config import load_genesis, load_node_config, parse_listen
 from node.errors import ConfigError
 from node.network import make_producer
+from node.provision import DEFAULT_ORIGIN, init_single_node
 from node.service import NodeService
-from node.setup import DEFAULT_ORIGIN, init_single_node
 
 log = logging.getLogger("vcledger.node")
 

@@ -30,7 +30,7 @@ from client.credentials import digest
 from client.keys import KeyPair, read_key_file, write_key_file
 from client.trust import format_trust
 from node.config import load_genesis, load_node_config
-from node.setup import genesis_toml, node_toml
+from node.provision import genesis_toml, node_toml
 
 ORIGIN = "vcledger.local/localnet"
 READY_TIMEOUT = 60.0

@@ -16,10 +16,10 @@ import pytest
 from client.errors import UsageError
 from client.keys import KeyPair, read_key_file
 from client.trust import load_trust
-from node import cli, localnet, setup
+from node import cli, localnet, provision
 from node.config import load_genesis, load_node_config
 from node.errors import ConfigError
-from node.setup import genesis_toml, init_single_node, node_toml, origin_problem
+from node.provision import genesis_toml, init_single_node, node_toml, origin_problem
 
 NOW = dt.datetime(2026, 12, 5, 9, 30, tzinfo=dt.UTC)
 FILES = {"genesis.toml", "node.toml", "validator.key", "governance.key", "trust.json"}
@@ -66,7 +66,7 @@ def test_bad_origin_leaves_an_existing_directory_as_it_was(tmp_path: Path) -> No
 
 def test_origin_problem_asks_both_rules() -> None:
     assert origin_problem("example.org/vcledger") is None
-    assert origin_problem(setup.DEFAULT_ORIGIN) is None
+    assert origin_problem(provision.DEFAULT_ORIGIN) is None
     assert "control character" in (origin_problem("a\x7fb") or "")  # the checkpoint's rule
     assert "A-Z a-z 0-9" in (origin_problem("a b") or "")  # genesis.toml's rule
 
@@ -161,7 +161,7 @@ def test_a_failure_removes_what_init_created(tmp_path: Path, monkeypatch: pytest
     existing.mkdir()
     (existing / "keep.txt").write_text("mine")
     if step == "second key":
-        real = setup.write_key_file
+        real = provision.write_key_file
         calls: list[Path] = []
 
         def second_fails(path: Path, seed: bytes) -> None:
@@ -170,9 +170,9 @@ def test_a_failure_removes_what_init_created(tmp_path: Path, monkeypatch: pytest
                 raise ConfigError("injected failure")
             real(path, seed)
 
-        monkeypatch.setattr(setup, "write_key_file", second_fails)
+        monkeypatch.setattr(provision, "write_key_file", second_fails)
     else:
-        monkeypatch.setattr(setup, step, _fail)
+        monkeypatch.setattr(provision, step, _fail)
     for directory in (existing, existing / "new" / "deeper"):
         with pytest.raises(ConfigError, match="injected failure"):
             init_single_node(directory, now=NOW)
@@ -184,7 +184,7 @@ def test_an_interrupt_removes_what_init_created(tmp_path: Path,
     def interrupt(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(setup, "load_node_config", interrupt)
+    monkeypatch.setattr(provision, "load_node_config", interrupt)
     with pytest.raises(KeyboardInterrupt):
         init_single_node(tmp_path / "net", now=NOW)
     assert list(tmp_path.iterdir()) == []
@@ -198,7 +198,7 @@ def test_a_file_someone_else_added_meanwhile_is_left(tmp_path: Path,
         (directory / "theirs.txt").write_text("not init's")
         raise ConfigError("injected failure")
 
-    monkeypatch.setattr(setup, "load_node_config", intruder)
+    monkeypatch.setattr(provision, "load_node_config", intruder)
     with pytest.raises(ConfigError):
         init_single_node(directory, now=NOW)
     assert tree(tmp_path) == {"net": None, "net/theirs.txt": b"not init's"}

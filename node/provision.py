@@ -1,4 +1,4 @@
-"""Creating networks on disk: keys, genesis.toml, node.toml and trust.json.
+"""Provisioning networks on disk: keys, genesis.toml, node.toml and trust.json.
 
 Used by ``vcledger-node init`` (one validator) and by the local network
 script (several).  Files are written as commented TOML so an operator can read
