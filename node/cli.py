@@ -1,4 +1,5 @@
-"""``vcledger-node``: create a network (``init``) and run a node (``run``)."""
+"""``vcledger-node``: create a network (``init``, or ``keygen`` + ``genesis`` for a
+consortium), run a node (``run``), or try a whole network on one machine (``localnet``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from client.errors import LedgerError, UsageError
 from client.keys import read_key_file
+from node import localnet
 from node.api import LINGER_S, GuardedSite, build_app
 from node.config import load_genesis, load_node_config, parse_listen
 from node.errors import ConfigError
@@ -95,6 +97,13 @@ async def _serve(config_path: Path) -> bool:
     return not failed
 
 
+def _localnet(args: argparse.Namespace) -> int:
+    if not 1 <= args.base_port <= 65535 - 32:
+        raise UsageError(f"--base-port must be between 1 and {65535 - 32}")
+    timeout = localnet.READY_TIMEOUT if args.ready_timeout is None else args.ready_timeout
+    return localnet.run(Path(args.dir).resolve(), args.nodes, args.base_port, args.fresh, timeout)
+
+
 def _dump_tasks() -> None:
     """`kill -USR2 PID`: log where every asyncio task of the node is waiting."""
     for task in asyncio.all_tasks():
@@ -125,6 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
                      default=os.environ.get("VCLEDGER_LOG_LEVEL", "INFO").upper(),
                      help="default INFO, or $VCLEDGER_LOG_LEVEL")
     run.set_defaults(func=_run)
+    localnet = sub.add_parser(
+        "localnet", help="run a whole network on 127.0.0.1 to try vcledger (not for production)",
+        description="Create (once) and run a network of validators on 127.0.0.1, one process "
+                    "each, with an issuer key and sample credentials; Ctrl-C stops every node.")
+    localnet.add_argument("--nodes", type=int, default=None,
+                          help="number of validator nodes (default 4, or the existing network's)")
+    localnet.add_argument("--dir", default=".localnet",
+                          help="network directory (default .localnet)")
+    localnet.add_argument("--base-port", type=int, default=7700,
+                          help="port of node0; node K listens on base+K (default 7700)")
+    localnet.add_argument("--fresh", action="store_true", help="delete DIR and start over")
+    localnet.add_argument("--ready-timeout", type=float, help=argparse.SUPPRESS)
+    localnet.set_defaults(func=_localnet)
     return parser
 
 

@@ -269,7 +269,7 @@ def test_the_genesis_vector_keeps_its_hash() -> None:
 
 
 def test_localnet_files_load(tmp_path: Path) -> None:
-    """scripts/localnet writes its network with the same writers."""
+    """`vcledger-node localnet` (scripts/localnet) writes its network with the same writers."""
     localnet.create(tmp_path, 2, 17000)
     genesis = load_genesis(tmp_path / "genesis.toml")
     assert len(genesis.validators) == 2
