@@ -22,7 +22,13 @@ from node.api import LINGER_S, GuardedSite, build_app
 from node.config import load_genesis, load_node_config, parse_listen
 from node.errors import ConfigError
 from node.network import make_producer
-from node.provision import DEFAULT_ORIGIN, init_single_node
+from node.provision import (
+    DEFAULT_ORIGIN,
+    assemble_genesis,
+    generate_validator_key,
+    init_single_node,
+    parse_governance,
+)
 from node.service import NodeService
 
 log = logging.getLogger("vcledger.node")
@@ -41,6 +47,27 @@ def _init(args: argparse.Namespace) -> int:
     print(f"  run it:          vcledger-node run --config {directory / 'node.toml'}")
     print(f"  verifiers trust: {directory / 'trust.json'}")
     print(f"  governance key:  {directory / 'governance.key'} (registers issuers)")
+    return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    key_path = Path(args.out)
+    announced = generate_validator_key(key_path, args.name)
+    print(announced)
+    print(f"wrote {key_path} (keep it on this host, mode 0600); send the line above, your "
+          "verifier key, to whoever assembles the genesis file", file=sys.stderr)
+    return 0
+
+
+def _genesis(args: argparse.Namespace) -> int:
+    directory = Path(args.dir)
+    governance = [parse_governance(text) for text in args.governance]
+    genesis = assemble_genesis(directory, origin=args.origin, validator_keys=args.validator,
+                               governance=governance)
+    print(f"created the genesis of {genesis.origin!r}: {len(genesis.validators)} validators, "
+          f"{genesis.quorum} of them needed to commit and to cosign a trusted checkpoint")
+    print(f"  every validator runs with: {directory / 'genesis.toml'} (identical on every host)")
+    print(f"  verifiers trust:           {directory / 'trust.json'}")
     return 0
 
 
@@ -128,6 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"network name / checkpoint origin (default {DEFAULT_ORIGIN})")
     init.add_argument("--listen", default="127.0.0.1:7700", help="HOST:PORT to serve on")
     init.set_defaults(func=_init)
+    keygen = sub.add_parser("keygen", help="create this validator's key for a new network and "
+                                           "print the verifier key to send to the consortium")
+    keygen.add_argument("--name", required=True,
+                        help="this validator's name in the network, e.g. example.org/university")
+    keygen.add_argument("--out", default="validator.key",
+                        help="key file to create (default validator.key)")
+    keygen.set_defaults(func=_keygen)
+    genesis = sub.add_parser("genesis", help="assemble genesis.toml and trust.json from the "
+                                             "validators' verifier keys")
+    genesis.add_argument("--dir", required=True, help="directory to create the files in")
+    genesis.add_argument("--origin", required=True, help="network name / checkpoint origin")
+    genesis.add_argument("--validator", action="append", default=[], metavar="VERIFIER_KEY",
+                         help="a validator's verifier key as `keygen` printed it (repeat)")
+    genesis.add_argument("--governance", action="append", default=[], metavar="NAME=DID",
+                         help="a governance key: a name and its did:key (repeat)")
+    genesis.set_defaults(func=_genesis)
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", required=True, help="path of node.toml")
     run.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
