@@ -8,9 +8,12 @@ import asyncio
 import faulthandler
 import io
 import logging
+import math
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -77,7 +80,7 @@ async def _serve(config_path: Path) -> bool:
     config = load_node_config(config_path)
     genesis = load_genesis(config.genesis)
     key = read_key_file(config.key) if config.key is not None else None
-    service = NodeService(config, genesis, key)
+    service = NodeService(config, genesis, key, clock=_clock())
     runner: web.AppRunner | None = None
     try:
         service.check_role()
@@ -129,6 +132,24 @@ def _localnet(args: argparse.Namespace) -> int:
         raise UsageError(f"--base-port must be between 1 and {65535 - 32}")
     timeout = localnet.READY_TIMEOUT if args.ready_timeout is None else args.ready_timeout
     return localnet.run(Path(args.dir).resolve(), args.nodes, args.base_port, args.fresh, timeout)
+
+
+def _clock() -> Callable[[], float]:
+    """The wall clock, shifted by ``$VCLEDGER_TEST_CLOCK_OFFSET_SECONDS`` for tests only
+    (tests/test_multihost.py runs a validator whose clock is wrong); never a product mode."""
+    text = os.environ.get("VCLEDGER_TEST_CLOCK_OFFSET_SECONDS")
+    if not text:
+        return time.time
+    try:
+        offset = float(text)
+    except ValueError:
+        offset = math.nan
+    if not math.isfinite(offset):
+        raise ConfigError(f"VCLEDGER_TEST_CLOCK_OFFSET_SECONDS must be a number of seconds, "
+                          f"not {text!r}")
+    log.warning("TEST ONLY: VCLEDGER_TEST_CLOCK_OFFSET_SECONDS=%s shifts this node's clock by "
+                "%+.3f s; never set it on a real node", text, offset)
+    return lambda: time.time() + offset
 
 
 def _dump_tasks() -> None:
