@@ -30,6 +30,7 @@ from node.provision import (
     assemble_genesis,
     generate_validator_key,
     init_single_node,
+    parse_consensus_setting,
     parse_governance,
 )
 from node.service import NodeService
@@ -65,8 +66,9 @@ def _keygen(args: argparse.Namespace) -> int:
 def _genesis(args: argparse.Namespace) -> int:
     directory = Path(args.dir)
     governance = [parse_governance(text) for text in args.governance]
+    consensus = dict(parse_consensus_setting(text) for text in args.consensus)
     genesis = assemble_genesis(directory, origin=args.origin, validator_keys=args.validator,
-                               governance=governance)
+                               governance=governance, consensus=consensus)
     print(f"created the genesis of {genesis.origin!r}: {len(genesis.validators)} validators, "
           f"{genesis.quorum} of them needed to commit and to cosign a trusted checkpoint")
     print(f"  every validator runs with: {directory / 'genesis.toml'} (identical on every host)")
@@ -191,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a validator's verifier key as `keygen` printed it (repeat)")
     genesis.add_argument("--governance", action="append", default=[], metavar="NAME=DID",
                          help="a governance key: a name and its did:key (repeat)")
+    genesis.add_argument("--consensus", action="append", default=[], metavar="NAME=VALUE",
+                         help="a [consensus] setting other than its default, e.g. "
+                              "timeout_propose_ms=3000 for validators far apart (repeat)")
     genesis.set_defaults(func=_genesis)
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", required=True, help="path of node.toml")

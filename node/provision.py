@@ -309,6 +309,15 @@ def parse_governance(text: str) -> tuple[str, str]:
     return name, did
 
 
+def parse_consensus_setting(text: str) -> tuple[str, int]:
+    """``NAME=INTEGER`` as given on the command line; the genesis model judges name and range."""
+    name, equals, value = text.partition("=")
+    if not equals or not name or not value.strip().isdigit():
+        raise UsageError(f"--consensus {text!r}: expected NAME=INTEGER, e.g. "
+                         "timeout_propose_ms=3000")
+    return name.strip(), int(value)
+
+
 def assemble_genesis(directory: Path, *, origin: str, validator_keys: Sequence[str],
                      governance: Sequence[tuple[str, str]],
                      consensus: dict[str, int] | None = None,

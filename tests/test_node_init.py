@@ -296,7 +296,7 @@ def test_consortium_genesis_from_verifier_keys(tmp_path: Path,
         sent.append(out.strip())
     governance = KeyPair.generate()
     args = ["genesis", "--dir", str(tmp_path / "net"), "--origin", "example.org/credentials",
-            "--governance", f"board={governance.did}"]
+            "--governance", f"board={governance.did}", "--consensus", "timeout_propose_ms=3000"]
     for line in sent:
         args += ["--validator", line]
     assert cli.main(args) == 0
@@ -304,6 +304,7 @@ def test_consortium_genesis_from_verifier_keys(tmp_path: Path,
     assert [v.verifier_key for v in genesis.validators] == sent
     assert [g.did for g in genesis.governance] == [governance.did]
     assert genesis.quorum == 3
+    assert genesis.consensus.timeout_propose_ms == 3000
     assert load_trust(tmp_path / "net" / "trust.json") == genesis.trust()
     assert sorted(os.listdir(tmp_path / "net")) == ["genesis.toml", "trust.json"]
     # Running it again never overwrites the network's files.
@@ -333,6 +334,9 @@ def test_keygen_refuses_a_bad_name_and_an_existing_file(
         ("{ed25519}", "board={did}", "not a cosignature/v1 key"),
         ("{vkey}", "board", "expected NAME=did:key"),
         ("{vkey}", "board=did:key:zBad", "governance"),
+        ("{vkey}", "board={did} --consensus timeout_propose_ms=fast", "expected NAME=INTEGER"),
+        ("{vkey}", "board={did} --consensus timeout_propose_ms=1", "timeout_propose_ms"),
+        ("{vkey}", "board={did} --consensus tiemout_propose_ms=100", "tiemout_propose_ms"),
     ],
 )
 def test_genesis_refuses_bad_input_and_writes_nothing(
@@ -343,7 +347,7 @@ def test_genesis_refuses_bad_input_and_writes_nothing(
               "vkey": verifier_key("example.org/u", key.public_key, sig_type=SIG_COSIGNATURE_V1)}
     code = cli.main(["genesis", "--dir", str(tmp_path / "net"), "--origin", "example.org/c",
                      "--validator", validator.format(**values),
-                     "--governance", governance.format(**values)])
+                     "--governance", *governance.format(**values).split()])
     err = capsys.readouterr().err
     assert code == 2 and fragment in err, err
     assert "Traceback" not in err
