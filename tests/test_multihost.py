@@ -266,6 +266,7 @@ def check_commits_with_a_fast_clock(nodes: list[HostNode], directory: Path) -> N
     # the round it proposes is lost and the next proposer's block is the one committed.
     assert keys[SKEWED] not in proposers
     assert len(set(proposers)) >= 2
+    assert "now in round 1" in nodes[0].log_text()
     # Its cosignatures, dated in the future, are dropped with a warning ...
     wait_until(lambda: any("dated in the future" in nodes[i].log_text()
                            for i in range(HOSTS) if i != SKEWED),
