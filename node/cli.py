@@ -1,4 +1,5 @@
-"""``vcledger-node``: create a network (``init``) and run a node (``run``)."""
+"""``vcledger-node``: create a network (``init``, or ``keygen`` + ``genesis`` for a
+consortium), run a node (``run``), or try a whole network on one machine (``localnet``)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,32 @@ import asyncio
 import faulthandler
 import io
 import logging
+import math
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from client.errors import LedgerError, UsageError
 from client.keys import read_key_file
+from node import localnet
 from node.api import LINGER_S, GuardedSite, build_app
 from node.config import load_genesis, load_node_config, parse_listen
 from node.errors import ConfigError
 from node.network import make_producer
+from node.provision import (
+    DEFAULT_ORIGIN,
+    assemble_genesis,
+    generate_validator_key,
+    init_single_node,
+    parse_consensus_setting,
+    parse_governance,
+)
 from node.service import NodeService
-from node.setup import DEFAULT_ORIGIN, init_single_node
 
 log = logging.getLogger("vcledger.node")
 
@@ -42,13 +54,35 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    key_path = Path(args.out)
+    announced = generate_validator_key(key_path, args.name)
+    print(announced)
+    print(f"wrote {key_path} (keep it on this host, mode 0600); send the line above, your "
+          "verifier key, to whoever assembles the genesis file", file=sys.stderr)
+    return 0
+
+
+def _genesis(args: argparse.Namespace) -> int:
+    directory = Path(args.dir)
+    governance = [parse_governance(text) for text in args.governance]
+    consensus = dict(parse_consensus_setting(text) for text in args.consensus)
+    genesis = assemble_genesis(directory, origin=args.origin, validator_keys=args.validator,
+                               governance=governance, consensus=consensus)
+    print(f"created the genesis of {genesis.origin!r}: {len(genesis.validators)} validators, "
+          f"{genesis.quorum} of them needed to commit and to cosign a trusted checkpoint")
+    print(f"  every validator runs with: {directory / 'genesis.toml'} (identical on every host)")
+    print(f"  verifiers trust:           {directory / 'trust.json'}")
+    return 0
+
+
 async def _serve(config_path: Path) -> bool:
     """Run the node until a signal; False if it had to stop because of a failure."""
     failed = False
     config = load_node_config(config_path)
     genesis = load_genesis(config.genesis)
     key = read_key_file(config.key) if config.key is not None else None
-    service = NodeService(config, genesis, key)
+    service = NodeService(config, genesis, key, clock=_clock())
     runner: web.AppRunner | None = None
     try:
         service.check_role()
@@ -95,6 +129,31 @@ async def _serve(config_path: Path) -> bool:
     return not failed
 
 
+def _localnet(args: argparse.Namespace) -> int:
+    if not 1 <= args.base_port <= 65535 - 32:
+        raise UsageError(f"--base-port must be between 1 and {65535 - 32}")
+    timeout = localnet.READY_TIMEOUT if args.ready_timeout is None else args.ready_timeout
+    return localnet.run(Path(args.dir).resolve(), args.nodes, args.base_port, args.fresh, timeout)
+
+
+def _clock() -> Callable[[], float]:
+    """The wall clock, shifted by ``$VCLEDGER_TEST_CLOCK_OFFSET_SECONDS`` for tests only
+    (tests/test_multihost.py runs a validator whose clock is wrong); never a product mode."""
+    text = os.environ.get("VCLEDGER_TEST_CLOCK_OFFSET_SECONDS")
+    if not text:
+        return time.time
+    try:
+        offset = float(text)
+    except ValueError:
+        offset = math.nan
+    if not math.isfinite(offset):
+        raise ConfigError(f"VCLEDGER_TEST_CLOCK_OFFSET_SECONDS must be a number of seconds, "
+                          f"not {text!r}")
+    log.warning("TEST ONLY: VCLEDGER_TEST_CLOCK_OFFSET_SECONDS=%s shifts this node's clock by "
+                "%+.3f s; never set it on a real node", text, offset)
+    return lambda: time.time() + offset
+
+
 def _dump_tasks() -> None:
     """`kill -USR2 PID`: log where every asyncio task of the node is waiting."""
     for task in asyncio.all_tasks():
@@ -119,12 +178,44 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"network name / checkpoint origin (default {DEFAULT_ORIGIN})")
     init.add_argument("--listen", default="127.0.0.1:7700", help="HOST:PORT to serve on")
     init.set_defaults(func=_init)
+    keygen = sub.add_parser("keygen", help="create this validator's key for a new network and "
+                                           "print the verifier key to send to the consortium")
+    keygen.add_argument("--name", required=True,
+                        help="this validator's name in the network, e.g. example.org/university")
+    keygen.add_argument("--out", default="validator.key",
+                        help="key file to create (default validator.key)")
+    keygen.set_defaults(func=_keygen)
+    genesis = sub.add_parser("genesis", help="assemble genesis.toml and trust.json from the "
+                                             "validators' verifier keys")
+    genesis.add_argument("--dir", required=True, help="directory to create the files in")
+    genesis.add_argument("--origin", required=True, help="network name / checkpoint origin")
+    genesis.add_argument("--validator", action="append", default=[], metavar="VERIFIER_KEY",
+                         help="a validator's verifier key as `keygen` printed it (repeat)")
+    genesis.add_argument("--governance", action="append", default=[], metavar="NAME=DID",
+                         help="a governance key: a name and its did:key (repeat)")
+    genesis.add_argument("--consensus", action="append", default=[], metavar="NAME=VALUE",
+                         help="a [consensus] setting other than its default, e.g. "
+                              "timeout_propose_ms=3000 for validators far apart (repeat)")
+    genesis.set_defaults(func=_genesis)
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", required=True, help="path of node.toml")
     run.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
                      default=os.environ.get("VCLEDGER_LOG_LEVEL", "INFO").upper(),
                      help="default INFO, or $VCLEDGER_LOG_LEVEL")
     run.set_defaults(func=_run)
+    localnet = sub.add_parser(
+        "localnet", help="run a whole network on 127.0.0.1 to try vcledger (not for production)",
+        description="Create (once) and run a network of validators on 127.0.0.1, one process "
+                    "each, with an issuer key and sample credentials; Ctrl-C stops every node.")
+    localnet.add_argument("--nodes", type=int, default=None,
+                          help="number of validator nodes (default 4, or the existing network's)")
+    localnet.add_argument("--dir", default=".localnet",
+                          help="network directory (default .localnet)")
+    localnet.add_argument("--base-port", type=int, default=7700,
+                          help="port of node0; node K listens on base+K (default 7700)")
+    localnet.add_argument("--fresh", action="store_true", help="delete DIR and start over")
+    localnet.add_argument("--ready-timeout", type=float, help=argparse.SUPPRESS)
+    localnet.set_defaults(func=_localnet)
     return parser
 
 

@@ -1,4 +1,9 @@
-"""A local multi-node network on 127.0.0.1: ``scripts/localnet`` runs this module.
+"""``vcledger-node localnet``: a whole network on one machine, to try vcledger out.
+
+Every validator of a real network runs on its own host (docs/operations.md,
+"Deploying a network"); this command instead puts N validators on 127.0.0.1
+so a newcomer, a demo or a benchmark has a live network in seconds, with no
+files to write by hand.  ``scripts/localnet`` runs it from a checkout.
 
 Creates (once; ``--fresh`` starts over) keys, a shared genesis file, one
 folder per node with its ``node.toml`` and data, ``trust.json``, a governance
@@ -10,10 +15,8 @@ runs until Ctrl-C or SIGTERM, which stops every node cleanly.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import os
 import shutil
 import signal
 import socket
@@ -30,7 +33,8 @@ from client.credentials import digest
 from client.keys import KeyPair, read_key_file, write_key_file
 from client.trust import format_trust
 from node.config import load_genesis, load_node_config
-from node.setup import genesis_toml, node_toml
+from node.errors import NodeError
+from node.provision import genesis_toml, node_toml
 
 ORIGIN = "vcledger.local/localnet"
 READY_TIMEOUT = 60.0
@@ -38,8 +42,11 @@ STOP_TIMEOUT = 15.0
 SAMPLE_CREDENTIALS = 20
 
 
-class LocalnetError(Exception):
-    pass
+class LocalnetError(NodeError):
+    """The local network cannot start: ports taken, a node died, a bad option."""
+
+    code = "localnet_failed"
+    exit_code = 1
 
 
 @dataclass
@@ -224,26 +231,6 @@ def next_steps(directory: Path, nodes: list[NodeProcess]) -> str:
     ])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/localnet",
-                                     description="Run a local vcledger network on 127.0.0.1.")
-    parser.add_argument("--nodes", type=int, default=None,
-                        help="number of validator nodes (default 4, or the existing network's)")
-    parser.add_argument("--dir", default=".localnet", help="network directory (default .localnet)")
-    parser.add_argument("--base-port", type=int, default=7700,
-                        help="port of node0; node K listens on base+K (default 7700)")
-    parser.add_argument("--fresh", action="store_true", help="delete DIR and start over")
-    parser.add_argument("--ready-timeout", type=float, default=READY_TIMEOUT,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    directory = Path(args.dir).resolve()
-    try:
-        return run(directory, args.nodes, args.base_port, args.fresh, args.ready_timeout)
-    except LocalnetError as exc:
-        print(f"localnet: error: {exc}", file=sys.stderr)
-        return 1
-
-
 def run(directory: Path, nodes_wanted: int | None, base_port: int, fresh: bool,
         ready_timeout: float) -> int:
     if fresh and directory.exists():
@@ -311,8 +298,3 @@ def run(directory: Path, nodes_wanted: int | None, base_port: int, fresh: bool,
         stop(nodes)
     print("stopped every node")
     return 0
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())

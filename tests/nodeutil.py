@@ -1,7 +1,7 @@
 """Shared helpers for tests that run nodes: network files, signed events, node processes.
 
 * :func:`write_network` writes the files of a network of ``count`` nodes with
-  :mod:`node.setup` (the same writers ``vcledger-node init`` uses): one
+  :mod:`node.provision` (the same writers ``vcledger-node init`` uses): one
   ``genesis.toml`` shared by every node, a ``node.toml`` and validator key per
   node, the governance key and ``trust.json``.  Limits can be made small for
   tests (block interval, mempool size, body size).
@@ -50,8 +50,8 @@ from client.keys import KeyPair, write_key_file
 from client.merkle import leaf_hash
 from client.trust import format_trust
 from node.config import Genesis, NodeConfig, load_genesis, load_node_config
+from node.provision import NodeFiles, genesis_toml, node_toml
 from node.service import SingleValidatorProducer
-from node.setup import NodeFiles, genesis_toml, node_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ORIGIN = "vcledger.example/test"
@@ -117,7 +117,7 @@ class NetworkFiles:
 def _replace_setting(text: str, name: str, value: object) -> str:
     rendered = json.dumps(value) if isinstance(value, str) else str(value)
     new, count = re.subn(rf"(?m)^{re.escape(name)} = .*$", f"{name} = {rendered}", text)
-    assert count == 1, f"node.toml written by node.setup has no single {name!r} line"
+    assert count == 1, f"node.toml written by node.provision has no single {name!r} line"
     return new
 
 

@@ -25,7 +25,7 @@ Buffers are bounded: each direction of a connection holds at most
 :data:`MAX_BUFFERED_CHUNKS` chunks of up to :data:`CHUNK` bytes in flight;
 beyond that the proxy stops reading, and TCP back-pressure reaches the sender.
 
-The proxy listens on 127.0.0.1 only, on ports the OS picks, runs its own
+The proxy listens on 127.0.0.1 (or a given address), on ports the OS picks, runs its own
 asyncio loop in a daemon thread, and :meth:`TcpProxy.close` stops it cleanly.
 """
 
@@ -91,6 +91,8 @@ class Link:
     name: str
     target_port: int
     listen_port: int = 0
+    listen_host: str = "127.0.0.1"
+    target_host: str = "127.0.0.1"
     mode: Mode = Mode.PASS
     delay: float = 0.0
     connections: set[_Connection] = field(default_factory=set)
@@ -100,7 +102,7 @@ class Link:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.listen_port}"
+        return f"http://{self.listen_host}:{self.listen_port}"
 
     def is_cut(self) -> bool:
         return self.mode is Mode.CUT
@@ -122,10 +124,12 @@ class TcpProxy:
 
     # -- the test thread's interface ---------------------------------------------------
 
-    def add_link(self, name: str, target_port: int) -> Link:
-        """Listen on a fresh OS-picked port of 127.0.0.1 that forwards to ``target_port``."""
+    def add_link(self, name: str, target_port: int, *, listen_host: str = "127.0.0.1",
+                 target_host: str = "127.0.0.1") -> Link:
+        """Listen on a fresh OS-picked port of ``listen_host`` that forwards to
+        ``target_host:target_port`` (other hosts: the multi-host test's namespaces)."""
         assert name not in self.links, f"link {name} exists"
-        link = Link(name, target_port)
+        link = Link(name, target_port, listen_host=listen_host, target_host=target_host)
         self._call(self._listen(link))
         self.links[name] = link
         return link
@@ -177,7 +181,7 @@ class TcpProxy:
         async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await self._accept(link, reader, writer)
 
-        link.server = await asyncio.start_server(on_connect, "127.0.0.1", 0,
+        link.server = await asyncio.start_server(on_connect, link.listen_host, 0,
                                                  limit=CHUNK, backlog=128)
         link.listen_port = link.server.sockets[0].getsockname()[1]
 
@@ -204,8 +208,8 @@ class TcpProxy:
             _abort(writer)
             return
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", link.target_port,
-                                                                 limit=CHUNK)
+            up_reader, up_writer = await asyncio.open_connection(link.target_host,
+                                                                 link.target_port, limit=CHUNK)
         except OSError:
             _abort(writer)  # the node behind the link is down: refuse, like it would
             return

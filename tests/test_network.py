@@ -38,7 +38,7 @@ from client.merkle import verify_inclusion
 from client.note import format_note, parse_note
 from client.trust import load_trust
 from node.localnet import free_port_block
-from node.setup import node_toml
+from node.provision import node_toml
 
 pytestmark = pytest.mark.slow
 

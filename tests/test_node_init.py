@@ -1,6 +1,7 @@
-"""``vcledger-node init`` and the TOML writers behind it: a bad origin is refused before
-anything touches the disk, a failure leaves no half-made directory, and whatever a name
-holds is quoted so the files read back as written."""
+"""``vcledger-node init``, ``keygen`` and ``genesis`` and the TOML writers behind them: a
+bad origin is refused before anything touches the disk, a failure leaves no half-made
+directory, whatever a name holds is quoted so the files read back as written, and a
+consortium's genesis is assembled from verifier keys alone."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from client.errors import UsageError
-from client.keys import KeyPair, read_key_file
+from client.keys import KeyPair, read_key_file, write_key_file
+from client.note import SIG_COSIGNATURE_V1, verifier_key
 from client.trust import load_trust
-from node import cli, localnet, setup
+from node import cli, localnet, provision
 from node.config import load_genesis, load_node_config
 from node.errors import ConfigError
-from node.setup import genesis_toml, init_single_node, node_toml, origin_problem
+from node.provision import genesis_toml, init_single_node, node_toml, origin_problem
 
 NOW = dt.datetime(2026, 12, 5, 9, 30, tzinfo=dt.UTC)
 FILES = {"genesis.toml", "node.toml", "validator.key", "governance.key", "trust.json"}
@@ -66,7 +68,7 @@ def test_bad_origin_leaves_an_existing_directory_as_it_was(tmp_path: Path) -> No
 
 def test_origin_problem_asks_both_rules() -> None:
     assert origin_problem("example.org/vcledger") is None
-    assert origin_problem(setup.DEFAULT_ORIGIN) is None
+    assert origin_problem(provision.DEFAULT_ORIGIN) is None
     assert "control character" in (origin_problem("a\x7fb") or "")  # the checkpoint's rule
     assert "A-Z a-z 0-9" in (origin_problem("a b") or "")  # genesis.toml's rule
 
@@ -161,7 +163,7 @@ def test_a_failure_removes_what_init_created(tmp_path: Path, monkeypatch: pytest
     existing.mkdir()
     (existing / "keep.txt").write_text("mine")
     if step == "second key":
-        real = setup.write_key_file
+        real = provision.write_key_file
         calls: list[Path] = []
 
         def second_fails(path: Path, seed: bytes) -> None:
@@ -170,9 +172,9 @@ def test_a_failure_removes_what_init_created(tmp_path: Path, monkeypatch: pytest
                 raise ConfigError("injected failure")
             real(path, seed)
 
-        monkeypatch.setattr(setup, "write_key_file", second_fails)
+        monkeypatch.setattr(provision, "write_key_file", second_fails)
     else:
-        monkeypatch.setattr(setup, step, _fail)
+        monkeypatch.setattr(provision, step, _fail)
     for directory in (existing, existing / "new" / "deeper"):
         with pytest.raises(ConfigError, match="injected failure"):
             init_single_node(directory, now=NOW)
@@ -184,7 +186,7 @@ def test_an_interrupt_removes_what_init_created(tmp_path: Path,
     def interrupt(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(setup, "load_node_config", interrupt)
+    monkeypatch.setattr(provision, "load_node_config", interrupt)
     with pytest.raises(KeyboardInterrupt):
         init_single_node(tmp_path / "net", now=NOW)
     assert list(tmp_path.iterdir()) == []
@@ -198,7 +200,7 @@ def test_a_file_someone_else_added_meanwhile_is_left(tmp_path: Path,
         (directory / "theirs.txt").write_text("not init's")
         raise ConfigError("injected failure")
 
-    monkeypatch.setattr(setup, "load_node_config", intruder)
+    monkeypatch.setattr(provision, "load_node_config", intruder)
     with pytest.raises(ConfigError):
         init_single_node(directory, now=NOW)
     assert tree(tmp_path) == {"net": None, "net/theirs.txt": b"not init's"}
@@ -268,8 +270,103 @@ def test_the_genesis_vector_keeps_its_hash() -> None:
     assert tomllib.loads(text) == tomllib.loads(vector["genesis_toml"])
 
 
+# -- a consortium: keygen on each host, genesis assembled from the verifier keys ----------
+
+
+def keygen(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(["keygen", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_consortium_genesis_from_verifier_keys(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    names = ["example.org/university", "example.org/employer", "example.org/board",
+             "example.org/provider"]
+    sent = []
+    for number, name in enumerate(names):
+        key_path = tmp_path / f"host{number}" / "validator.key"
+        key_path.parent.mkdir()
+        code, out, err = keygen(capsys, "--name", name, "--out", str(key_path))
+        assert code == 0, err
+        assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+        # The printed line is this key's cosignature/v1 verifier key and nothing else.
+        public_key = read_key_file(key_path).public_key
+        assert out == verifier_key(name, public_key, sig_type=SIG_COSIGNATURE_V1) + "\n"
+        sent.append(out.strip())
+    governance = KeyPair.generate()
+    args = ["genesis", "--dir", str(tmp_path / "net"), "--origin", "example.org/credentials",
+            "--governance", f"board={governance.did}", "--consensus", "timeout_propose_ms=3000"]
+    for line in sent:
+        args += ["--validator", line]
+    assert cli.main(args) == 0
+    genesis = load_genesis(tmp_path / "net" / "genesis.toml")
+    assert [v.verifier_key for v in genesis.validators] == sent
+    assert [g.did for g in genesis.governance] == [governance.did]
+    assert genesis.quorum == 3
+    assert genesis.consensus.timeout_propose_ms == 3000
+    assert load_trust(tmp_path / "net" / "trust.json") == genesis.trust()
+    assert sorted(os.listdir(tmp_path / "net")) == ["genesis.toml", "trust.json"]
+    # Running it again never overwrites the network's files.
+    before = tree(tmp_path / "net")
+    assert cli.main(args) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert tree(tmp_path / "net") == before
+
+
+def test_keygen_refuses_a_bad_name_and_an_existing_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = keygen(capsys, "--name", "my university", "--out", str(tmp_path / "v.key"))
+    assert (code, out) == (2, "") and "no spaces" in err
+    assert not (tmp_path / "v.key").exists()
+    write_key_file(tmp_path / "v.key", KeyPair.generate().seed)
+    before = (tmp_path / "v.key").read_bytes()
+    code, out, err = keygen(capsys, "--name", "example.org/u", "--out", str(tmp_path / "v.key"))
+    assert (code, out) == (2, "") and "refusing to overwrite" in err
+    assert (tmp_path / "v.key").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("validator", "governance", "fragment"),
+    [
+        ("not-a-key", "board={did}", "not of the form name+keyid+key"),
+        # A plain Ed25519 note key (what `vcledger keygen` prints) cannot cosign checkpoints.
+        ("{ed25519}", "board={did}", "not a cosignature/v1 key"),
+        ("{vkey}", "board", "expected NAME=did:key"),
+        ("{vkey}", "board=did:key:zBad", "governance"),
+        ("{vkey}", "board={did} --consensus timeout_propose_ms=fast", "expected NAME=INTEGER"),
+        ("{vkey}", "board={did} --consensus timeout_propose_ms=1", "timeout_propose_ms"),
+        ("{vkey}", "board={did} --consensus tiemout_propose_ms=100", "tiemout_propose_ms"),
+    ],
+)
+def test_genesis_refuses_bad_input_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], validator: str, governance: str,
+        fragment: str) -> None:
+    key = KeyPair.generate()
+    values = {"did": key.did, "ed25519": verifier_key("example.org/u", key.public_key),
+              "vkey": verifier_key("example.org/u", key.public_key, sig_type=SIG_COSIGNATURE_V1)}
+    code = cli.main(["genesis", "--dir", str(tmp_path / "net"), "--origin", "example.org/c",
+                     "--validator", validator.format(**values),
+                     "--governance", *governance.format(**values).split()])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "net").exists()
+
+
+def test_genesis_with_the_same_validator_twice_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = KeyPair.generate()
+    line = verifier_key("example.org/u", key.public_key, sig_type=SIG_COSIGNATURE_V1)
+    code = cli.main(["genesis", "--dir", str(tmp_path), "--origin", "example.org/c",
+                     "--validator", line, "--validator", line,
+                     "--governance", f"board={key.did}"])
+    assert code == 2 and "distinct" in capsys.readouterr().err
+    assert tree(tmp_path) == {}
+
+
 def test_localnet_files_load(tmp_path: Path) -> None:
-    """scripts/localnet writes its network with the same writers."""
+    """`vcledger-node localnet` (scripts/localnet) writes its network with the same writers."""
     localnet.create(tmp_path, 2, 17000)
     genesis = load_genesis(tmp_path / "genesis.toml")
     assert len(genesis.validators) == 2

@@ -56,7 +56,7 @@ from nodeutil import (
 from tcpproxy import Mode, TcpProxy
 
 from client.trust import load_trust
-from node.setup import node_toml
+from node.provision import node_toml
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@
     in-process (all of the start-up checks) is timed on its own.
 
 The rest of this module is shared by the node benchmarks: networks with fixed
-keys written with node.setup, signing events in parallel, building ledgers
+keys written with node.provision, signing events in parallel, building ledgers
 into .bench/ (gitignored, keyed by size), and running node processes.
 """
 
@@ -61,7 +61,7 @@ from client.keys import KeyPair, write_key_file
 from client.trust import format_trust
 from node.config import Genesis, NodeConfig, load_genesis, load_node_config
 from node.ledger import Ledger
-from node.setup import genesis_toml, node_toml
+from node.provision import genesis_toml, node_toml
 from node.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -8,7 +8,7 @@ import tomllib
 from protocol_fixtures import ORIGIN, fixed_key
 
 from node.config import Genesis
-from node.setup import genesis_toml
+from node.provision import genesis_toml
 
 VALIDATORS = [(f"node{i}", fixed_key(f"validator {i}").public_key) for i in range(4)]
 GOVERNANCE = [("governance", fixed_key("governance").did)]

@@ -1,12 +1,16 @@
-"""Creating networks on disk: keys, genesis.toml, node.toml and trust.json.
+"""Provisioning networks on disk: keys, genesis.toml, node.toml and trust.json.
 
-Used by ``vcledger-node init`` (one validator) and by the local network
-script (several).  Files are written as commented TOML so an operator can read
+Used by ``vcledger-node init`` (one validator), by ``vcledger-node keygen``
+and ``vcledger-node genesis`` (a consortium: each validator makes its own key
+and sends only its verifier key; one party assembles the genesis and trust
+files from those), and by ``vcledger-node localnet`` (several on one machine).
+Files are written as commented TOML so an operator can read
 and edit them: the comments and table headers are fixed text, and every value
 is written by ``tomli-w``, which quotes and escapes whatever a name or address
 holds; each text is parsed back and compared with the values before it is
-used.  :func:`init_single_node` is all or nothing: it validates everything in
-memory first and, if anything fails later, removes exactly what it created.
+used.  :func:`init_single_node` and :func:`assemble_genesis` are all or nothing:
+they validate everything in memory first and, if anything fails later,
+remove exactly what they created.
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ import tomli_w
 from pydantic import ValidationError
 
 from client.checkpoint import format_checkpoint
-from client.errors import UsageError
+from client.errors import LedgerError, UsageError
 from client.hashes import HASH_SIZE
 from client.keys import KeyPair, write_key_file
-from client.note import SIG_COSIGNATURE_V1, verifier_key
+from client.note import SIG_COSIGNATURE_V1, parse_verifier_key, verifier_key
 from client.strictmodel import describe_validation_error
 from client.trust import format_trust
-from node.config import Genesis, load_genesis, load_node_config
+from node.config import Genesis, ValidatorEntry, load_genesis, load_node_config
 from node.errors import ConfigError
 
 DEFAULT_ORIGIN = "vcledger.local/devnet"
@@ -274,4 +278,89 @@ def init_single_node(directory: Path, *, origin: str = DEFAULT_ORIGIN,
         load_node_config(directory / "node.toml")
         if written.hash != genesis.hash:
             raise ConfigError(f"{directory / 'genesis.toml'} changed while init was writing it")
+    return written
+
+
+def generate_validator_key(path: Path, name: str) -> str:
+    """Write a new validator key to ``path`` (mode 0600, never overwriting); return its
+    verifier key (C2SP, cosignature/v1), the one line a validator sends to the consortium.
+
+    ``name`` is how the validator appears in genesis.toml, in trust files and in
+    every cosignature line; it is checked here so a bad one fails before a key exists.
+    """
+    try:
+        # The genesis model judges the name, with a stand-in key (the real one comes later).
+        ValidatorEntry(name=name,
+                       verifier_key=verifier_key(name, bytes(32), sig_type=SIG_COSIGNATURE_V1))
+    except LedgerError as exc:
+        raise UsageError(f"validator name {name!r}: {exc.diagnostics()}") from exc
+    except ValidationError as exc:
+        raise UsageError(f"validator name {name!r}: {describe_validation_error(exc)}") from exc
+    _refuse_existing([path])
+    key = KeyPair.generate()
+    write_key_file(path, key.seed)
+    return verifier_key(name, key.public_key, sig_type=SIG_COSIGNATURE_V1)
+
+
+def parse_governance(text: str) -> tuple[str, str]:
+    """``NAME=did:key:...`` as given on the command line."""
+    name, equals, did = text.partition("=")
+    if not equals or not name or not did:
+        raise UsageError(f"--governance {text!r}: expected NAME=did:key:...")
+    return name, did
+
+
+def parse_consensus_setting(text: str) -> tuple[str, int]:
+    """``NAME=INTEGER`` as given on the command line; the genesis model judges name and range."""
+    name, equals, value = text.partition("=")
+    if not equals or not name or not value.strip().isdigit():
+        raise UsageError(f"--consensus {text!r}: expected NAME=INTEGER, e.g. "
+                         "timeout_propose_ms=3000")
+    return name.strip(), int(value)
+
+
+def assemble_genesis(directory: Path, *, origin: str, validator_keys: Sequence[str],
+                     governance: Sequence[tuple[str, str]],
+                     consensus: dict[str, int] | None = None,
+                     now: dt.datetime | None = None) -> Genesis:
+    """Write ``genesis.toml`` and ``trust.json`` for a consortium, all or nothing.
+
+    ``validator_keys`` are the verifier keys the validators sent (what
+    :func:`generate_validator_key` printed): only public keys travel, and each
+    must be of type cosignature/v1, the type validators cosign checkpoints with.
+    Everything is validated by the node's own genesis model before a byte is
+    written; existing files are never overwritten (:class:`ConfigError`).
+    """
+    problem = origin_problem(origin)
+    if problem is not None:
+        raise UsageError(f"origin {origin!r} cannot name a network: {problem}")
+    if not validator_keys:
+        raise UsageError("give every validator's verifier key with --validator")
+    validators: list[tuple[str, bytes]] = []
+    for text in validator_keys:
+        try:
+            parsed = parse_verifier_key(text)
+        except LedgerError as exc:
+            raise UsageError(f"--validator: {exc.diagnostics()}") from exc
+        if parsed.sig_type != SIG_COSIGNATURE_V1:
+            raise UsageError(f"--validator {text!r} is not a cosignature/v1 key (type 0x04); "
+                             "use the line `vcledger-node keygen` printed")
+        validators.append((parsed.name, parsed.public_key))
+    genesis_text = genesis_toml(origin, validators, governance,
+                                genesis_time=now or dt.datetime.now(dt.UTC), consensus=consensus)
+    try:
+        genesis = Genesis.model_validate(tomllib.loads(genesis_text))
+    except ValidationError as exc:
+        raise UsageError(f"the genesis file would be invalid: "
+                         f"{describe_validation_error(exc)}") from exc
+    contents = {"genesis.toml": genesis_text.encode("utf-8"),
+                "trust.json": format_trust(genesis.trust()).encode("utf-8")}
+    _refuse_existing([directory / name for name in contents])
+    with _all_or_nothing() as created:
+        _make_directory(directory, created)
+        for name, data in contents.items():
+            _create(directory / name, data, created)
+        written = load_genesis(directory / "genesis.toml")
+        if written.hash != genesis.hash:
+            raise ConfigError(f"{directory / 'genesis.toml'} changed while it was being written")
     return written
