@@ -37,6 +37,7 @@ from client.status import (
 )
 from client.strictjson import loads as strict_json_loads
 from client.trust import describe_validation_error, format_trust
+from node import tiles
 from node.connlimits import (
     GUARD_KEY,
     HTTP_ERROR_CODES,
@@ -301,6 +302,28 @@ async def get_checkpoint(request: web.Request) -> web.Response:
         raise NotFound("no checkpoint with enough cosignatures yet; retry in a moment")
     return web.Response(text=note, content_type="text/plain", charset="utf-8",
                         headers={"Cache-Control": "no-store"})
+
+
+async def get_tlog_checkpoint(request: web.Request) -> web.Response:
+    """GET /checkpoint (C2SP tlog-tiles): the newest checkpoint a quorum cosigned."""
+    service = request.app[SERVICE_KEY]
+    note = service.checkpoints.newest_with(service.genesis.quorum)
+    if note is None:
+        raise NotFound("no checkpoint has a quorum of cosignatures yet; retry in a moment")
+    return web.Response(text=note, content_type="text/plain", charset="utf-8",
+                        headers={"Cache-Control": tiles.CHECKPOINT_CACHE_CONTROL})
+
+
+async def get_tile(request: web.Request) -> web.Response:
+    """GET /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>] (C2SP tlog-tiles)."""
+    # The raw path: a percent-encoded spelling of a tile path is not that path.
+    tile = tiles.parse_tile_path(request.rel_url.raw_path.removeprefix("/"))
+    body = tiles.read_tile(request.app[SERVICE_KEY].ledger.log, tile)
+    response = web.Response(body=body, content_type="application/octet-stream",
+                            headers={"Cache-Control": tiles.IMMUTABLE_CACHE_CONTROL})
+    if tile.level is None:
+        response.enable_compression()  # tlog-tiles: entry bundles SHOULD be compressed
+    return response
 
 
 async def get_entry(request: web.Request) -> web.Response:
@@ -577,4 +600,6 @@ def build_app(service: NodeService) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/verify", verify_page_handler)
+    app.router.add_get("/checkpoint", get_tlog_checkpoint)
+    app.router.add_get("/tile/{path:.+}", get_tile)
     return app
