@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import functools
 import hashlib
 import importlib.resources
 import logging
 import re
-import socket
-import struct
-from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -44,7 +38,15 @@ from client.status import (
 from client.strictjson import loads as strict_json_loads
 from client.strictmodel import StrictModel, describe_validation_error
 from client.trust import format_trust
-from node.config import ApiSettings
+from node import tiles
+from node.connlimits import (
+    GUARD_KEY,
+    HTTP_ERROR_CODES,
+    ConnectionGuard,
+    Handler,
+    connection_middleware,
+    error_response,
+)
 from node.errors import MempoolFull, NodeBehind, NotFound
 from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
 from node.wire import RawBlock
@@ -64,21 +66,6 @@ MAX_PROOF_SPAN = 2**63 - 1
 
 SERVICE_KEY: web.AppKey[NodeService] = web.AppKey("service", NodeService)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def error_response(status: int, code: str, message: str,
-                   headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status,
-                             headers=headers)
-
-
-_HTTP_CODES = {
-    400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "timeout",
-    411: "length_required", 413: "payload_too_large", 415: "unsupported_media_type",
-    431: "headers_too_large",
-}
-
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -92,7 +79,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = _HTTP_CODES.get(exc.status, "http_error")
+        code = HTTP_ERROR_CODES.get(exc.status, "http_error")
         message = exc.text if exc.text and not exc.text.startswith("<") else exc.reason
         if exc.status == 404:
             message = f"no such endpoint: {request.method} {request.path}"
@@ -314,6 +301,28 @@ async def get_checkpoint(request: web.Request) -> web.Response:
         raise NotFound("no checkpoint with enough cosignatures yet; retry in a moment")
     return web.Response(text=note, content_type="text/plain", charset="utf-8",
                         headers={"Cache-Control": "no-store"})
+
+
+async def get_tlog_checkpoint(request: web.Request) -> web.Response:
+    """GET /checkpoint (C2SP tlog-tiles): the newest checkpoint a quorum cosigned."""
+    service = request.app[SERVICE_KEY]
+    note = service.checkpoints.newest_with(service.genesis.quorum)
+    if note is None:
+        raise NotFound("no checkpoint has a quorum of cosignatures yet; retry in a moment")
+    return web.Response(text=note, content_type="text/plain", charset="utf-8",
+                        headers={"Cache-Control": tiles.CHECKPOINT_CACHE_CONTROL})
+
+
+async def get_tile(request: web.Request) -> web.Response:
+    """GET /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>] (C2SP tlog-tiles)."""
+    # The raw path: a percent-encoded spelling of a tile path is not that path.
+    tile = tiles.parse_tile_path(request.rel_url.raw_path.removeprefix("/"))
+    body = tiles.read_tile(request.app[SERVICE_KEY].ledger.log, tile)
+    response = web.Response(body=body, content_type="application/octet-stream",
+                            headers={"Cache-Control": tiles.IMMUTABLE_CACHE_CONTROL})
+    if tile.level is None:
+        response.enable_compression()  # tlog-tiles: entry bundles SHOULD be compressed
+    return response
 
 
 async def get_entry(request: web.Request) -> web.Response:
@@ -566,306 +575,12 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
-# -- connection limits -------------------------------------------------------------------
-
-KEEPALIVE_S = 15.0
-"""An idle keep-alive connection is closed after this long (sooner when slots run out)."""
-
-LINGER_S = 2.0
-"""After answering a request whose body it did not read (413, 408), aiohttp reads and
-discards the rest for this long, so the client sees the answer rather than a reset;
-then it closes.  (aiohttp's default, 10 s, is a long time for a trickling client.)"""
-
-EVICTABLE_AFTER_S = 1.0
-"""At the connection limit, only a connection that has waited this long outside a request
-is evicted for a newcomer: a client whose request is on its way is not reset."""
-
-REFUSAL_LINGER_S = 0.5
-"""How long a refused connection may take to read its 503 before it is closed."""
-
-_REFUSAL_BODY = (b'{"error": {"code": "too_many_connections", "message": "the node has too many '
-                 b'open connections; retry in a moment"}}')
-_REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8"
-            b"\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: "
-            + str(len(_REFUSAL_BODY)).encode() + b"\r\n\r\n" + _REFUSAL_BODY)
-
-
-@dataclass(eq=False)
-class _Connection:
-    handler: web.RequestHandler
-    transport: asyncio.Transport | None = None
-    busy: bool = False
-    since: float = 0.0
-    """When it last started waiting outside a request (event loop time)."""
-    timer: asyncio.TimerHandle | None = None
-
-
-class ConnectionGuard:
-    """What slow or abusive HTTP clients can hold is bounded (aiohttp itself has no
-    deadline for a request head, and no connection limit).
-
-    * At most ``max_connections`` connections are open.  At the limit a new
-      connection evicts the connection that has waited longest outside a
-      request, if that is over :data:`EVICTABLE_AFTER_S` (an idle keep-alive,
-      or one still sending its request head: a slowloris); otherwise the
-      newcomer is answered ``503 too_many_connections`` and closed, unparsed.
-    * A connection must deliver a complete request head within
-      ``request_timeout_s`` of connecting, and the next one within
-      :data:`KEEPALIVE_S` of its previous response.
-    * A request, from its head to its last response byte, may take
-      ``2 * request_timeout_s + max_wait_s``: the error middleware answers 503
-      after ``request_timeout_s + max_wait_s``, a body slower than
-      ``request_timeout_s`` is 408, and the rest is for writing the answer to a
-      client that does not read it.
-    * The peer WebSocket is exempt while it lasts: the peer layer bounds it
-      (hello timeout, heartbeat, at most ``MAX_INBOUND`` peers).
-
-    A connection past its deadline, or evicted, is reset, not closed: closing
-    waits for unsent data, which a client that never reads would hold forever.
-    """
-
-    def __init__(self, settings: ApiSettings) -> None:
-        self.max_connections = settings.max_connections
-        self.head_timeout = settings.request_timeout_s
-        self.request_limit = 2 * settings.request_timeout_s + settings.max_wait_s
-        self.stats: Counter[str] = Counter()
-        self._by_handler: dict[web.RequestHandler, _Connection] = {}
-        self._waiting: OrderedDict[_Connection, None] = OrderedDict()
-        self.lingering_refusals = 0
-
-    @property
-    def open_connections(self) -> int:
-        return len(self._by_handler)
-
-    def protocol_factory(self, server: web.Server) -> Callable[[], asyncio.BaseProtocol]:
-        """The factory for ``loop.create_server``: one guarded aiohttp handler per connection."""
-
-        def accept() -> asyncio.BaseProtocol:
-            if len(self._by_handler) >= self.max_connections and not self._evict_one():
-                return self._refuse()
-            # As aiohttp's Server.__call__ builds its handler, with its handler settings.
-            handler = _JsonErrorsHandler(server, loop=asyncio.get_running_loop(),
-                                         **getattr(server, "_kwargs", {}))
-            connection = _Connection(handler)
-            self._by_handler[handler] = connection
-            self.stats["accepted"] += 1
-            self._wait(connection, self.head_timeout)
-            return _GuardedProtocol(self, connection)
-
-        return accept
-
-    # Called by connection_middleware around every request.
-
-    def request_started(self, handler: web.RequestHandler, *, bounded: bool) -> None:
-        connection = self._by_handler.get(handler)
-        if connection is not None:
-            connection.busy = True
-            self._waiting.pop(connection, None)
-            self._arm(connection, self.request_limit if bounded else None)
-
-    def request_finished(self, handler: web.RequestHandler) -> None:
-        connection = self._by_handler.get(handler)
-        if connection is not None:
-            self._wait(connection, KEEPALIVE_S)
-
-    # Internals.
-
-    def _wait(self, connection: _Connection, timeout: float) -> None:
-        connection.busy = False
-        connection.since = asyncio.get_running_loop().time()
-        self._waiting[connection] = None
-        self._waiting.move_to_end(connection)
-        self._arm(connection, timeout)
-
-    def _arm(self, connection: _Connection, timeout: float | None) -> None:
-        if connection.timer is not None:
-            connection.timer.cancel()
-        connection.timer = None if timeout is None else asyncio.get_running_loop().call_later(
-            timeout, self._expire, connection)
-
-    def _expire(self, connection: _Connection) -> None:
-        self.stats["expired_busy" if connection.busy else "expired_waiting"] += 1
-        self._drop(connection)
-
-    def _evict_one(self) -> bool:
-        oldest = next(iter(self._waiting), None)
-        if oldest is None or (asyncio.get_running_loop().time() - oldest.since
-                              < EVICTABLE_AFTER_S):
-            return False
-        self.stats["evicted"] += 1
-        self._drop(oldest)
-        return True
-
-    def _drop(self, connection: _Connection) -> None:
-        transport = connection.transport
-        self.forget(connection)
-        if transport is not None:
-            # A reset, not a close: the kernel would otherwise keep trying to deliver
-            # unsent data to a client that never reads, long after we let go.
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            transport.abort()
-
-    def forget(self, connection: _Connection) -> None:
-        if connection.timer is not None:
-            connection.timer.cancel()
-            connection.timer = None
-        self._waiting.pop(connection, None)
-        self._by_handler.pop(connection.handler, None)
-
-    def _refuse(self) -> asyncio.BaseProtocol:
-        self.stats["refused"] += 1
-        refused = self.stats["refused"]
-        if refused & (refused - 1) == 0:  # 1, 2, 4, 8, ...: never a log line per refusal
-            log.warning("refused %d connection(s) so far: all %d slots are taken by "
-                        "requests or by connections too young to evict", refused,
-                        self.max_connections)
-        return _Refusal(self)
-
-
-class _GuardedProtocol(asyncio.Protocol):
-    """Passes a connection's events to aiohttp's handler and tells the guard when it ends."""
-
-    def __init__(self, guard: ConnectionGuard, connection: _Connection) -> None:
-        self._guard = guard
-        self._connection = connection
-        self._handler = connection.handler
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._connection.transport = transport
-        self._handler.connection_made(transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._guard.forget(self._connection)
-        self._handler.connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        self._handler.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        self._handler.eof_received()
-        return None  # aiohttp's answer too: the transport closes itself
-
-    def pause_writing(self) -> None:
-        self._handler.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._handler.resume_writing()
-
-
-class _Refusal(asyncio.Protocol):
-    """A connection over the limit: 503, then closed once read (or after a moment)."""
-
-    def __init__(self, guard: ConnectionGuard) -> None:
-        self._guard = guard
-        self._timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(_REFUSAL)
-        # Linger briefly so the request the client already sent is read: closing a
-        # socket with unread data resets it, and the client would not see the 503.
-        # Only a bounded number linger; beyond that they are closed at once.
-        if self._guard.lingering_refusals >= self._guard.max_connections:
-            transport.close()
-            return
-        self._guard.lingering_refusals += 1
-        self._timer = asyncio.get_running_loop().call_later(REFUSAL_LINGER_S, transport.close)
-
-    def data_received(self, data: bytes) -> None:
-        pass
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._guard.lingering_refusals -= 1
-
-
-class _JsonErrorsHandler(web.RequestHandler):
-    """aiohttp's connection handler, except that requests it cannot parse (a bad
-    request line, oversized headers, broken chunking) get the API's JSON error and
-    one debug line, where aiohttp answers in text and logs a traceback each: a
-    flood of garbage would flood the log."""
-
-    __slots__ = ()
-
-    def handle_error(self, request: web.BaseRequest, status: int = 500,
-                     exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
-        if request.writer.output_size > 0:
-            raise ConnectionError("the response has started; no error can be sent")
-        reason = " ".join(str(message or getattr(exc, "message", None) or exc or "").split())
-        log.debug("HTTP %d for %s: %s", status, request.remote, reason)
-        response = error_response(status, _HTTP_CODES.get(status, "http_error"),
-                                  f"malformed HTTP request: {reason[:200] or status}")
-        response.force_close()
-        return response
-
-    def log_exception(self, *args: Any, **kwargs: Any) -> None:
-        # Only client trouble reaches here (the middleware catches everything else):
-        # a body whose encoding breaks while aiohttp discards it, a reset socket.
-        log.debug("%s: %r", args[0] if args else "connection error", kwargs.get("exc_info"))
-
-
-GUARD_KEY: web.AppKey[ConnectionGuard] = web.AppKey("guard", ConnectionGuard)
-
-
-@web.middleware
-async def connection_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Tells the guard when a request starts and when its response has been written
-    (aiohttp runs each request in a task of its own that ends after the write)."""
-    guard = request.app[GUARD_KEY]
-    protocol = request.protocol
-    guard.request_started(protocol, bounded=request.path != PEER_PATH)
-    task = asyncio.current_task()
-    if task is not None:
-        task.add_done_callback(lambda _: guard.request_finished(protocol))
-    return await handler(request)
-
-
-class GuardedSite(web.BaseSite):
-    """A TCP site whose connections pass through the app's :class:`ConnectionGuard`."""
-
-    __slots__ = ("_guard", "_host", "_port")
-
-    def __init__(self, runner: web.AppRunner, host: str, port: int, *,
-                 backlog: int = 128) -> None:
-        super().__init__(runner, backlog=backlog)
-        self._host = host
-        self._port = port
-        self._guard = runner.app[GUARD_KEY]
-
-    @property
-    def name(self) -> str:
-        return f"http://{self._host}:{self.port}"
-
-    @property
-    def port(self) -> int:
-        """The bound port (useful after binding port 0)."""
-        if self._server is not None:
-            sockets = getattr(self._server, "sockets", None) or ()
-            for sock in sockets:
-                return int(sock.getsockname()[1])
-        return self._port
-
-    async def start(self) -> None:
-        await super().start()
-        server = self._runner.server
-        assert server is not None
-        self._server = await asyncio.get_running_loop().create_server(
-            self._guard.protocol_factory(server), self._host, self._port,
-            backlog=self._backlog, reuse_address=True)
-
-
 def build_app(service: NodeService) -> web.Application:
     app = web.Application(client_max_size=service.config.api.max_body_bytes,
                           middlewares=[connection_middleware, cors_middleware,
                                        error_middleware])
     app[SERVICE_KEY] = service
-    app[GUARD_KEY] = ConnectionGuard(service.config.api)
+    app[GUARD_KEY] = ConnectionGuard(service.config.api, unbounded_paths={PEER_PATH})
     app.router.add_post("/v1/events", submit_event)
     app.router.add_post("/v1/events/batch", submit_events)
     app.router.add_get("/v1/checkpoint", get_checkpoint)
@@ -884,4 +599,6 @@ def build_app(service: NodeService) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/verify", verify_page_handler)
+    app.router.add_get("/checkpoint", get_tlog_checkpoint)
+    app.router.add_get("/tile/{path:.+}", get_tile)
     return app

@@ -21,8 +21,9 @@ from aiohttp import web
 from client.errors import LedgerError, UsageError
 from client.keys import read_key_file
 from node import localnet
-from node.api import LINGER_S, GuardedSite, build_app
+from node.api import build_app
 from node.config import load_genesis, load_node_config, parse_listen
+from node.connlimits import LINGER_S, GuardedSite
 from node.errors import ConfigError
 from node.network import make_producer
 from node.provision import (

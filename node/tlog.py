@@ -331,16 +331,57 @@ class PersistentLog:
             # the level's node count is not a multiple of 256): in memory.
             tile = self._edges[level]
         else:
-            key = (level, tile_index)
-            cached = self._full_tiles.get(key)
-            if cached is None:
-                cached = self._store.get_tile(level, tile_index)
-                self._check_tile(level, tile_index, cached, TILE_BYTES, self._size)
-                assert cached is not None
-                self._full_tiles.put(key, cached)
-            tile = cached
+            tile = self._full_tile(level, tile_index)
         offset = (index & 0xFF) * HASH_SIZE
         return Hash(tile[offset : offset + HASH_SIZE])
+
+    def _full_tile(self, level: int, tile_index: int) -> bytes:
+        """A full tile, from the cache or the store.  Precondition: it is full in the log."""
+        key = (level, tile_index)
+        cached = self._full_tiles.get(key)
+        if cached is None:
+            cached = self._store.get_tile(level, tile_index)
+            self._check_tile(level, tile_index, cached, TILE_BYTES, self._size)
+            assert cached is not None
+            self._full_tiles.put(key, cached)
+        return cached
+
+    def tile(self, level: int, tile_index: int, width: int) -> bytes:
+        """The first ``width`` hashes of tile ``(level, tile_index)``, concatenated.
+
+        Those are the nodes ``256 tile_index .. 256 tile_index + width - 1`` of
+        ``level``; a tile's hashes never change once they exist, so a prefix of
+        today's tile is the partial tile of every earlier size.  :class:`UsageError`
+        unless ``1 <= width <= 256`` and all ``width`` nodes are complete in the log.
+        """
+        if not (0 <= level <= MAX_LEVEL and tile_index >= 0 and 1 <= width <= TILE_WIDTH):
+            raise UsageError(f"there is no tile {level}/{tile_index} of width {width}")
+        if (tile_index * TILE_WIDTH + width) << level > self._size:
+            raise UsageError(
+                f"tile {level}/{tile_index} of width {width} is not complete in the log of "
+                f"{self._size} leaves"
+            )
+        if tile_index == self._size >> level >> 8:
+            data = self._edges[level]
+        else:
+            data = self._full_tile(level, tile_index)
+        return data[: width * HASH_SIZE]
+
+    def leaves(self, start: int, stop: int) -> list[bytes]:
+        """The bytes of leaves ``start .. stop - 1``, in order; one store scan.
+
+        :class:`UsageError` unless ``0 <= start <= stop <= size``.
+        """
+        if not 0 <= start <= stop <= self._size:
+            raise UsageError(
+                f"log indices {start}..{stop - 1} are outside the log of {self._size} leaves"
+            )
+        found = list(self._store.iter_entries(start, stop))
+        if len(found) != stop - start:
+            missing = next((i for i, (index, _) in enumerate(found, start) if index != i),
+                           start + len(found))
+            raise StoreCorrupted(f"log entry {missing} is missing")
+        return [leaf for _, leaf in found]
 
     def _range_hashes(self, ranges: list[tuple[int, int]]) -> list[Hash]:
         """MTH(D[lo:hi]) of each proof range; one read for a complete subtree.

@@ -2,7 +2,7 @@
 
 The node under test is a real :class:`node.service.NodeService` in ``tmp_path``
 with its real block producer, served by the same aiohttp runner and
-:class:`node.api.GuardedSite` as ``vcledger-node run`` -- in a thread of this
+:class:`node.connlimits.GuardedSite` as ``vcledger-node run`` -- in a thread of this
 process, so hypothesis (which is synchronous) can drive it over real sockets
 with any bytes at all.  Requests are written by hand on a socket: random
 methods, targets and headers, wrong content types, truncated, oversized,
@@ -54,15 +54,9 @@ from nodeutil import (
 from test_hostile_decoders import JSON_INJECTIONS, fuzz_settings, hostile_json, mutated
 
 from client.keys import KeyPair
-from node.api import (
-    EVENT_CONTENT_TYPE,
-    EVENTS_CONTENT_TYPE,
-    GUARD_KEY,
-    LINGER_S,
-    GuardedSite,
-    build_app,
-)
+from node.api import EVENT_CONTENT_TYPE, EVENTS_CONTENT_TYPE, build_app
 from node.config import load_genesis, load_node_config
+from node.connlimits import GUARD_KEY, LINGER_S, GuardedSite
 from node.network import make_producer
 from node.service import NodeService
 

@@ -1,6 +1,6 @@
 """Slow clients and many connections: a few bad sockets cannot stall the node.
 
-The node bounds what a client can hold (node.api.ConnectionGuard, driven by
+The node bounds what a client can hold (node.connlimits.ConnectionGuard, driven by
 ``[api] max_connections`` and ``request_timeout_s``): a deadline for a complete
 request head, a time limit per request including the write of its answer, a
 408 for a body slower than ``request_timeout_s``, recycling of idle keep-alive
@@ -46,8 +46,9 @@ from test_hostile_api import (
 )
 
 from client.keys import KeyPair
-from node import api
-from node.api import EVENT_CONTENT_TYPE, LINGER_S
+from node import connlimits
+from node.api import EVENT_CONTENT_TYPE
+from node.connlimits import LINGER_S
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
 
@@ -217,7 +218,7 @@ def test_a_slowloris_socket_is_dropped_at_its_head_deadline(
 def test_slowloris_sockets_cannot_lock_out_well_behaved_clients(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, node_errors: Callable[[], list[str]],
         record_figure: Callable[..., None]) -> None:
-    monkeypatch.setattr(api, "EVICTABLE_AFTER_S", 0.3)
+    monkeypatch.setattr(connlimits, "EVICTABLE_AFTER_S", 0.3)
     with small_node(tmp_path / "net", request_timeout_s=10) as node, \
             trickle(node.port) as slow:
         attackers = [slow.open(HEALTHZ, forever=b"X-Slow: 1\r\n") for _ in range(8)]
@@ -331,8 +332,8 @@ def test_a_client_that_never_reads_is_dropped(
 def test_idle_keep_alive_connections_are_recycled(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         node_errors: Callable[[], list[str]]) -> None:
-    monkeypatch.setattr(api, "EVICTABLE_AFTER_S", 0.3)
-    monkeypatch.setattr(api, "KEEPALIVE_S", 1.0)
+    monkeypatch.setattr(connlimits, "EVICTABLE_AFTER_S", 0.3)
+    monkeypatch.setattr(connlimits, "KEEPALIVE_S", 1.0)
     with small_node(tmp_path / "net") as node, trickle(node.port) as idle:
         keepers = [idle.open(HEALTHZ + b"\r\n") for _ in range(8)]  # keep-alive by default
         idle.start()
