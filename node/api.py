@@ -45,6 +45,7 @@ from client.strictjson import loads as strict_json_loads
 from client.trust import describe_validation_error, format_trust
 from node.config import ApiSettings
 from node.errors import MempoolFull, NodeBehind, NotFound
+from node.httpmetrics import http_metrics_middleware
 from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
 from node.wire import RawBlock
 
@@ -865,6 +866,7 @@ def build_app(service: NodeService) -> web.Application:
     app = web.Application(client_max_size=service.config.api.max_body_bytes,
                           middlewares=[connection_middleware, cors_middleware,
                                        error_middleware])
+    app.middlewares.insert(0, http_metrics_middleware(service.metrics))  # outermost: final status
     app[SERVICE_KEY] = service
     app[GUARD_KEY] = ConnectionGuard(service.config.api)
     app.router.add_post("/v1/events", submit_event)
