@@ -25,6 +25,7 @@ import sys
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -1051,6 +1052,13 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgumentError(f"{self.prog}: {message}")
 
 
+def _installed_version() -> str:
+    try:
+        return version("vcledger")
+    except PackageNotFoundError:  # run from a source tree that pip never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -1059,6 +1067,7 @@ def build_parser() -> argparse.ArgumentParser:
                "3 revoked, 4 invalid, 5 stale, 6 expired or not yet valid, 7 incomplete "
                "(pathway verify), 8 unexpected events (monitor --issuer).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("keygen", help="create a new Ed25519 key file (mode 0600)",

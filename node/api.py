@@ -48,6 +48,7 @@ from node.connlimits import (
     error_response,
 )
 from node.errors import MempoolFull, NodeBehind, NotFound
+from node.httpmetrics import http_metrics_middleware
 from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
 from node.wire import RawBlock
 
@@ -579,6 +580,7 @@ def build_app(service: NodeService) -> web.Application:
     app = web.Application(client_max_size=service.config.api.max_body_bytes,
                           middlewares=[connection_middleware, cors_middleware,
                                        error_middleware])
+    app.middlewares.insert(0, http_metrics_middleware(service.metrics))  # outermost: final status
     app[SERVICE_KEY] = service
     app[GUARD_KEY] = ConnectionGuard(service.config.api, unbounded_paths={PEER_PATH})
     app.router.add_post("/v1/events", submit_event)

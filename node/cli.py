@@ -25,6 +25,16 @@ from node.api import build_app
 from node.config import load_genesis, load_node_config, parse_listen
 from node.connlimits import LINGER_S, GuardedSite
 from node.errors import ConfigError
+from node.logs import (
+    FORMAT_VARIABLE,
+    LEVEL_VARIABLE,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    configure_logging,
+    default_format,
+    default_level,
+)
+from node.metrics import installed_version
 from node.network import make_producer
 from node.provision import (
     DEFAULT_ORIGIN,
@@ -37,8 +47,6 @@ from node.provision import (
 from node.service import NodeService
 
 log = logging.getLogger("vcledger.node")
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -172,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vcledger-node",
                                      description="Run a vcledger ledger node.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="create a one-validator network in a directory")
     init.add_argument("--dir", required=True, help="directory to create the files in")
@@ -200,9 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     genesis.set_defaults(func=_genesis)
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", required=True, help="path of node.toml")
-    run.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
-                     default=os.environ.get("VCLEDGER_LOG_LEVEL", "INFO").upper(),
-                     help="default INFO, or $VCLEDGER_LOG_LEVEL")
+    run.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default=default_level(),
+                     help=f"default INFO, or ${LEVEL_VARIABLE}")
+    run.add_argument("--log-format", type=str.lower, choices=LOG_FORMATS,
+                     default=default_format(),
+                     help=f"text (default, or ${FORMAT_VARIABLE}) or json: one object a line")
     run.set_defaults(func=_run)
     localnet = sub.add_parser(
         "localnet", help="run a whole network on 127.0.0.1 to try vcledger (not for production)",
@@ -224,9 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "log_level", "INFO") not in LOG_LEVELS:  # argparse skips defaults
-        parser.error(f"VCLEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-    logging.basicConfig(level=getattr(args, "log_level", "INFO"), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        parser.error(f"{LEVEL_VARIABLE} must be one of {', '.join(LOG_LEVELS)}")
+    if getattr(args, "log_format", "text") not in LOG_FORMATS:
+        parser.error(f"{FORMAT_VARIABLE} must be one of {', '.join(LOG_FORMATS)}")
+    configure_logging(getattr(args, "log_level", "INFO"), getattr(args, "log_format", "text"))
     try:
         return int(args.func(args))
     except LedgerError as exc:
