@@ -20,6 +20,7 @@ from aiohttp import web
 
 from client.errors import LedgerError, UsageError
 from client.keys import read_key_file
+from client.version import installed_version
 from node import localnet
 from node.api import build_app
 from node.config import load_genesis, load_node_config, parse_listen
@@ -34,7 +35,6 @@ from node.logs import (
     default_format,
     default_level,
 )
-from node.metrics import installed_version
 from node.network import make_producer
 from node.provision import (
     DEFAULT_ORIGIN,

@@ -20,7 +20,6 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -40,6 +39,7 @@ from prometheus_client.registry import Collector
 
 from client.checkpoint import checkpoint_time
 from client.note import TIMESTAMP_SIZE, parse_note
+from client.version import installed_version
 
 
 class CheckpointSource(Protocol):
@@ -65,18 +65,10 @@ def newest_checkpoint_time(checkpoints: CheckpointSource, threshold: int) -> int
     return checkpoint_time(stamps, threshold) if len(stamps) >= threshold else None
 
 
-DISTRIBUTION: Final = "vcledger"
 HTTP_LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                                2.5, 5.0, 10.0, 30.0)
 """Up to 30 s: a ``?wait=commit`` submission waits for its block."""
 
-
-def installed_version() -> str:
-    """The version of the installed ``vcledger`` distribution (``--version``, build info)."""
-    try:
-        return version(DISTRIBUTION)
-    except PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 def directory_size(path: Path) -> int:

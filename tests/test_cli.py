@@ -7,8 +7,10 @@ subprocesses to show that no traceback reaches the user.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
+import io
 import json
 import os
 import socket
@@ -80,6 +82,45 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: lis
     assert out.startswith(f"usage: vcledger {' '.join(command)}".rstrip())
     if command and command not in (["issuer"], ["pathway"]):
         assert "--json" in out
+
+
+HELP_TRANSCRIPTS = ROOT / "tests" / "vectors" / "cli_help.json"
+"""What ``vcledger --help``, every ``vcledger <cmd> --help`` and a few usage errors print,
+recorded from the one-file cli.py before it was split into command modules: the split (and
+any later move) must not change a byte.  After a deliberate change to a help text, rewrite
+it with ``.venv/bin/python tests/test_cli.py``."""
+
+TRANSCRIBED = [[*command, "--help"] for command in [*COMMANDS, ["sign"], ["refresh"]]] + [
+    [], ["frobnicate"], ["verify"], ["issuer"], ["pathway", "verify", "p"],
+    ["revoke", "--json"], ["monitor", "--node"]]
+
+
+def help_transcripts() -> dict[str, dict[str, object]]:
+    """Each of :data:`TRANSCRIBED` run in process at 80 columns: exit code, stdout, stderr."""
+    transcripts: dict[str, dict[str, object]] = {}
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "80"  # argparse wraps at the terminal's width
+    try:
+        for argv in TRANSCRIBED:
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(argv)
+            transcripts[" ".join(["vcledger", *argv])] = {
+                "exit_code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+    return transcripts
+
+
+def test_help_and_usage_print_exactly_what_they_always_did() -> None:
+    recorded = json.loads(HELP_TRANSCRIPTS.read_text())
+    current = help_transcripts()
+    assert list(current) == list(recorded)
+    for command, transcript in recorded.items():
+        assert current[command] == transcript, command
 
 
 @pytest.mark.parametrize("argv", [[], ["frobnicate"], ["verify"], ["verify", "b", "--trust"],
@@ -493,3 +534,8 @@ def test_sign_adds_an_eddsa_jcs_2022_proof(capsys: pytest.CaptureFixture[str],
     big.write_text('{"issuer": "x", "n": 12345678901234567890}')
     code, _, err = run(capsys, "sign", str(big), "--key", str(files["key"]))
     assert code == 1 and "IEEE 754" in err
+
+
+if __name__ == "__main__":
+    HELP_TRANSCRIPTS.write_text(json.dumps(help_transcripts(), indent=2, ensure_ascii=False)
+                                + "\n")
