@@ -16,11 +16,10 @@ from aiohttp import web
 
 from client.errors import LedgerError, UsageError
 from client.keys import read_key_file
-from node.api import LINGER_S, GuardedSite, build_app
+from node.api import LINGER_S, GuardedSite
+from node.assembly import assemble_node, wall_clock_from_environment
 from node.config import load_genesis, load_node_config, parse_listen
 from node.errors import ConfigError
-from node.network import make_producer
-from node.service import NodeService
 from node.setup import DEFAULT_ORIGIN, init_single_node
 
 log = logging.getLogger("vcledger.node")
@@ -48,14 +47,13 @@ async def _serve(config_path: Path) -> bool:
     config = load_node_config(config_path)
     genesis = load_genesis(config.genesis)
     key = read_key_file(config.key) if config.key is not None else None
-    service = NodeService(config, genesis, key)
+    node = assemble_node(config, genesis, key, clock=wall_clock_from_environment(os.environ))
+    service, producer = node.service, node.producer
     runner: web.AppRunner | None = None
     try:
-        service.check_role()
-        producer = make_producer(service)
         access = logging.getLogger("vcledger.access")
         access.setLevel(logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.WARNING)
-        runner = web.AppRunner(build_app(service), access_log=access, shutdown_timeout=5.0,
+        runner = web.AppRunner(node.app, access_log=access, shutdown_timeout=5.0,
                                keepalive_timeout=15, max_line_size=8190, max_field_size=8190,
                                lingering_time=LINGER_S)
         await runner.setup()

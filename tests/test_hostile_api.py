@@ -62,8 +62,8 @@ from node.api import (
     GuardedSite,
     build_app,
 )
+from node.assembly import make_producer
 from node.config import load_genesis, load_node_config
-from node.network import make_producer
 from node.service import NodeService
 
 T = TypeVar("T")
