@@ -155,8 +155,9 @@ Driver = ConsensusDriver[Hash]
 
 
 class Simulation:
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, *, heights: int = K) -> None:
         self.scenario = scenario
+        self.heights = heights
         self.rng = random.Random(f"vcledger-consensus-sim/{scenario}")
         n = scenario.n
         self.ids: list[bytes] = [block_id("validator", scenario.seed, i) for i in range(n)]
@@ -224,7 +225,7 @@ class Simulation:
             self.now = at
             self.events += 1
             if kind == "gst":
-                target = max(self.height_of(node) for node in self.honest) + K - 1
+                target = max(self.height_of(node) for node in self.honest) + self.heights - 1
             elif at > self.gst + BOUND:
                 return None
             self.dispatch(kind, payload)
@@ -601,8 +602,8 @@ def scenarios() -> list[Scenario]:
     return result
 
 
-def run_and_check(scenario: Scenario) -> Simulation:
-    sim = Simulation(scenario)
+def run_and_check(scenario: Scenario, *, heights: int = K) -> Simulation:
+    sim = Simulation(scenario, heights=heights)
     took = sim.run()
     assert sim.failures == []
     # Agreement, over decisions taken by the machines and by sync alike.
@@ -620,6 +621,9 @@ def run_and_check(scenario: Scenario) -> Simulation:
     )
     assert took <= BOUND
     for node in sim.honest:
+        assert sorted(node.decided) == list(range(1, len(node.decided) + 1)), \
+            "a node's chain has a gap"
+    for node in sim.honest:
         for evidence in node.evidence:
             assert sender_of(evidence.first) == sim.ids[sim.faulty]
     if scenario.behaviour in EQUIVOCATING:
@@ -632,6 +636,24 @@ def run_and_check(scenario: Scenario) -> Simulation:
 @pytest.mark.parametrize("scenario", scenarios(), ids=str)
 def test_scenario(scenario: Scenario) -> None:
     run_and_check(scenario)
+
+
+SCALE_CHUNKS = 8
+SCALE_SEEDS_PER_CHUNK = 30
+SCALE_HEIGHTS = 8
+
+
+@pytest.mark.parametrize("chunk", range(SCALE_CHUNKS))
+def test_safety_and_liveness_at_scale(chunk: int) -> None:
+    """Seeds the socket tests could never afford: every behaviour, with and without
+    restarts and partitions, each run deciding SCALE_HEIGHTS heights after GST."""
+    steps = 0
+    for offset in range(SCALE_SEEDS_PER_CHUNK):
+        seed = 10_000 + chunk * SCALE_SEEDS_PER_CHUNK + offset
+        scenario = Scenario((4, 7)[seed % 2], seed, BEHAVIOURS[seed % len(BEHAVIOURS)],
+                            restart=seed % 3 == 0, partitions=seed % 5 < 2)
+        steps += run_and_check(scenario, heights=SCALE_HEIGHTS).events
+    assert steps > 20_000, "the runs were too short to show anything"
 
 
 def test_the_scenarios_exercise_what_they_claim() -> None:
