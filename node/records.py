@@ -1,7 +1,7 @@
 """The consensus driver's own records on disk: one encode and one checked decode each.
 
 Like :class:`node.ledger.Head` and :class:`node.ledger.BlockRecord`, every
-record here is canonical msgpack (docs/protocol.md, "Node records") and its
+record here is canonical msgpack (docs/protocol.md §14.7) and its
 decoder checks the shape, so a damaged or foreign record is an
 :class:`client.errors.InvalidEncoding`, never a half-read value.
 
