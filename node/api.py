@@ -49,6 +49,7 @@ from node.connlimits import (
 )
 from node.errors import MempoolFull, NodeBehind, NotFound
 from node.httpmetrics import http_metrics_middleware
+from node.records import EvidenceRecord
 from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
 from node.wire import RawBlock
 
@@ -469,11 +470,10 @@ async def get_evidence(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", minimum=1, maximum=1000, required=False) or 100
     items = []
     for _, value in store.iter_evidence(None, limit):
-        _, kind, height, round_, signer, first, second = encoding.unpack(
-            value, max_size=4096, what="evidence")
-        items.append({"kind": kind, "height": height, "round": round_,
-                      "validator": signer.hex(), "first": encode_base64(first),
-                      "second": encode_base64(second)})
+        record = EvidenceRecord.decode(value)
+        items.append({"kind": record.kind, "height": record.height, "round": record.round,
+                      "validator": record.signer.hex(), "first": encode_base64(record.first),
+                      "second": encode_base64(record.second)})
     return web.json_response({"evidence": items})
 
 

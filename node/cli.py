@@ -8,12 +8,9 @@ import asyncio
 import faulthandler
 import io
 import logging
-import math
 import os
 import signal
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -22,7 +19,7 @@ from client.errors import LedgerError, UsageError
 from client.keys import read_key_file
 from client.version import installed_version
 from node import localnet
-from node.api import build_app
+from node.assembly import assemble_node, wall_clock_from_environment
 from node.config import load_genesis, load_node_config, parse_listen
 from node.connlimits import LINGER_S, GuardedSite
 from node.errors import ConfigError
@@ -35,7 +32,6 @@ from node.logs import (
     default_format,
     default_level,
 )
-from node.network import make_producer
 from node.provision import (
     DEFAULT_ORIGIN,
     assemble_genesis,
@@ -44,7 +40,6 @@ from node.provision import (
     parse_consensus_setting,
     parse_governance,
 )
-from node.service import NodeService
 
 log = logging.getLogger("vcledger.node")
 
@@ -91,14 +86,13 @@ async def _serve(config_path: Path) -> bool:
     config = load_node_config(config_path)
     genesis = load_genesis(config.genesis)
     key = read_key_file(config.key) if config.key is not None else None
-    service = NodeService(config, genesis, key, clock=_clock())
+    node = assemble_node(config, genesis, key, clock=wall_clock_from_environment(os.environ))
+    service, producer = node.service, node.producer
     runner: web.AppRunner | None = None
     try:
-        service.check_role()
-        producer = make_producer(service)
         access = logging.getLogger("vcledger.access")
         access.setLevel(logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.WARNING)
-        runner = web.AppRunner(build_app(service), access_log=access, shutdown_timeout=5.0,
+        runner = web.AppRunner(node.app, access_log=access, shutdown_timeout=5.0,
                                keepalive_timeout=15, max_line_size=8190, max_field_size=8190,
                                lingering_time=LINGER_S)
         await runner.setup()
@@ -144,23 +138,6 @@ def _localnet(args: argparse.Namespace) -> int:
     timeout = localnet.READY_TIMEOUT if args.ready_timeout is None else args.ready_timeout
     return localnet.run(Path(args.dir).resolve(), args.nodes, args.base_port, args.fresh, timeout)
 
-
-def _clock() -> Callable[[], float]:
-    """The wall clock, shifted by ``$VCLEDGER_TEST_CLOCK_OFFSET_SECONDS`` for tests only
-    (tests/test_multihost.py runs a validator whose clock is wrong); never a product mode."""
-    text = os.environ.get("VCLEDGER_TEST_CLOCK_OFFSET_SECONDS")
-    if not text:
-        return time.time
-    try:
-        offset = float(text)
-    except ValueError:
-        offset = math.nan
-    if not math.isfinite(offset):
-        raise ConfigError(f"VCLEDGER_TEST_CLOCK_OFFSET_SECONDS must be a number of seconds, "
-                          f"not {text!r}")
-    log.warning("TEST ONLY: VCLEDGER_TEST_CLOCK_OFFSET_SECONDS=%s shifts this node's clock by "
-                "%+.3f s; never set it on a real node", text, offset)
-    return lambda: time.time() + offset
 
 
 def _dump_tasks() -> None:

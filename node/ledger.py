@@ -36,6 +36,13 @@ from node.tlog import PersistentLog, StagedAppend
 MAX_CERTIFICATE_SIZE = 64 * 1024
 
 
+class BlockMismatch(RuleViolation):
+    """Someone else's block does not re-execute to what it claims."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("block_mismatch", message)
+
+
 @dataclass(frozen=True, slots=True)
 class Head:
     """The newest committed block, or the empty chain (height 0)."""
@@ -241,6 +248,37 @@ class Ledger:
         batch.put_event_position(header.hash, header.index, height)
         return PreparedBlock(head, header, executed.accepted, executed.rejected, batch, staged,
                              status_root)
+
+    def next_block_time_ms(self, now_ms: int) -> int:
+        """The time a block built now carries: the clock, but always after its parent's."""
+        header = self.head.header
+        return now_ms if header is None else max(now_ms, header.time_ms + 1)
+
+    def is_block_body(self, untrusted_header: bytes, untrusted_events: Sequence[bytes],
+                      claimed_block_id: Hash) -> bool:
+        """Whether these leaves, appended to the log, give the root ``claimed_block_id``.
+
+        Stages nothing: a cheap first check, so no rule judges a block from a body
+        that is not that block.
+        """
+        return self.log.root_after([*untrusted_events, untrusted_header]) == claimed_block_id
+
+    def recheck_block(self, untrusted_header: bytes, events: Sequence[SignedEvent],
+                      claimed_block_id: Hash) -> PreparedBlock:
+        """Re-execute someone else's block and require the header and root it claims.
+
+        Precondition: every event's signature has been checked.  Raises
+        :class:`RuleViolation` when an event breaks a rule or the block time is
+        not after its parent's, and :class:`BlockMismatch` when this node
+        computes another header or root.
+        """
+        header = decode_header(untrusted_header)
+        block = self.prepare_block(events, time_ms=header.time_ms, proposer=header.proposer,
+                                   drop_invalid=False, signatures_checked={e.hash for e in events})
+        if block.header.encoded != untrusted_header or block.block_id != claimed_block_id:
+            raise BlockMismatch(f"block {header.height} does not re-execute to the header and "
+                                "root it claims")
+        return block
 
     def commit(self, block: PreparedBlock, certificate: bytes | None = None) -> Head:
         """Write ``block`` durably (one synced batch) and make it the head."""

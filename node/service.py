@@ -67,9 +67,16 @@ SubmitResult = Committed | Rejected | Pending
 class BlockProducer(Protocol):
     """Decides the next block and writes it through :meth:`NodeService.write_block`."""
 
+    @property
+    def peers(self) -> PeerSet | None:
+        """The peer connections (served at ``/v1/peer``), if this producer has any."""
+        ...
+
     async def run(self) -> None: ...
 
-    def events_arrived(self) -> None: ...
+    def events_admitted(self, events: list[SignedEvent]) -> None:
+        """New events entered the mempool (gossip them; maybe start a block)."""
+        ...
 
     def commit_expected(self) -> bool:
         """Whether a block that other nodes may already hold is about to be committed."""
@@ -117,10 +124,6 @@ class NodeService:
         self._admitted_at: dict[Hash, float] = {}
         self._rejections: OrderedDict[Hash, Rejected] = OrderedDict()
         self._producer: BlockProducer | None = None
-        self.peers: PeerSet | None = None
-        """Set by the consensus producer: the peer connections (for the /v1/peer endpoint)."""
-        self.on_admitted: Callable[[list[SignedEvent]], None] | None = None
-        """Called with events newly admitted to the mempool (consensus gossips them)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._producer_task: asyncio.Task[None] | None = None
         self.block_committed = asyncio.Condition()
@@ -151,6 +154,11 @@ class NodeService:
         except Exception:
             log.exception("block production stopped on an unexpected error")
             raise
+
+    @property
+    def peers(self) -> PeerSet | None:
+        """The producer's peer connections (for the /v1/peer endpoint), if any."""
+        return None if self._producer is None else self._producer.peers
 
     @property
     def producer_task(self) -> asyncio.Task[None] | None:
@@ -285,10 +293,8 @@ class NodeService:
         if admitted:
             self.metrics.events_accepted.inc(len(admitted))
             self.metrics.mempool_size.set(len(self.mempool))
-            if self.on_admitted is not None:
-                self.on_admitted(admitted)
             if self._producer is not None:
-                self._producer.events_arrived()
+                self._producer.events_admitted(admitted)
         final = [r for r in results if r is not None]
         assert len(final) == len(results)
         return final
@@ -369,8 +375,10 @@ class NodeService:
 
     # -- block writing (called by the producer only) --------------------------------------
 
-    def prepare_from_mempool(self, time_ms: int, proposer: bytes) -> PreparedBlock:
+    def prepare_from_mempool(self, proposer: bytes) -> PreparedBlock:
+        """The next block from the oldest pending events, timed now (after its parent)."""
         events = self.mempool.peek(self.genesis.consensus.max_block_events)
+        time_ms = self.ledger.next_block_time_ms(self.now_ms())
         return self.ledger.prepare_block(events, time_ms=time_ms, proposer=proposer,
                                          drop_invalid=True,
                                          # Every pooled event's signature was checked on
@@ -461,7 +469,11 @@ class SingleValidatorProducer:
     def behind_peers(self) -> bool:
         return False
 
-    def events_arrived(self) -> None:
+    @property
+    def peers(self) -> PeerSet | None:
+        return None
+
+    def events_admitted(self, events: list[SignedEvent]) -> None:
         if self._pending_since is None:
             self._pending_since = time.monotonic()
         self._wake.set()
@@ -497,11 +509,7 @@ class SingleValidatorProducer:
 
     async def seal(self) -> None:
         service = self.service
-        head = service.ledger.head
-        time_ms = service.now_ms()
-        if head.header is not None:
-            time_ms = max(time_ms, head.header.time_ms + 1)
-        block = service.prepare_from_mempool(time_ms, self.key.public_key)
+        block = service.prepare_from_mempool(self.key.public_key)
         await service.write_block(block, self.certificate(block))
         service.cosign_head()
         self.committed()

@@ -177,6 +177,13 @@ class PersistentLog:
         """MTH of the whole log (RFC 9162 §2.1.1); :data:`client.merkle.EMPTY_ROOT` if empty."""
         return self._root
 
+    def root_after(self, leaves: Sequence[bytes]) -> Hash:
+        """MTH of the log with ``leaves`` appended, staging nothing (checks a claimed root)."""
+        extended = CompactRange.from_peaks(self.size, self._range.peaks)
+        for leaf in leaves:
+            extended.append(leaf_hash(leaf))
+        return extended.root()
+
     # -- appending -------------------------------------------------------------------------
 
     def stage_append(self, leaves: Sequence[bytes], batch: StoreBatch) -> StagedAppend:

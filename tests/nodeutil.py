@@ -611,12 +611,8 @@ class ManualProducer(SingleValidatorProducer):
 async def seal_block(service: Any) -> Any:
     """Seal the mempool into one block now and cosign it, as the single-validator
     producer would (for tests that drive a ManualProducer node by hand)."""
-    head = service.ledger.head
-    time_ms = service.now_ms()
-    if head.header is not None:
-        time_ms = max(time_ms, head.header.time_ms + 1)
     assert service.key is not None
-    block = service.prepare_from_mempool(time_ms, service.key.public_key)
+    block = service.prepare_from_mempool(service.key.public_key)
     new_head = await service.write_block(block)
     service.cosign_head()
     return new_head

@@ -1,13 +1,15 @@
-"""N consensus machines over a simulated network: agreement, validity, progress, evidence.
+"""N real consensus drivers over a simulated network: agreement, validity, progress, evidence.
 
 Each run is one seeded scenario: n validators (4 or 7), one of them faulty in
 one way, an in-memory network with a virtual clock and an event queue.
 Before the global stabilisation time (GST) the network drops, delays and
 reorders messages at random; after it every message arrives within DELTA.
-The drivers here do what the node's driver will do: sign (a keyed hash stands
-in for Ed25519), persist the snapshot before sending, loop own messages back,
-re-gossip their own messages and the proposals they saw, hold next-height
-proposals, and catch up by fetching commit certificates.
+Every node runs the node's own :class:`node.driver.ConsensusDriver` (so its
+pacing, pinning, early-message, re-gossip and catch-up rules are the ones
+under test); the simulation is only the runner around it, as
+node/producer.py is in the node: it signs (a keyed hash stands in for
+Ed25519), floods frames like node/peers.py, answers block requests, keeps the
+write-ahead records across crashes, and serves committed blocks for catch-up.
 
 Checked per run: no two honest nodes decide different blocks at a height;
 every decided block was proposed and valid; after GST every honest node
@@ -36,7 +38,6 @@ from node.consensus import (
     NIL_ROUND,
     Broadcast,
     ConsensusMachine,
-    ConsensusMessageError,
     Decide,
     Evidence,
     Input,
@@ -45,8 +46,6 @@ from node.consensus import (
     Proposal,
     ProposalInput,
     RequestBlock,
-    Resume,
-    ScheduleTimeout,
     StartHeight,
     TimeoutConfig,
     TimeoutInput,
@@ -57,6 +56,33 @@ from node.consensus import (
     proposer_of,
     quorum_size,
 )
+from node.driver import (
+    AnnounceHead,
+    BlockBuilt,
+    BuildBlock,
+    CancelTimers,
+    CheckProposal,
+    Commit,
+    Committed,
+    ConsensusDriver,
+    DeleteBodies,
+    Pacing,
+    PersistBody,
+    PersistSnapshot,
+    ProposalArrived,
+    ProposalChecked,
+    RecordEvidence,
+    Recover,
+    Regossip,
+    RegossipDue,
+    Requeue,
+    Send,
+    SetTimer,
+    StartCatchUp,
+    VoteArrived,
+)
+from node.records import BlockBody
+from node.wire import ProposalFrame, VoteFrame, encode_frame
 
 TIMEOUTS = TimeoutConfig(propose=0.4, prevote=0.2, precommit=0.2, delta=0.1)
 DELTA = 0.05            # after GST every message arrives within DELTA
@@ -65,8 +91,8 @@ PRE_GST_DROP = 0.3
 PRE_GST_MAX_DELAY = 1.5
 PARTITION_PERIOD = (0.2, 1.0)   # a partition lasts this long (virtual seconds)
 PARTITION_MAX_DELAY = 0.2
-GOSSIP_PERIOD = 0.25    # honest drivers re-send what peers may have missed
-BLOCK_BUILD_TIME = 0.003
+TICK = 0.5              # the runner's re-gossip tick and catch-up watch (node: 1 s, 0.5 s)
+PACING = Pacing(block_interval=0.003, empty_block_interval=1.0, max_block_events=100)
 K = 3                   # heights every honest node must decide after GST
 BOUND = 20.0            # ... within this many virtual seconds after GST
 MAX_EVENTS = 150_000
@@ -105,25 +131,33 @@ class Node:
     index: int
     id: bytes
     behaviour: str | None              # None for an honest node
-    machine: ConsensusMachine | None
+    driver: Driver | None              # the real node/driver.py; None while crashed
     alive: bool = True
-    epoch: int = 0                     # timers of an earlier life are void
-    wal: bytes | None = None           # last persisted snapshot
-    # The "block store": survives a crash.
-    decided: dict[int, CommitCertificate] = field(default_factory=dict)
-    # Volatile driver state: lost on a crash.
+    epoch: int = 0                     # inputs queued in an earlier life are void
+    timer_generation: int = 0          # timers set before the last CancelTimers are void
+    # Durable: survives a crash.
+    wal: bytes | None = None
+    bodies: dict[Hash, BlockBody] = field(default_factory=dict)
+    decided: dict[int, CommitCertificate] = field(default_factory=dict)   # the block store
+    # The peer layer's volatile state: lost on a crash.
     seen: set[Message] = field(default_factory=set)
-    gossip: list[Message] = field(default_factory=list)   # own + seen proposals, this height
     per_peer: list[tuple[int, Message]] = field(default_factory=list)  # faulty: what went where
-    next_height: list[Message] = field(default_factory=list)  # held, and relayed later
-    peer_heights: dict[int, int] = field(default_factory=dict)
+    peer_heights: dict[int, int] = field(default_factory=dict)          # from status frames
     evidence: list[Evidence] = field(default_factory=list)
     restarts: int = 0
 
+    @property
+    def head(self) -> int:
+        return max(self.decided, default=0)
+
+
+Driver = ConsensusDriver[Hash]
+
 
 class Simulation:
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, *, heights: int = K) -> None:
         self.scenario = scenario
+        self.heights = heights
         self.rng = random.Random(f"vcledger-consensus-sim/{scenario}")
         n = scenario.n
         self.ids: list[bytes] = [block_id("validator", scenario.seed, i) for i in range(n)]
@@ -137,20 +171,20 @@ class Simulation:
         self.blocks: dict[Hash, bool] = {}            # every block ever built -> valid?
         self.proposed: dict[int, set[Hash]] = {}      # height -> block ids sent in proposals
         self.signed_by_honest: dict[tuple[bytes, int, int, int], Any] = {}
+        self.frames: dict[bytes, Message] = {}        # frame bytes -> the message they carry
         self.failures: list[str] = []
         self.equivocated = False
         # What the run exercised, so a test can show the scenarios are not idle.
-        self.stats = {"invalid_proposals": 0, "synced_heights": 0, "jumps": 0,
-                      "max_round": 0, "resumes": 0, "dropped": 0}
+        self.stats = {"invalid_proposals": 0, "synced_heights": 0, "catch_up_requests": 0,
+                      "max_round": 0, "resumes": 0, "dropped": 0, "regossips": 0}
         self.queue: list[tuple[float, int, str, Any]] = []
         self.seq = 0
         self.events = 0
         self.now = 0.0
-        self.nodes = [
-            Node(i, vid, scenario.behaviour if i == self.faulty else None,
-                 ConsensusMachine(own_id=vid, validators=self.validators, timeouts=TIMEOUTS))
-            for i, vid in enumerate(self.ids)
-        ]
+        self.nodes = [Node(i, vid, scenario.behaviour if i == self.faulty else None, None)
+                      for i, vid in enumerate(self.ids)]
+        for node in self.nodes:
+            node.driver = self.new_driver(node)
         self.honest = [node for node in self.nodes if node.behaviour is None]
         if scenario.behaviour == "silent":
             self.nodes[self.faulty].alive = False
@@ -159,6 +193,10 @@ class Simulation:
             victim = self.rng.choice(self.honest).index
             down = self.rng.uniform(0.5, self.gst + 1.0)
             self.restart_plan = (victim, down, down + self.rng.uniform(0.2, 3.0))
+
+    def new_driver(self, node: Node) -> Driver:
+        return ConsensusDriver(own_id=node.id, validators=self.validators, timeouts=TIMEOUTS,
+                               pacing=PACING, signer=self.sign)
 
     # -- event queue -----------------------------------------------------------
 
@@ -170,8 +208,8 @@ class Simulation:
         """Run until the goals are met; return the virtual time it took after GST."""
         for node in self.nodes:
             if node.alive:
-                self.feed(node, StartHeight(FIRST_HEIGHT))
-                self.push(self.rng.uniform(0, GOSSIP_PERIOD), "tick", (node.index, node.epoch))
+                self.drive(node, Recover(0, None))
+                self.push(self.rng.uniform(0, TICK), "tick", (node.index, node.epoch))
         if self.restart_plan:
             victim, down, up = self.restart_plan
             self.push(down, "crash", victim)
@@ -187,7 +225,7 @@ class Simulation:
             self.now = at
             self.events += 1
             if kind == "gst":
-                target = max(self.height_of(node) for node in self.honest) + K - 1
+                target = max(self.height_of(node) for node in self.honest) + self.heights - 1
             elif at > self.gst + BOUND:
                 return None
             self.dispatch(kind, payload)
@@ -208,26 +246,39 @@ class Simulation:
         return any(sender_of(e.first) == culprit for node in self.honest for e in node.evidence)
 
     def height_of(self, node: Node) -> int:
-        return node.machine.height if node.machine else max(node.decided, default=0) + 1
+        return node.head + 1
 
     def dispatch(self, kind: str, payload: Any) -> None:
         if kind == "deliver":
-            dst, msg = payload
-            self.receive(self.nodes[dst], msg)
+            dst, (msg, data) = payload
+            self.receive(self.nodes[dst], msg, data)
         elif kind == "timer":
+            index, epoch, generation, event = payload
+            node = self.nodes[index]
+            if node.alive and node.epoch == epoch and node.timer_generation == generation:
+                self.drive(node, event)
+        elif kind == "input":
             index, epoch, event = payload
             node = self.nodes[index]
             if node.alive and node.epoch == epoch:
-                self.feed(node, event)
+                self.drive(node, event)
         elif kind == "tick":
             index, epoch = payload
             node = self.nodes[index]
             if node.alive and node.epoch == epoch:
-                self.regossip(node)
-                self.push(self.now + GOSSIP_PERIOD, "tick", (index, epoch))
+                self.tick(node)
+                self.push(self.now + TICK, "tick", (index, epoch))
+        elif kind == "status":
+            dst, (sender, height) = payload
+            node = self.nodes[dst]
+            if node.alive:
+                node.peer_heights[sender] = max(node.peer_heights.get(sender, 0), height)
+        elif kind == "fetch":
+            dst, (requester, height) = payload
+            self.serve_blocks(self.nodes[dst], self.nodes[requester], height)
         elif kind == "sync":
-            dst, certificate = payload
-            self.receive_certificates(self.nodes[dst], certificate)
+            dst, batch = payload
+            self.receive_certificates(self.nodes[dst], batch)
         elif kind == "partition":
             if self.now < self.gst:
                 self.side = frozenset(node.index for node in self.honest
@@ -264,7 +315,15 @@ class Simulation:
         self.push(self.now + delay, kind, (dst.index, payload))
 
     def send_message(self, src: Node, dst: Node, msg: Message) -> None:
-        self.send(src, dst, "deliver", msg, msg)
+        self.send(src, dst, "deliver", (msg, self.frame_of(msg)), msg)
+
+    def frame_of(self, msg: Message) -> bytes:
+        if isinstance(msg, Proposal):
+            data = encode_frame(ProposalFrame(msg.signed, msg.block_id, ()))
+        else:
+            data = encode_frame(VoteFrame(msg.signed))
+        self.frames[data] = msg
+        return data
 
     # -- signing (a keyed hash stands in for Ed25519) ------------------------------
 
@@ -281,85 +340,85 @@ class Simulation:
     def verified(self, msg: Message) -> bool:
         return sender_of(msg) in self.secrets and msg.signed == self.signature(msg)
 
-    # -- a driver ------------------------------------------------------------------
+    # -- the runner: carries out the real driver's actions --------------------------
 
-    def feed(self, node: Node, first: Input) -> None:
-        """Hand one input to the machine and carry out its effects, then persist."""
-        machine = node.machine
-        assert machine is not None
-        work: deque[Input] = deque([first])
-        while work:
-            effects = machine.handle(work.popleft(), self.now)
-            for effect in effects:
-                if isinstance(effect, Broadcast):
-                    msg = self.sign(effect.message)
-                    self.record_signed(node, msg)
-                    if msg not in node.seen:  # a re-broadcast is left to re-gossip
-                        node.seen.add(msg)
-                        self.disseminate(node, msg)
-                    work.append(self.as_input(msg))
-                elif isinstance(effect, ScheduleTimeout):
-                    event = TimeoutInput(effect.kind, effect.height, effect.round)
-                    self.push(effect.at, "timer", (node.index, node.epoch, event))
-                elif isinstance(effect, RequestBlock):
-                    built = block_id("block", node.index, effect.height, effect.round)
-                    self.blocks[built] = True
-                    answer = OwnBlock(effect.height, effect.round, built)
-                    self.push(self.now + BLOCK_BUILD_TIME, "timer",
-                              (node.index, node.epoch, answer))
-                elif isinstance(effect, Decide):
-                    self.commit(node, CommitCertificate(
-                        effect.height, effect.round, effect.block_id, effect.precommits))
-                    work.append(StartHeight(effect.height + 1))
-                    work.extend(self.start_next_height(node, effect.height + 1))
-                else:
-                    self.check_evidence(node, effect)
-        # Persisted after the inputs and before any message leaves: the sends
-        # above are queue events that only happen after this returns.
-        node.wal = machine.snapshot_bytes()
+    def drive(self, node: Node, item: Any) -> None:
+        """Hand one input to node/driver.py and carry out its actions, in order; an
+        action answered at once (a built or checked block, a commit) is answered at
+        once, as node/producer.py does."""
+        assert node.driver is not None
+        for action in node.driver.handle(item, self.now, pending_events=1):
+            answer = self.carry_out(node, action)
+            if answer is not None:
+                self.drive(node, answer)
 
-    def as_input(self, msg: Message) -> Input:
-        if isinstance(msg, Proposal):
-            return ProposalInput(msg, self.blocks.get(msg.block_id, False))
-        return VoteInput(msg)
+    def carry_out(self, node: Node, action: Any) -> Any:
+        if isinstance(action, SetTimer):
+            self.push(action.at, "timer",
+                      (node.index, node.epoch, node.timer_generation, action.input))
+        elif isinstance(action, CancelTimers):
+            node.timer_generation += 1
+        elif isinstance(action, Send):
+            self.frames[action.data] = action.message
+            self.record_signed(node, action.message)
+            node.seen.add(action.message)
+            self.disseminate(node, action.message)
+        elif isinstance(action, PersistSnapshot):
+            node.wal = action.snapshot
+        elif isinstance(action, PersistBody):
+            node.bodies[action.block_id] = action.body
+        elif isinstance(action, DeleteBodies):
+            node.bodies.clear()
+        elif isinstance(action, BuildBlock):
+            built = block_id("block", node.index, action.height, action.round)
+            self.blocks[built] = True
+            return BlockBuilt(action.height, action.round, built, BlockBody(built, ()), built)
+        elif isinstance(action, CheckProposal):
+            valid = self.blocks.get(action.proposal.block_id, False)
+            return ProposalChecked(action.proposal, action.body, valid,
+                                   action.proposal.block_id if valid else None)
+        elif isinstance(action, Commit):
+            decision = action.decision
+            if not self.blocks.get(action.block, False):
+                self.failures.append(f"node {node.index} committed an invalid block")
+            self.commit(node, CommitCertificate(decision.height, decision.round,
+                                                decision.block_id, decision.precommits))
+            return Committed(decision.height)
+        elif isinstance(action, RecordEvidence):
+            self.check_evidence(node, action.evidence)
+        elif isinstance(action, StartCatchUp):
+            self.stats["catch_up_requests"] += 1
+            self.fetch_blocks(node)
+        elif isinstance(action, Requeue):
+            self.push(self.now, "input", (node.index, node.epoch, action.input))
+        elif isinstance(action, Regossip):
+            self.stats["regossips"] += 1
+            for data in action.frames:
+                msg = self.frames[data]
+                for peer in self.nodes:
+                    self.send(node, peer, "deliver", (msg, data), msg)
+        elif isinstance(action, AnnounceHead):
+            for peer in self.nodes:
+                self.send(node, peer, "status", (node.index, node.head), None)
+        return None
 
-    def start_next_height(self, node: Node, height: int) -> list[Input]:
-        """The machine buffered next-height votes itself; proposals wait here."""
-        held = [m for m in node.next_height if m.height == height]
-        node.next_height = []
-        node.gossip = list(held)
-        node.per_peer = []
-        node.seen = {m for m in node.seen if m.height >= height}
-        return [self.as_input(p) for p in held if isinstance(p, Proposal)]
-
-    def receive(self, node: Node, msg: Message) -> None:
+    def receive(self, node: Node, msg: Message, data: bytes) -> None:
+        """The peer layer: verify, drop what was seen, hand it on, flood it."""
         if not node.alive or msg in node.seen:
             return
         assert self.verified(msg), "the simulated network delivered a forged message"
-        sender = self.ids.index(sender_of(msg))
-        node.peer_heights[sender] = max(node.peer_heights.get(sender, 0), msg.height)
-        assert node.machine is not None
-        # Only what is kept counts as seen, so peers send the rest again later.
-        if msg.height == node.machine.height + 1 and len(node.next_height) < 200:
-            node.seen.add(msg)
-            node.next_height.append(msg)
-            if isinstance(msg, Proposal):
+        node.seen.add(msg)
+        if isinstance(msg, Proposal):
+            if msg.proposer != proposer_of(self.validators, msg.height, msg.round):
                 return
-        elif msg.height == node.machine.height:
-            node.seen.add(msg)
+            self.drive(node, ProposalArrived(msg, BlockBody(msg.block_id, ()), data))
         else:
-            return
-        try:
-            self.feed(node, self.as_input(msg))
-        except ConsensusMessageError as exc:
-            self.failures.append(f"node {node.index} rejected {msg}: {exc}")
-            return
-        if msg.height == node.machine.height:
-            # Relay what the machine took: every correct node then sees every
-            # message a correct node saw, the paper's gossip assumption.
-            node.gossip.append(msg)
-            if node.behaviour == "amnesia" and isinstance(msg, Proposal):
-                self.vote_for_everything(node, msg)
+            self.drive(node, VoteArrived(msg, data))
+        if node.behaviour is None:
+            for peer in self.nodes:
+                self.send(node, peer, "deliver", (msg, data), msg)
+        elif node.behaviour == "amnesia" and isinstance(msg, Proposal):
+            self.vote_for_everything(node, msg)
 
     def vote_for_everything(self, node: Node, proposal: Proposal) -> None:
         """The strongest helper of a split: the faulty validator adds its prevote
@@ -374,32 +433,44 @@ class Simulation:
 
     def commit(self, node: Node, certificate: CommitCertificate) -> None:
         self.stats["max_round"] = max(self.stats["max_round"], certificate.round)
-        earlier = node.decided.get(certificate.height)
-        assert earlier is None or earlier.block_id == certificate.block_id
+        assert certificate.height == node.head + 1, "a block committed out of order"
         node.decided[certificate.height] = certificate
 
-    def regossip(self, node: Node) -> None:
+    def tick(self, node: Node) -> None:
+        """The runner's periodic work: the re-gossip tick and the catch-up watch."""
         if node.behaviour is not None:
             for dst, msg in node.per_peer:
                 self.send_message(node, self.nodes[dst], msg)
             return
-        for msg in node.gossip:
-            for peer in self.nodes:
-                self.send_message(node, peer, msg)
-        for index, height in sorted(node.peer_heights.items()):
-            batch = tuple(node.decided[h] for h in range(height, height + MAX_SYNC_BATCH)
-                          if h in node.decided)
-            if batch:
-                self.send(node, self.nodes[index], "sync", batch, None)
+        self.drive(node, RegossipDue())
+        # Heights travel over reliable links in the node (a hello on every connection, a
+        # status after every commit); over this lossy network they are simply repeated.
+        for peer in self.nodes:
+            self.send(node, peer, "status", (node.index, node.head), None)
+        if max(node.peer_heights.values(), default=0) > node.head:
+            self.fetch_blocks(node)
+
+    # -- catch-up --------------------------------------------------------------------
+
+    def fetch_blocks(self, node: Node) -> None:
+        """Ask one peer (a random one: no peer is special) for blocks after the head."""
+        peer = self.rng.choice([p for p in self.nodes if p is not node])
+        self.send(node, peer, "fetch", (node.index, node.head + 1), None)
+
+    def serve_blocks(self, node: Node, requester: Node, height: int) -> None:
+        if not node.alive:
+            return
+        batch = tuple(node.decided[h] for h in range(height, height + MAX_SYNC_BATCH)
+                      if h in node.decided)
+        if batch:
+            self.send(node, requester, "sync", batch, None)
 
     def receive_certificates(self, node: Node, batch: tuple[CommitCertificate, ...]) -> None:
-        """Catch-up by sync: check commit certificates in order, commit, jump heights."""
-        machine = node.machine
-        if not node.alive or machine is None:
+        """Check each commit certificate and re-execute its block, in order; commit."""
+        if not node.alive or node.driver is None:
             return
-        height = machine.height
         for certificate in batch:
-            if certificate.height != height:
+            if certificate.height != node.head + 1:
                 continue
             voters = {v.voter for v in certificate.precommits if (
                 v.kind == VoteKind.PRECOMMIT and v.height == certificate.height
@@ -410,20 +481,14 @@ class Simulation:
                 return
             self.commit(node, certificate)
             self.stats["synced_heights"] += 1
-            height += 1
-        if height > machine.height + 1:
-            self.stats["jumps"] += 1
-        if height > machine.height:
-            # One jump over every height the batch covered.
-            self.feed(node, StartHeight(height))
-            for event in self.start_next_height(node, height):
-                self.feed(node, event)
+            self.drive(node, Committed(certificate.height))
+        if max(node.peer_heights.values(), default=0) > node.head:
+            self.fetch_blocks(node)
 
     def disseminate(self, node: Node, msg: Message) -> None:
         if isinstance(msg, Proposal):
             self.proposed.setdefault(msg.height, set()).add(msg.block_id)
         if node.behaviour is None:
-            node.gossip.append(msg)
             for peer in self.nodes:
                 self.send_message(node, peer, msg)
             return
@@ -477,25 +542,21 @@ class Simulation:
     def crash(self, node: Node) -> None:
         node.alive = False
         node.epoch += 1
-        node.machine = None
+        node.driver = None
         node.seen = set()
-        node.gossip = []
-        node.next_height = []
+        node.per_peer = []
         node.peer_heights = {}
 
     def recover(self, node: Node) -> None:
         assert node.wal is not None
         node.alive = True
         node.restarts += 1
-        machine = ConsensusMachine.restore(node.wal, own_id=node.id, timeouts=TIMEOUTS)
-        node.machine = machine
-        committed = max(node.decided, default=0)
-        if committed >= machine.height:
-            self.feed(node, StartHeight(committed + 1))
-        else:
-            self.feed(node, Resume())
+        node.driver = self.new_driver(node)
+        restored = ConsensusMachine.restore(node.wal, own_id=node.id, timeouts=TIMEOUTS)
+        if restored.height == node.head + 1:
             self.stats["resumes"] += 1
-        self.push(self.now + GOSSIP_PERIOD, "tick", (node.index, node.epoch))
+        self.drive(node, Recover(node.head, node.wal, tuple(node.bodies.items())))
+        self.push(self.now + TICK, "tick", (node.index, node.epoch))
 
     # -- invariants checked as the run goes -----------------------------------------
 
@@ -541,8 +602,8 @@ def scenarios() -> list[Scenario]:
     return result
 
 
-def run_and_check(scenario: Scenario) -> Simulation:
-    sim = Simulation(scenario)
+def run_and_check(scenario: Scenario, *, heights: int = K) -> Simulation:
+    sim = Simulation(scenario, heights=heights)
     took = sim.run()
     assert sim.failures == []
     # Agreement, over decisions taken by the machines and by sync alike.
@@ -560,6 +621,9 @@ def run_and_check(scenario: Scenario) -> Simulation:
     )
     assert took <= BOUND
     for node in sim.honest:
+        assert sorted(node.decided) == list(range(1, len(node.decided) + 1)), \
+            "a node's chain has a gap"
+    for node in sim.honest:
         for evidence in node.evidence:
             assert sender_of(evidence.first) == sim.ids[sim.faulty]
     if scenario.behaviour in EQUIVOCATING:
@@ -574,6 +638,24 @@ def test_scenario(scenario: Scenario) -> None:
     run_and_check(scenario)
 
 
+SCALE_CHUNKS = 8
+SCALE_SEEDS_PER_CHUNK = 30
+SCALE_HEIGHTS = 8
+
+
+@pytest.mark.parametrize("chunk", range(SCALE_CHUNKS))
+def test_safety_and_liveness_at_scale(chunk: int) -> None:
+    """Seeds the socket tests could never afford: every behaviour, with and without
+    restarts and partitions, each run deciding SCALE_HEIGHTS heights after GST."""
+    steps = 0
+    for offset in range(SCALE_SEEDS_PER_CHUNK):
+        seed = 10_000 + chunk * SCALE_SEEDS_PER_CHUNK + offset
+        scenario = Scenario((4, 7)[seed % 2], seed, BEHAVIOURS[seed % len(BEHAVIOURS)],
+                            restart=seed % 3 == 0, partitions=seed % 5 < 2)
+        steps += run_and_check(scenario, heights=SCALE_HEIGHTS).events
+    assert steps > 20_000, "the runs were too short to show anything"
+
+
 def test_the_scenarios_exercise_what_they_claim() -> None:
     """Guard against a simulation that passes because nothing happens in it."""
     totals: dict[str, int] = {}
@@ -586,7 +668,8 @@ def test_the_scenarios_exercise_what_they_claim() -> None:
     assert totals["dropped"] > 1000
     assert totals["invalid_proposals"] > 5
     assert totals["synced_heights"] > 10
-    assert totals["jumps"] > 0               # StartHeight more than one height ahead
+    assert totals["catch_up_requests"] > 0   # the driver asked to catch up
+    assert totals["regossips"] > 0           # the driver re-sent a stuck height's messages
     assert totals["max_round"] >= 3          # decisions after failed rounds
     assert totals["resumes"] > 0             # restarts resumed mid-height
 

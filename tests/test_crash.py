@@ -77,7 +77,7 @@ from client.note import parse_note
 from client.trust import Trust, load_trust
 from node.consensus import ConsensusMachine, VoteKind
 from node.errors import StoreCorrupted
-from node.network import WAL_KEY
+from node.producer import WAL_KEY
 from node.provision import node_toml
 from node.store import Store
 from node.wire import read_certificate_claim, verify_certificate

@@ -55,9 +55,9 @@ from test_hostile_decoders import JSON_INJECTIONS, fuzz_settings, hostile_json, 
 
 from client.keys import KeyPair
 from node.api import EVENT_CONTENT_TYPE, EVENTS_CONTENT_TYPE, build_app
+from node.assembly import make_producer
 from node.config import load_genesis, load_node_config
 from node.connlimits import GUARD_KEY, LINGER_S, GuardedSite
-from node.network import make_producer
 from node.service import NodeService
 
 T = TypeVar("T")

@@ -58,7 +58,7 @@ class ManualProducer(SingleValidatorProducer):
     async def run(self) -> None:
         await asyncio.Event().wait()
 
-    def events_arrived(self) -> None:
+    def events_admitted(self, events: list[SignedEvent]) -> None:
         self.arrivals += 1
 
 
@@ -89,13 +89,8 @@ async def make_service(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
 
 async def seal(service: NodeService) -> Head:
     """Build the next block from the mempool and write it, as a producer would."""
-    head = service.ledger.head
-    time_ms = service.now_ms()
-    if head.header is not None:
-        time_ms = max(time_ms, head.header.time_ms + 1)
     assert service.key is not None
-    return await service.write_block(service.prepare_from_mempool(time_ms,
-                                                                  service.key.public_key))
+    return await service.write_block(service.prepare_from_mempool(service.key.public_key))
 
 
 async def submit_one(service: NodeService, event: SignedEvent | bytes) -> SubmitResult:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.network import SyncSources
+from node.catchup import SyncSources
 
 TARPIT, BEHIND, GOOD = "http://tarpit", "http://behind", "http://good"
 
