@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the benchmarks in scripts/benchmarks/ and print one table.
+"""Run the benchmarks in scripts/benchmarks/ and print one table, row by row.
 
 Usage: scripts/bench [--only NAME]... [--quick] [--json OUT]
 
@@ -8,6 +8,9 @@ timings each) and reports the speedup baseline/ours against its target.  The
 signature-bound targets are stated against libsodium's Ed25519 verify rate
 (1 and 2 processes), measured in the same run; a second table sums up the
 headline targets (issue 14), then how many of the other targeted rows pass.
+Each benchmark's rows are printed as soon as it finishes, so that an
+interrupted run (Ctrl-C) still shows what it measured, followed by the targets
+table of the benchmarks that ran.
 The exit code is 1 when a row misses its target, except with --quick, whose
 small sizes are for smoke tests and too noisy to judge.
 """
@@ -75,8 +78,36 @@ def _cells(row: Row) -> tuple[str, str, str, str, str]:
     )
 
 
-def format_table(rows: list[Row]) -> str:
-    return _render([HEADERS, *((row.benchmark, *_cells(row)) for row in rows)])
+# Column widths the streamed table starts from (those of a full --quick run), so that
+# rows printed before later benchmarks have run still line up with them.  A wider cell
+# widens its column from that row on.
+_STREAM_WIDTHS = (87, 19, 52, 7, 7, 6)
+
+
+class TableStream:
+    """The benchmark table, printed a benchmark at a time: cells joined by `` | ``, the
+    header and its ``-+-`` rule printed with the first benchmark's rows."""
+
+    def __init__(self) -> None:
+        self._widths = [max(len(header), least)
+                        for header, least in zip(HEADERS, _STREAM_WIDTHS, strict=True)]
+        self._started = False
+
+    def lines(self, rows: list[Row]) -> list[str]:
+        """The lines that print ``rows``, after the header if none were printed yet."""
+        cells = [(row.benchmark, *_cells(row)) for row in rows]
+        if not self._started:
+            for line in cells:
+                self._widths = [max(width, len(cell))
+                                for width, cell in zip(self._widths, line, strict=True)]
+        printed = [] if self._started else [self._line(HEADERS),
+                                            "-+-".join("-" * width for width in self._widths)]
+        self._started = True
+        return printed + [self._line(line) for line in cells]
+
+    def _line(self, cells: tuple[str, ...]) -> str:
+        return " | ".join(cell.ljust(width)
+                          for cell, width in zip(cells, self._widths, strict=True)).rstrip()
 
 
 def format_goals(rows: list[Row]) -> str:
@@ -121,11 +152,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}; have {', '.join(sorted(available))}")
 
     rows: list[Row] = []
-    for name in selected:
-        print(f"running {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr, flush=True)
-        rows.extend(available[name].run(args.quick))
+    table = TableStream()
+    try:
+        for name in selected:
+            print(f"running {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr,
+                  flush=True)
+            measured = available[name].run(args.quick)
+            rows.extend(measured)
+            for line in table.lines(measured):
+                print(line, flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted while running {name}; the targets table covers what ran",
+              file=sys.stderr, flush=True)
+        print()
+        print(format_goals(rows), flush=True)
+        return 130
 
-    print(format_table(rows))
     print()
     print(format_goals(rows))
     if args.json:
