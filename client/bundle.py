@@ -453,7 +453,8 @@ def _status_entry_fields(fields: dict[str, Any], what: str, *, present: bool) ->
 # passes here passes the model, and whatever does not is judged by the model.
 
 _FAST_PATH = True
-"""False sends every bundle through the model: tests/test_bundle_fastpath.py compares the two."""
+"""False sends every bundle through the model (tests/client/test_bundle_fastpath.py compares
+the two)."""
 
 _HEX_HASH_TEXT = re.compile(r"[0-9a-f]{64}")
 _RECEIPT_MEMBERS = frozenset(_ReceiptModel.model_fields)

@@ -50,7 +50,7 @@ docs/protocol.md, "Consensus"):
   its own value, because the paper's message log holds both messages.
   Counting the first only would let one double-voting validator show a proof
   of lock to some correct validators and hide it from others, which can halt
-  the height for ever (tests/test_consensus.py shows the case).  Safety is
+  the height for ever (tests/node/test_consensus.py shows the case).  Safety is
   unaffected: two values with 2f+1 votes in one round need f+1 equivocators.
 * Memory is bounded per height: :data:`MAX_VOTES_PER_SLOT` votes per
   (round, kind, validator) plus votes for nil or proposed blocks,

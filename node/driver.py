@@ -4,7 +4,7 @@
 module is everything around it that decides *what the node does* — and
 nothing that does it.  Like the machine (and h11) it performs no I/O and never
 reads a clock: the runner (:mod:`node.producer` in the node, a simulated
-network in tests/test_consensus_sim.py) feeds it :data:`DriverInput` values
+network in tests/node/test_consensus_sim.py) feeds it :data:`DriverInput` values
 with the time and carries out the :data:`Action` values it returns, in order.
 
 What the driver decides:

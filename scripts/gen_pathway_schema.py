@@ -2,7 +2,7 @@
 """Write client/schemas/pathway.schema.json from the definition model (client.pathway).
 
 Usage: .venv/bin/python scripts/gen_pathway_schema.py
-tests/test_pathway.py fails while the shipped file differs from the model's schema.
+tests/client/test_pathway.py fails while the shipped file differs from the model's schema.
 """
 
 from __future__ import annotations

@@ -71,21 +71,23 @@ class Target:
 
 TARGETS: tuple[Target, ...] = (
     Target("verify", "client/verify.py",
-           ("tests/test_verify.py", "tests/test_verdict_meaning.py",
-            "tests/test_vectors_protocol.py", "tests/test_bundle.py",
-            "tests/test_mutation_kills.py"),
+           ("tests/client/test_verify.py", "tests/client/test_verdict_meaning.py",
+            "tests/protocol/test_vectors_protocol.py", "tests/client/test_bundle.py",
+            "tests/protocol/test_mutation_kills.py"),
            # the two exhaustive bit-flip tests take minutes and add nothing the
            # vector cases do not already catch
            ("-k", "not substituting and not flipping")),
     Target("rules", "node/rules.py",
-           ("tests/test_rules.py", "tests/test_ledger.py", "tests/test_security_rules.py",
-            "tests/test_mutation_kills.py")),
-    Target("smt", "client/smt.py", ("tests/test_smt.py", "tests/test_mutation_kills.py")),
+           ("tests/node/test_rules.py", "tests/node/test_ledger.py",
+            "tests/system/test_security_rules.py", "tests/protocol/test_mutation_kills.py")),
+    Target("smt", "client/smt.py",
+           ("tests/client/test_smt.py", "tests/protocol/test_mutation_kills.py")),
     Target("batch", "client/batch.py",
-           ("tests/test_batch.py", "tests/test_merkle.py", "tests/test_mutation_kills.py")),
+           ("tests/client/test_batch.py", "tests/client/test_merkle.py",
+            "tests/protocol/test_mutation_kills.py")),
     Target("checkpoint", "client/checkpoint.py",
-           ("tests/test_checkpoint.py", "tests/test_freshness.py", "tests/test_note.py",
-            "tests/test_mutation_kills.py")),
+           ("tests/client/test_checkpoint.py", "tests/client/test_freshness.py",
+            "tests/client/test_note.py", "tests/protocol/test_mutation_kills.py")),
 )
 
 # mutmut's exit codes per mutant, grouped as this report counts them
@@ -120,7 +122,7 @@ def prepare(target: Target, workdir: Path, resume: bool) -> None:
         "# written by scripts/mutation for this target only\n"
         'source_paths = ["client", "node"]\n'
         f"only_mutate = {_toml_list([target.source])}\n"
-        # tests/test_mutation_kills.py builds faulty ledgers with scripts/vectorgen
+        # tests/protocol/test_mutation_kills.py builds faulty ledgers with scripts/vectorgen
         'also_copy = ["docs", "configs", "scripts"]\n'
         f"pytest_add_cli_args = {_toml_list(COMMON_PYTEST_ARGS + target.extra_pytest_args)}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"

@@ -46,7 +46,6 @@ from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
-from nodeutil import http_get
 
 from client import encoding
 from client.block import BlockHeader, decode_header
@@ -75,6 +74,7 @@ from node.wire import (
     verify_certificate,
     vote_sign_bytes,
 )
+from tests.nodeutil import http_get
 
 T = TypeVar("T")
 

@@ -449,7 +449,7 @@ Variant = tuple[str, str, str]
 
 def proof_variants() -> list[Variant]:
     """Credential files whose proof member is every kind of thing step 11 meets."""
-    from protocol_fixtures import ISSUER, ISSUER_NEXT, OTHER_ISSUER
+    from tests.protocol_fixtures import ISSUER, ISSUER_NEXT, OTHER_ISSUER
 
     out: list[Variant] = []
 
@@ -643,7 +643,7 @@ class ProofLedger:
     """The ledger of the files of :func:`proof_variants`, and their bundles."""
 
     def __init__(self, variants: list[Variant]) -> None:
-        from protocol_fixtures import ISSUER, ISSUER_IDS, ISSUER_NEXT, OTHER_ISSUER
+        from tests.protocol_fixtures import ISSUER, ISSUER_IDS, ISSUER_NEXT, OTHER_ISSUER
 
         vg = _vectorgen()
         self.vg = vg

@@ -2,5 +2,5 @@
 
 ``generate()`` returns ``{file name: JSON-able data}``; everything is derived
 from fixed seeds so regenerating gives byte-identical files, which
-``tests/test_vectors_fresh.py`` checks.
+``tests/protocol/test_vectors_fresh.py`` checks.
 """

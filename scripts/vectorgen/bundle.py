@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import base58
-from protocol_fixtures import ISSUER_IDS
 
 from client import note
 from client.block import BlockHeader, validator_set_hash
@@ -81,6 +80,7 @@ from client.status import (
     Revocation,
     StatusRecord,
 )
+from tests.protocol_fixtures import ISSUER_IDS
 from vectorgen.eddsa_jcs import make_proof
 from vectorgen.smt import encoded_proof, subtree_hash
 

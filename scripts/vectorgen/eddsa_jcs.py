@@ -28,10 +28,10 @@ from collections.abc import Callable
 from typing import Any
 
 import base58
-from protocol_fixtures import ISSUER, OTHER_ISSUER
 
 from client.credentials import canonical_json, parse_credential
 from client.keys import KeyPair
+from tests.protocol_fixtures import ISSUER, OTHER_ISSUER
 
 V2 = "https://www.w3.org/ns/credentials/v2"
 EXAMPLES = "https://www.w3.org/ns/credentials/examples/v2"

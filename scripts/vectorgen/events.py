@@ -1,7 +1,7 @@
 """Vectors for canonical msgpack, events, block headers, status records and digests.
 
 Every value is derived from fixed seeds (tests/protocol_fixtures.py), so the
-files are reproducible; tests/test_vectors_protocol.py checks them against the
+files are reproducible; tests/protocol/test_vectors_protocol.py checks them against the
 code and, where it can, against an independent computation (plain hashlib and
 msgpack rather than the protocol modules).
 """
@@ -12,19 +12,6 @@ import hashlib
 from typing import Any
 
 import msgpack
-from protocol_fixtures import (
-    CREATED,
-    GOVERNANCE,
-    ISSUER,
-    ISSUER_IDS,
-    ISSUER_NEXT,
-    ORIGIN,
-    PATHWAY_ID,
-    fixed_digest,
-    fixed_key,
-    sample_events,
-    sample_payloads,
-)
 
 from client.block import BlockHeader, validator_set_hash
 from client.credentials import canonical_json, digest, parse_credential
@@ -45,6 +32,19 @@ from client.status import (
     credential_status_key,
     issuer_status_key,
     pathway_status_key,
+)
+from tests.protocol_fixtures import (
+    CREATED,
+    GOVERNANCE,
+    ISSUER,
+    ISSUER_IDS,
+    ISSUER_NEXT,
+    ORIGIN,
+    PATHWAY_ID,
+    fixed_digest,
+    fixed_key,
+    sample_events,
+    sample_payloads,
 )
 
 KEYS = {"governance": GOVERNANCE, "issuer": ISSUER, "issuer rotated": ISSUER_NEXT}

@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 
-from protocol_fixtures import ORIGIN, fixed_key
-
 from node.config import Genesis
 from node.provision import genesis_toml
+from tests.protocol_fixtures import ORIGIN, fixed_key
 
 VALIDATORS = [(f"node{i}", fixed_key(f"validator {i}").public_key) for i in range(4)]
 GOVERNANCE = [("governance", fixed_key("governance").did)]

@@ -10,7 +10,7 @@ Every case says whether it must verify and, if not, the error ``code`` of
 client.errors that vcledger raises (``bad_proof`` for a malformed proof,
 ``root_mismatch`` for a well-formed one that leads to another root).  The
 generator runs client.merkle on every case and refuses to write a vector
-whose outcome differs; tests/test_merkle.py checks the valid ones against an
+whose outcome differs; tests/client/test_merkle.py checks the valid ones against an
 independent RFC reference.
 """
 

@@ -6,8 +6,8 @@ the owner is registered, publishes version 1 of a pathway, later version 2 (whic
 supersedes 1), and publishes and retires a second pathway.  The pathway rules of
 §9 are restated here, not taken from node/rules.py.  Each case gives the bundle,
 the clock and the expected outcome; the invalid ones change one thing and name the
-step (§17.3) that refuses it.  Checked by tests/test_vectors_protocol.py (an
-independent verifier) and tests/test_pathway.py (``verify_pathway_bundle``).
+step (§17.3) that refuses it.  Checked by tests/protocol/test_vectors_protocol.py (an
+independent verifier) and tests/client/test_pathway.py (``verify_pathway_bundle``).
 """
 
 from __future__ import annotations

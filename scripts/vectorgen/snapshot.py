@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol_fixtures import fixed_key
-
 from client.encoding import Packable, pack
 from client.errors import InvalidEncoding, UsageError
 from client.merkle import leaf_hash
 from node.consensus import ConsensusMachine
+from tests.protocol_fixtures import fixed_key
 
 VALIDATORS = [fixed_key(f"validator {i}").public_key for i in range(4)]
 OWN = VALIDATORS[1]

@@ -3,7 +3,7 @@
 The file name of each origin (a slug, then the first 16 hex digits of SHA-256 of the
 origin, computed here with hashlib and a restated slug rule) and one state document
 holding the checkpoint of the pathway-bundle vectors' ledger.  Checked by
-tests/test_state.py.
+tests/client/test_state.py.
 """
 
 from __future__ import annotations

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol_fixtures import CREATED, ORIGIN, fixed_key, sample_events
-
 from client.block import BlockHeader, validator_set_hash
 from client.merkle import leaf_hash
 from node.consensus import NIL_ROUND, Proposal, Vote, VoteKind
@@ -25,6 +23,7 @@ from node.wire import (
     sign_vote,
     vote_sign_bytes,
 )
+from tests.protocol_fixtures import CREATED, ORIGIN, fixed_key, sample_events
 
 VALIDATORS = [fixed_key(f"validator {i}") for i in range(4)]
 BLOCK_ID = leaf_hash(b"block id example")
