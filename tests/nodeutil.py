@@ -611,13 +611,14 @@ class ManualProducer(SingleValidatorProducer):
 
 def assemble_in_process(network: NetworkFiles, index: int = 0, *,
                         producer: ProducerFactory = ManualProducer,
-                        signature_workers: int = 1) -> AssembledNode:
+                        signature_workers: int = 1,
+                        clock: Callable[[], float] = time.time) -> AssembledNode:
     """Node ``index`` of ``network`` assembled in this process, as ``vcledger-node run``
     assembles it, by default with a :class:`ManualProducer` and its signature checks in
     this process (``signature_workers = 1``)."""
     config = load_node_config(network.nodes[index].config)
     return assemble_node(config, load_genesis(config.genesis), network.validator_keys[index],
-                         signature_workers=signature_workers, producer=producer)
+                         signature_workers=signature_workers, producer=producer, clock=clock)
 
 
 async def seal_block(service: Any) -> Any:
