@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -35,6 +36,7 @@ from nodeutil import (
     post_event_to,
     running_nodes,
     seal_block,
+    wait_until,
     write_network,
 )
 from prometheus_client.parser import text_string_to_metric_families
@@ -458,6 +460,34 @@ async def test_ages_grow_while_the_node_seals_nothing(tmp_path: Path) -> None:
         assert value(text, "vcledger_checkpoint_age_seconds") == 0
     finally:
         await service.close()
+
+
+def scrape(url: str) -> str:
+    status, body = http_get(url + "/metrics")
+    assert status == 200
+    return body.decode()
+
+
+@pytest.mark.slow
+def test_a_consensus_node_reports_its_peers_and_heights(tmp_path: Path) -> None:
+    """In a 4-validator network every node sees its 3 peers and says which height consensus
+    is deciding; once one goes, the others see 2."""
+    network = write_network(tmp_path / "net", 4, consensus=FAST_CONSENSUS)
+    with running_nodes([n.config for n in network.nodes], tmp_path) as nodes:
+        def all_see(count: int, among: list[Any]) -> bool:
+            texts = [scrape(node.url) for node in among]
+            return all(value(text, "vcledger_peers_connected") == count for text in texts)
+
+        wait_until(lambda: all_see(3, nodes), timeout=30, what="every node sees 3 peers")
+        text = scrape(nodes[0].url)
+        assert value(text, "vcledger_peers_known") == 3
+        assert value(text, "vcledger_catch_up_failures_total") >= 0
+        # NaN between heights: wait for a number, the height after the newest block.
+        wait_until(lambda: value(scrape(nodes[0].url), "vcledger_consensus_height")
+                   == value(scrape(nodes[0].url), "vcledger_block_height") + 1,
+                   timeout=30, what="consensus deciding the next height")
+        nodes[3].kill()
+        wait_until(lambda: all_see(2, nodes[:3]), timeout=30, what="the others see 2 peers")
 
 
 # -- the monitoring files -------------------------------------------------------------------
