@@ -1,11 +1,13 @@
-"""The one place a node is put together: service, block producer, peers and the HTTP API.
+"""The one place a node is put together: store, ledger, mempool, checkpoints, signature
+checker, metrics, service, block producer (with its peers) and the HTTP API.
 
 :func:`assemble_node` is what ``vcledger-node run`` and the in-process tests
-use.  The parts are wired one way only: the service (store, ledger, mempool,
-checkpoints, signature checker) knows its producer through
-:meth:`node.service.NodeService.start`; the producer owns its peer set and
-reads the service; the API reads the service.  No part writes another's
-attributes.
+use.  Each part is built here and handed to the parts that use it through their
+constructors: the service gets the store, ledger, mempool, checkpoints,
+signature checker and metrics; the producer gets the service; the API reads the
+service; the metrics read every part through one :class:`NodeReadings`.  The
+service knows its producer through :meth:`node.service.NodeService.start`.  No
+part writes another's attributes.
 
 The node's wall clock is a parameter.  :func:`wall_clock_from_environment`
 reads the one test-only knob, :data:`TEST_CLOCK_OFFSET_VARIABLE`, so a test can
@@ -14,8 +16,10 @@ run a node whose clock is off by a known amount (clock-skew tests across hosts).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,10 +28,16 @@ from aiohttp import web
 
 from client.keys import KeyPair
 from node.api import build_app
+from node.checkpoints import Checkpoints
 from node.config import Genesis, NodeConfig
 from node.errors import ConfigError
+from node.ledger import Ledger
+from node.mempool import Mempool
+from node.metrics import NodeMetrics, NodeReadings, newest_checkpoint_time
 from node.producer import ConsensusProducer, ServedSingleValidator
 from node.service import BlockProducer, NodeService
+from node.signatures import SignatureChecker
+from node.store import Store
 
 log = logging.getLogger("vcledger.node")
 
@@ -42,27 +52,96 @@ class AssembledNode:
     app: web.Application
 
 
+ProducerFactory = Callable[[NodeService], BlockProducer]
+"""Builds the block producer for an assembled service (tests pass one that seals on demand)."""
+
+
 def make_producer(service: NodeService) -> BlockProducer:
     """The sole validator of a one-validator network decides alone; consensus otherwise
     (also for observers, which follow the validators)."""
     if len(service.genesis.validators) == 1 and service.config.role == "validator":
         return ServedSingleValidator(service)
-    return ConsensusProducer(service)
+    return ConsensusProducer(service, evidence_held=count_evidence(service.store))
+
+
+def count_evidence(store: Store) -> int:
+    """Evidence records in the store (read once at start; the producer counts new ones)."""
+    return sum(1 for _ in store.iter_evidence(None, sys.maxsize))
 
 
 def assemble_node(config: NodeConfig, genesis: Genesis, key: KeyPair | None, *,
-                  clock: Callable[[], float] = time.time) -> AssembledNode:
+                  clock: Callable[[], float] = time.time,
+                  signature_workers: int | None = None,
+                  producer: ProducerFactory = make_producer) -> AssembledNode:
     """Open the node's database and build every part; nothing runs until
     ``service.start(producer)``.  Raises :class:`ConfigError` for a key that does not
-    fit the node's role (the database is closed again)."""
-    service = NodeService(config, genesis, key, clock=clock)
+    fit the node's role (the database is closed again).
+
+    ``signature_workers`` overrides the node file's setting (tests run many nodes on a
+    few cores)."""
+    store = Store.open(config.data_dir, create=True)
+    signatures: SignatureChecker | None = None
     try:
+        ledger = Ledger(store, genesis)
+        checkpoints = Checkpoints(store, ledger, genesis)
+        signatures = SignatureChecker(
+            genesis.origin,
+            workers=config.signature_workers if signature_workers is None else signature_workers)
+        metrics = NodeMetrics()
+        service = NodeService(config, genesis, key, store=store, ledger=ledger,
+                              mempool=Mempool(config.mempool.max_events),
+                              checkpoints=checkpoints, signatures=signatures, metrics=metrics,
+                              clock=clock)
         service.check_role()
-        producer = make_producer(service)
-        return AssembledNode(service, producer, build_app(service))
+        built = producer(service)
+        metrics.watch(readings_of(service, built))
+        return AssembledNode(service, built, build_app(service))
     except BaseException:
-        service.store.close()
+        if signatures is not None:
+            signatures.close()
+        store.close()
         raise
+
+
+def readings_of(service: NodeService, producer: BlockProducer) -> NodeReadings:
+    """What the metrics read from this node at each scrape.  Peers, rounds and catch-up
+    only where consensus runs: a single validator has none of them."""
+    ledger, checkpoints, quorum = service.ledger, service.checkpoints, service.genesis.quorum
+
+    def newest_block_time() -> float | None:
+        header = ledger.head.header
+        return None if header is None else header.time_ms / 1000
+
+    def newest_checkpoint_cosignatures() -> int | None:
+        head = ledger.head
+        return None if head.height == 0 else checkpoints.signer_count(head.tree_size)
+
+    held = count_evidence(service.store)
+    common = NodeReadings(
+        clock=lambda: service.clock(),  # noqa: PLW0108 - tests set the clock after assembly
+        data_dir=service.config.data_dir,
+        newest_block_time=newest_block_time,
+        newest_checkpoint_time=lambda: newest_checkpoint_time(checkpoints, quorum),
+        newest_checkpoint_cosignatures=newest_checkpoint_cosignatures,
+        evidence_records=lambda: held)  # only consensus records new evidence
+    if not isinstance(producer, ConsensusProducer):
+        return common
+    peers, catch_up = producer.peers, producer.catch_up
+
+    def peers_connected() -> int:
+        # A peer counts once, through the link this node dialled (it may also have dialled in).
+        return len({c.label for c in peers.connections} & set(peers.peer_urls))
+
+    return dataclasses.replace(
+        common,
+        peers_connected=peers_connected,
+        peers_known=lambda: len(peers.peer_urls),
+        consensus_position=producer.consensus_position,
+        round_changes=lambda: producer.round_changes,
+        catch_up_blocks=lambda: catch_up.blocks_fetched,
+        catch_up_failures=lambda: catch_up.failures,
+        evidence_records=lambda: producer.evidence_records,
+    )
 
 
 def wall_clock_from_environment(environ: Mapping[str, str]) -> Callable[[], float]:

@@ -59,6 +59,10 @@ class CatchUp:
         self.head_height = head_height
         self.commit = commit
         self.sources = SyncSources(peers.peer_urls)
+        self.blocks_fetched = 0
+        """Blocks fetched from peers and committed since the node started."""
+        self.failures = 0
+        """Block fetches that failed or brought a block the producer refused."""
         self._task: asyncio.Task[None] | None = None
 
     def behind_peers(self) -> bool:
@@ -91,12 +95,15 @@ class CatchUp:
             for url in self.sources.order():
                 raw = await self._fetch_block(url, height)
                 if raw is None:
+                    self.failures += 1
                     self.sources.failed(url)
                     continue
                 if await self.commit(raw):
+                    self.blocks_fetched += 1
                     self.sources.served(url)
                     progressed = True
                     break
+                self.failures += 1
                 self.sources.failed(url)
             if not progressed:
                 failures += 1

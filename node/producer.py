@@ -123,9 +123,13 @@ class ConsensusProducer:
     """A :class:`node.service.BlockProducer` for a network of several validators; an
     observer runs it too, following decisions and catching up without voting."""
 
-    def __init__(self, service: NodeService) -> None:
+    def __init__(self, service: NodeService, *, evidence_held: int = 0) -> None:
         self.service = service
         self.ledger = service.ledger
+        self.round_changes = 0
+        """Rounds entered above round 0 since the node started (each one a lost round)."""
+        self.evidence_records = evidence_held
+        """Evidence records in the store: those held at start plus each one recorded."""
         genesis = service.genesis
         self.origin = genesis.origin
         self.validators = genesis.validator_keys
@@ -179,6 +183,12 @@ class ConsensusProducer:
     def behind_peers(self) -> bool:
         return self.catch_up.behind_peers()
 
+    def consensus_position(self) -> tuple[int, int] | None:
+        """``(height, round)`` the driver is deciding; None between heights."""
+        if not self.driver.height_started:
+            return None
+        return self.driver.machine.height, self.driver.machine.round
+
     def commit_expected(self) -> bool:
         # Also while no peer is connected: this node cannot know what the others committed.
         return self.driver.commit_expected() or not self._peers.connections
@@ -227,6 +237,7 @@ class ConsensusProducer:
             log.info("consensus ignored a message: %s", refused.diagnostics())
         after = (self.driver.machine.height, self.driver.machine.round)
         if after != before and after[1] > 0:
+            self.round_changes += 1
             log.info("height %d: now in round %d", after[0], after[1])
         for action in actions:
             answer = await self._carry_out(action)
@@ -447,6 +458,7 @@ class ConsensusProducer:
         record = EvidenceRecord(kind, first.height, first.round, signer, first.signed,
                                 second.signed)
         self.service.store.put_evidence(record.key(), record.encode())
+        self.evidence_records += 1
         log.warning("evidence: validator %s signed two different %s messages at height %d "
                     "round %d", signer.hex()[:16], kind, first.height, first.round)
 

@@ -4,6 +4,11 @@ One asyncio task — the block producer — is the only writer of the ledger.
 Block production is a replaceable part (:class:`BlockProducer`): this module
 ships the single-validator producer; consensus plugs in the same way.  The
 HTTP API (:mod:`node.api`) and peers call :class:`NodeService` methods.
+
+The service builds none of its parts: :func:`node.assembly.assemble_node` opens
+the store and hands it, the ledger, mempool, checkpoints, signature checker and
+metrics to the constructor.  The service owns them from then on (:meth:`close`
+closes the store and the checker's workers).
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from node.checkpoints import Checkpoints
 from node.config import Genesis, NodeConfig
 from node.errors import ConfigError, MempoolFull, NodeBehind, RuleViolation
 from node.ledger import Head, Ledger, PreparedBlock
+from node.logs import log_admitted, log_block_committed, log_rejected
 from node.mempool import Mempool
-from node.metrics import NodeMetrics, newest_checkpoint_time
+from node.metrics import NodeMetrics
 from node.peers import PeerSet
 from node.signatures import SignatureChecker
 from node.store import Store
@@ -94,29 +100,24 @@ class NodeService:
         genesis: Genesis,
         key: KeyPair | None,
         *,
+        store: Store,
+        ledger: Ledger,
+        mempool: Mempool,
+        checkpoints: Checkpoints,
+        signatures: SignatureChecker,
+        metrics: NodeMetrics,
         clock: Callable[[], float] = time.time,
-        signature_workers: int | None = None,
     ) -> None:
         self.config = config
         self.genesis = genesis
         self.key = key
         self.clock = clock
-        self.store = Store.open(config.data_dir, create=True)
-        try:
-            self.ledger = Ledger(self.store, genesis)
-        except BaseException:
-            self.store.close()
-            raise
-        self.checkpoints = Checkpoints(self.store, self.ledger, genesis)
-        self.mempool = Mempool(config.mempool.max_events)
-        self.metrics = NodeMetrics()
-        self.metrics.watch_checkpoint_age(
-            lambda: newest_checkpoint_time(self.checkpoints, genesis.quorum),
-            lambda: self.clock())  # noqa: PLW0108 - read at scrape time: tests set the clock
-        self.signatures = SignatureChecker(
-            genesis.origin,
-            workers=signature_workers if signature_workers is not None
-            else config.signature_workers)
+        self.store = store
+        self.ledger = ledger
+        self.checkpoints = checkpoints
+        self.mempool = mempool
+        self.metrics = metrics
+        self.signatures = signatures
         self.validator_name = None if key is None else genesis.validator_name(key.public_key)
         # None wakes a waiter without an outcome: production stopped, nothing will commit.
         self._waiters: dict[Hash, list[asyncio.Future[Outcome | None]]] = {}
@@ -233,7 +234,9 @@ class NodeService:
             try:
                 event = decode_event(data)
             except LedgerError as exc:
-                results[i] = self._reject(None, exc)
+                results[i] = self._reject(
+                    exc, event_hash=leaf_hash(data) if isinstance(data, bytes) else None,
+                    from_peer=from_peer)
                 continue
             position = self.ledger.event_position(event.hash)
             if position is not None:
@@ -246,7 +249,7 @@ class NodeService:
                 self.ledger.admit(event, now_ms, signature_checked=True)
             except RuleViolation as exc:
                 if exc.code in STATELESS_RULES or from_peer:
-                    results[i] = self._reject(event.hash, exc)
+                    results[i] = self._reject(exc, event=event, from_peer=from_peer)
                 else:
                     retry.append((i, event))
                 continue
@@ -255,7 +258,7 @@ class NodeService:
         if retry:
             for i, event, outcome in await self._admit_after_catching_up(retry):
                 if isinstance(outcome, LedgerError):
-                    results[i] = self._reject(event.hash, outcome)
+                    results[i] = self._reject(outcome, event=event, from_peer=from_peer)
                 elif event.hash not in seen and event.hash not in self.mempool:
                     seen.add(event.hash)
                     to_check.append((i, event))
@@ -277,10 +280,10 @@ class NodeService:
         admitted: list[SignedEvent] = []
         for (i, event), ok in zip(to_check, verdicts, strict=True):
             if not ok:
-                results[i] = self._reject(event.hash, RuleViolation(
+                results[i] = self._reject(RuleViolation(
                     "bad_signature",
                     f"{event.kind.value} event {event.hash.hex()}: signature does not verify for "
-                    f"network {self.genesis.origin!r}"))
+                    f"network {self.genesis.origin!r}"), event=event, from_peer=from_peer)
                 continue
             position = self.ledger.event_position(event.hash)
             if position is not None:
@@ -291,6 +294,7 @@ class NodeService:
                 self._admitted_at[event.hash] = time.monotonic()
             results[i] = Pending(event.hash)
         if admitted:
+            log_admitted(log, admitted, from_peer=from_peer)
             self.metrics.events_accepted.inc(len(admitted))
             self.metrics.mempool_size.set(len(self.mempool))
             if self._producer is not None:
@@ -346,9 +350,16 @@ class NodeService:
                 return False
         return True
 
-    def _reject(self, event_hash: Hash | None, error: LedgerError) -> Rejected:
+    def _reject(self, error: LedgerError, *, event: SignedEvent | None = None,
+                event_hash: Hash | None = None, from_peer: bool = False,
+                at_block: bool = False) -> Rejected:
+        """Count, log and describe one refused event: ``event`` if it could be decoded,
+        else the hash of its bytes (``event_hash``) for the log line only: the answer names
+        no hash for bytes that are not an event."""
         self.metrics.events_rejected.labels(reason=error.code).inc()
-        return Rejected(event_hash, error)
+        log_rejected(log, error, event=event, event_hash=event_hash, from_peer=from_peer,
+                     at_block=at_block)
+        return Rejected(None if event is None else event.hash, error)
 
     async def wait_for(self, event_hash: Hash, timeout: float) -> Outcome | None:
         """Wait until the event is committed or dropped at block building; None on timeout."""
@@ -411,7 +422,7 @@ class NodeService:
                 self.metrics.commit_latency.observe(now - admitted)
         for event, violation in block.rejected:
             self._admitted_at.pop(event.hash, None)
-            rejection = self._reject(event.hash, violation)
+            rejection = self._reject(violation, event=event, at_block=True)
             self._rejections[event.hash] = rejection
             while len(self._rejections) > MAX_REMEMBERED_REJECTIONS:
                 self._rejections.popitem(last=False)
@@ -419,9 +430,9 @@ class NodeService:
         self.metrics.events_committed.inc(len(block.events))
         self.metrics.block_seconds.observe(now - started)
         self._update_gauges()
-        log.info("block %d: %d events, %d dropped, tree size %d, %.0f ms",
-                 head.height, len(block.events), len(block.rejected), head.tree_size,
-                 (now - started) * 1000)
+        log_block_committed(log, height=head.height, first_index=block.header.first_index,
+                            events=block.events, dropped=len(block.rejected),
+                            tree_size=head.tree_size, elapsed_s=now - started)
         async with self.block_committed:
             self.block_committed.notify_all()
         return head

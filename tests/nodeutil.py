@@ -49,6 +49,7 @@ from client.hashes import Hash
 from client.keys import KeyPair, write_key_file
 from client.merkle import leaf_hash
 from client.trust import format_trust
+from node.assembly import AssembledNode, ProducerFactory, assemble_node
 from node.config import Genesis, NodeConfig, load_genesis, load_node_config
 from node.provision import NodeFiles, genesis_toml, node_toml
 from node.service import SingleValidatorProducer
@@ -606,6 +607,18 @@ class ManualProducer(SingleValidatorProducer):
 
     async def run(self) -> None:
         await asyncio.Event().wait()
+
+
+def assemble_in_process(network: NetworkFiles, index: int = 0, *,
+                        producer: ProducerFactory = ManualProducer,
+                        signature_workers: int = 1,
+                        clock: Callable[[], float] = time.time) -> AssembledNode:
+    """Node ``index`` of ``network`` assembled in this process, as ``vcledger-node run``
+    assembles it, by default with a :class:`ManualProducer` and its signature checks in
+    this process (``signature_workers = 1``)."""
+    config = load_node_config(network.nodes[index].config)
+    return assemble_node(config, load_genesis(config.genesis), network.validator_keys[index],
+                         signature_workers=signature_workers, producer=producer, clock=clock)
 
 
 async def seal_block(service: Any) -> Any:

@@ -33,11 +33,16 @@ from client.refresh import BundleNotRefreshable, refresh_bundle
 from client.state import STATE_DIR_ENV, CheckpointRollback, ForkDetected, remembered_checkpoint
 from client.trust import Trust
 from client.verify import verify_bundle
-from node.api import build_app
-from node.config import load_genesis, load_node_config
 from node.ledger import Head
 from node.service import NodeService
-from tests.nodeutil import ManualProducer, TestIssuer, digest, fixed_key, seal_block, write_network
+from tests.nodeutil import (
+    TestIssuer,
+    assemble_in_process,
+    digest,
+    fixed_key,
+    seal_block,
+    write_network,
+)
 
 GOVERNANCE = fixed_key("governance")
 ISSUER = TestIssuer(fixed_key("issuer"))
@@ -127,11 +132,10 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[LiveNode]:
     net = write_network(tmp_path / "net", governance=GOVERNANCE)
-    config = load_node_config(net.nodes[0].config)
-    service = NodeService(config, load_genesis(config.genesis), net.validator_keys[0],
-                          signature_workers=1)
-    await service.start(ManualProducer(service))
-    server = TestServer(build_app(service), host="127.0.0.1")
+    assembled = assemble_in_process(net)
+    service = assembled.service
+    await service.start(assembled.producer)
+    server = TestServer(assembled.app, host="127.0.0.1")
     await server.start_server()
     anchor = ISSUER.sign(BatchAnchor(ISSUER.did, BATCH_ID, BATCH.root, BATCH.size))
     node = LiveNode(service, server, net.validator_keys[0].seed, anchor)

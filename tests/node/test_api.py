@@ -44,11 +44,17 @@ from client.status import (
     issuer_status_key,
     pathway_status_key,
 )
-from node.api import EVENT_CONTENT_TYPE, EVENTS_CONTENT_TYPE, build_app
-from node.config import load_genesis, load_node_config
+from node.api import EVENT_CONTENT_TYPE, EVENTS_CONTENT_TYPE
 from node.ledger import Head
 from node.service import NodeService
-from tests.nodeutil import ManualProducer, TestIssuer, digest, fixed_key, seal_block, write_network
+from tests.nodeutil import (
+    TestIssuer,
+    assemble_in_process,
+    digest,
+    fixed_key,
+    seal_block,
+    write_network,
+)
 
 GOVERNANCE = fixed_key("governance")
 ISSUER = TestIssuer(fixed_key("issuer"))
@@ -95,11 +101,10 @@ async def make_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
         settings = {"max_body_bytes": MAX_BODY, "max_wait_s": 5, **settings}
         net = write_network(tmp_path / f"net{len(made)}", governance=GOVERNANCE,
                             settings=settings)
-        config = load_node_config(net.nodes[0].config)
-        service = NodeService(config, load_genesis(config.genesis), net.validator_keys[0],
-                              signature_workers=1)
-        await service.start(ManualProducer(service))
-        client: TestClient[Any, Any] = TestClient(TestServer(build_app(service)))
+        assembled = assemble_in_process(net)
+        service = assembled.service
+        await service.start(assembled.producer)
+        client: TestClient[Any, Any] = TestClient(TestServer(assembled.app))
         await client.start_server()
         node = Node(service, client)
         made.append(node)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -28,6 +29,7 @@ from prometheus_client.samples import Sample
 
 from client import cli as client_cli
 from client.events import SignedEvent
+from client.merkle import leaf_hash
 from node import cli as node_cli
 from node.errors import RuleViolation
 from node.logs import (
@@ -44,12 +46,15 @@ from tests.nodeutil import (
     FAST_CONSENSUS,
     ROOT,
     TestIssuer,
+    assemble_in_process,
     fixed_key,
     http_get,
     node_command,
     post_event,
     post_event_to,
     running_nodes,
+    seal_block,
+    wait_until,
     write_network,
 )
 
@@ -320,6 +325,10 @@ def test_installed_commands_print_the_version() -> None:
 # -- a real node --------------------------------------------------------------------------
 
 
+GARBAGE_EVENT = b"\x92\x01\x02"
+"""A msgpack array that is no event: the observed node rejects it with HTTP 400."""
+
+
 @dataclass(frozen=True)
 class Observed:
     metrics: str
@@ -340,7 +349,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
         for event in submitted:
             status, body = post_event(node, event.encoded)
             assert (status, body.get("status")) == (200, "committed"), body
-        status, _ = post_event_to(node.url, b"\x92\x01\x02")
+        status, _ = post_event_to(node.url, GARBAGE_EVENT)
         assert status == 400
         assert http_get(node.url + "/v1/entries/999999")[0] == 404
         assert http_get(node.url + "/no/such/endpoint")[0] == 404
@@ -394,25 +403,91 @@ def test_node_json_log_lines(observed: Observed) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the runtime calls node.logs' event lines once the "
-                   "node assembly lands (the lead wires them); strict: remove this mark then")
 def test_node_logs_submissions_with_hash_and_issuer(observed: Observed) -> None:
     records = [json.loads(line) for line in node_log_lines(observed.log)]
     event = observed.submitted[1]
     about = [r for r in records if r.get("event_hash") == event.hash.hex()]
     assert about and all(r.get("issuer") == observed.issuer.did for r in about)
-    assert any(r.get("height") is not None for r in about), "no commit line"
+    accepted = [r for r in about if r["message"].startswith("accepted")]
+    assert [r["level"] for r in accepted] == ["INFO"], about
+    committed = [r for r in about if r.get("height") is not None]
+    assert len(committed) == 1 and committed[0]["index"] >= 0, "no commit line"
+    # Bytes that are not an event: the line names their hash and the reason, at INFO.
+    garbage = leaf_hash(GARBAGE_EVENT).hex()
+    rejected = [r for r in records if r.get("event_hash") == garbage]
+    assert len(rejected) == 1 and rejected[0]["level"] == "INFO" and rejected[0]["reason"]
+    assert rejected[0]["message"].startswith("rejected event submitted")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="NodeMetrics.watch(NodeReadings) is called by the node "
-                   "assembly once it lands (the lead wires it); strict: remove this mark then")
 def test_node_metrics_read_the_running_node(observed: Observed) -> None:
     text = observed.metrics
     assert value(text, "vcledger_database_bytes") > 0
     assert 0 <= value(text, "vcledger_newest_block_age_seconds") < 60
     assert value(text, "vcledger_checkpoint_cosignatures") == 1
     assert value(text, "vcledger_evidence_records") == 0
+    # A single validator has no peers and runs no consensus rounds: unknown, not zero.
+    for gauge in ("vcledger_peers_connected", "vcledger_consensus_round"):
+        assert math.isnan(value(text, gauge)), gauge
+    assert value(text, "vcledger_consensus_round_changes_total") == 0
+
+
+async def test_ages_grow_while_the_node_seals_nothing(tmp_path: Path) -> None:
+    """The stalled-node alert: both ages keep growing at each scrape while no block comes,
+    and fall back once one is sealed."""
+    now = [1_900_000_000.0]
+    issuer = TestIssuer(fixed_key("ages issuer"))
+    network = write_network(tmp_path / "net", 1, consensus=FAST_CONSENSUS)
+    assembled = assemble_in_process(network, clock=lambda: now[0])
+    service = assembled.service
+    await service.start(assembled.producer)
+    try:
+        metrics = service.metrics
+        assert math.isnan(value(metrics.render().decode(), "vcledger_newest_block_age_seconds"))
+        await service.submit([issuer.register(network.governance).encoded])
+        await seal_block(service)
+        ages = []
+        for step in (2.0, 60.0):
+            now[0] += step
+            text = metrics.render().decode()
+            ages.append((value(text, "vcledger_newest_block_age_seconds"),
+                         value(text, "vcledger_checkpoint_age_seconds")))
+            assert value(text, "vcledger_checkpoint_cosignatures") == 1
+        assert ages == [(2.0, 2.0), (62.0, 62.0)]
+        await seal_block(service)
+        text = metrics.render().decode()
+        assert value(text, "vcledger_newest_block_age_seconds") == 0
+        assert value(text, "vcledger_checkpoint_age_seconds") == 0
+    finally:
+        await service.close()
+
+
+def scrape(url: str) -> str:
+    status, body = http_get(url + "/metrics")
+    assert status == 200
+    return body.decode()
+
+
+@pytest.mark.slow
+def test_a_consensus_node_reports_its_peers_and_heights(tmp_path: Path) -> None:
+    """In a 4-validator network every node sees its 3 peers and says which height consensus
+    is deciding; once one goes, the others see 2."""
+    network = write_network(tmp_path / "net", 4, consensus=FAST_CONSENSUS)
+    with running_nodes([n.config for n in network.nodes], tmp_path) as nodes:
+        def all_see(count: int, among: list[Any]) -> bool:
+            texts = [scrape(node.url) for node in among]
+            return all(value(text, "vcledger_peers_connected") == count for text in texts)
+
+        wait_until(lambda: all_see(3, nodes), timeout=30, what="every node sees 3 peers")
+        text = scrape(nodes[0].url)
+        assert value(text, "vcledger_peers_known") == 3
+        assert value(text, "vcledger_catch_up_failures_total") >= 0
+        # NaN between heights: wait for a number, the height after the newest block.
+        wait_until(lambda: value(scrape(nodes[0].url), "vcledger_consensus_height")
+                   == value(scrape(nodes[0].url), "vcledger_block_height") + 1,
+                   timeout=30, what="consensus deciding the next height")
+        nodes[3].kill()
+        wait_until(lambda: all_see(2, nodes[:3]), timeout=30, what="the others see 2 peers")
 
 
 # -- the monitoring files -------------------------------------------------------------------

@@ -29,7 +29,6 @@ from client.events import (
     SignedEvent,
     sign_event,
 )
-from node.config import load_genesis, load_node_config
 from node.errors import MempoolFull
 from node.ledger import Head, Ledger
 from node.service import (
@@ -41,7 +40,14 @@ from node.service import (
     SubmitResult,
 )
 from node.store import Store, StoreBatch
-from tests.nodeutil import FAST_CONSENSUS, TestIssuer, digest, fixed_key, write_network
+from tests.nodeutil import (
+    FAST_CONSENSUS,
+    TestIssuer,
+    assemble_in_process,
+    digest,
+    fixed_key,
+    write_network,
+)
 
 GOVERNANCE = fixed_key("governance")
 ISSUER = TestIssuer(fixed_key("issuer"))
@@ -74,12 +80,12 @@ async def make_service(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
                    workers: int = 1, **settings: object) -> NodeService:
         net = write_network(tmp_path / f"net{len(started)}", governance=GOVERNANCE,
                             consensus=consensus, settings=settings)
-        config = load_node_config(net.nodes[0].config)
-        service = NodeService(config, load_genesis(config.genesis), net.validator_keys[0],
-                              signature_workers=workers)
+        assembled = assemble_in_process(
+            net, producer=ManualProducer if producer == "manual" else SingleValidatorProducer,
+            signature_workers=workers)
+        service = assembled.service
         started.append(service)
-        await service.start(ManualProducer(service) if producer == "manual"
-                            else SingleValidatorProducer(service))
+        await service.start(assembled.producer)
         return service
 
     yield make

@@ -18,10 +18,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from client.trust import format_trust, parse_trust
-from node.api import EVENT_CONTENT_TYPE, PEER_PATH, build_app, verify_page
+from node.api import EVENT_CONTENT_TYPE, PEER_PATH, verify_page
 from node.config import load_genesis, load_node_config
 from node.service import NodeService
-from tests.nodeutil import ManualProducer, TestIssuer, fixed_key, write_network
+from tests.nodeutil import TestIssuer, assemble_in_process, fixed_key, write_network
 
 GOVERNANCE = fixed_key("governance")
 ISSUER = TestIssuer(fixed_key("issuer"))
@@ -32,11 +32,10 @@ CORS = "Access-Control-Allow-Origin"
 async def node(tmp_path: Path) -> AsyncIterator[tuple[NodeService, TestClient[Any, Any]]]:
     net = write_network(tmp_path / "net", governance=GOVERNANCE,
                         settings={"max_body_bytes": 64 * 1024, "max_wait_s": 5})
-    config = load_node_config(net.nodes[0].config)
-    service = NodeService(config, load_genesis(config.genesis), net.validator_keys[0],
-                          signature_workers=1)
-    await service.start(ManualProducer(service))
-    client: TestClient[Any, Any] = TestClient(TestServer(build_app(service)))
+    assembled = assemble_in_process(net)
+    service = assembled.service
+    await service.start(assembled.producer)
+    client: TestClient[Any, Any] = TestClient(TestServer(assembled.app))
     await client.start_server()
     try:
         yield service, client

@@ -44,15 +44,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from client.keys import KeyPair
-from node.api import EVENT_CONTENT_TYPE, EVENTS_CONTENT_TYPE, build_app
+from node.api import EVENT_CONTENT_TYPE, EVENTS_CONTENT_TYPE
 from node.assembly import make_producer
-from node.config import load_genesis, load_node_config
+from node.config import load_node_config
 from node.connlimits import GUARD_KEY, LINGER_S, GuardedSite
-from node.service import NodeService
 from tests.nodeutil import (
     FAST_CONSENSUS,
     NetworkFiles,
     TestIssuer,
+    assemble_in_process,
     fixed_key,
     running_nodes,
     wait_until,
@@ -103,10 +103,9 @@ class LiveNode:
 
     async def _start(self) -> None:
         config = load_node_config(self.network.nodes[self.index].config)
-        self.service = NodeService(config, load_genesis(config.genesis),
-                                   self.network.validator_keys[self.index], signature_workers=1)
-        producer = make_producer(self.service)
-        self.runner = web.AppRunner(build_app(self.service), keepalive_timeout=15,
+        assembled = assemble_in_process(self.network, self.index, producer=make_producer)
+        self.service, producer = assembled.service, assembled.producer
+        self.runner = web.AppRunner(assembled.app, keepalive_timeout=15,
                                     max_line_size=8190, max_field_size=8190,
                                     lingering_time=LINGER_S)
         await self.runner.setup()
