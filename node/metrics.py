@@ -8,7 +8,7 @@ callbacks of one :class:`NodeReadings`, which the node's assembly hands to
 reference to this module, and an age keeps growing while a stalled node writes nothing.
 
 Every family is exported from the start, so dashboards and alert rules
-(``deploy/alerts.yml``) find their names on any node.  A gauge with no reading yet is NaN
+(``configs/deploy/alerts.yml``) find their names on any node.  A gauge with no reading yet is NaN
 ("unknown"); a count with no reading is 0: the node has no such part (a single validator
 has no peers, rounds or catch-up).  The ``_created`` series are switched off: they double
 the output and no dashboard or alert reads them.

@@ -1,5 +1,5 @@
 """What an operator sees: /metrics families, JSON log lines, ``--version``, and the
-monitoring files in deploy/ (the dashboard and alert rules query only metrics that exist).
+monitoring files in configs/deploy/ (the dashboard and alert rules query only metrics that exist).
 
 Fast tests drive :class:`node.metrics.NodeMetrics` and :mod:`node.logs` in process with
 readings and events made here.  The slow ones scrape and read a real ``vcledger-node run``
@@ -58,8 +58,8 @@ from tests.nodeutil import (
     write_network,
 )
 
-DASHBOARD = ROOT / "deploy" / "grafana-dashboard.json"
-ALERTS = ROOT / "deploy" / "alerts.yml"
+DASHBOARD = ROOT / "configs" / "deploy" / "grafana-dashboard.json"
+ALERTS = ROOT / "configs" / "deploy" / "alerts.yml"
 UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 #: Families every node exports from the start (dashboards and alerts rely on the names).
