@@ -69,7 +69,12 @@ class NodeReader(Protocol):
     """Read access to the content-addressed status-map nodes."""
 
     def get_node(self, node_hash: bytes) -> bytes | None:
-        """The stored bytes of the node with this hash, or ``None`` if absent."""
+        """The stored bytes of the node with this hash, or ``None`` if absent.
+
+        A reader whose answers are already checked against their hash (with
+        :func:`check_node`, or computed here) says so with a true class
+        attribute ``checks_nodes``, and reads skip the second SHA-256.
+        """
         ...
 
 
@@ -92,6 +97,17 @@ class MemoryNodeStore:
 def _read_node(reader: NodeReader, node_hash: bytes) -> bytes:
     """The stored bytes of a non-empty node, checked to hash to ``node_hash``."""
     data = reader.get_node(node_hash)
+    if getattr(reader, "checks_nodes", False) and data is not None:
+        return data  # the reader checked these bytes against node_hash already
+    return check_node(node_hash, data)
+
+
+def check_node(node_hash: bytes, data: bytes | None) -> bytes:
+    """``data`` if it is a well-formed node that hashes to ``node_hash``.
+
+    Raises :class:`SmtNodeCorrupted` when it is missing (``None``), malformed,
+    or hashes to something else.
+    """
     if data is None:
         raise SmtNodeCorrupted(f"status-map node {node_hash.hex()} is missing from the store")
     if len(data) == _INTERNAL_SIZE and data[0] == _INTERNAL_TAG:
