@@ -35,6 +35,9 @@ from node.tlog import PersistentLog, StagedAppend
 
 MAX_CERTIFICATE_SIZE = 64 * 1024
 
+HEAD_READ_CACHE = 100_000
+"""Committed reads (status records, absent events) remembered per table before it is emptied."""
+
 
 class BlockMismatch(RuleViolation):
     """Someone else's block does not re-execute to what it claims."""
@@ -91,6 +94,8 @@ class PreparedBlock:
     batch: StoreBatch
     staged_log: StagedAppend
     status_root: Hash
+    status_keys: frozenset[Hash]
+    """The status keys the block writes (what :meth:`Ledger.adopt` must forget it read)."""
 
     @property
     def block_id(self) -> Hash:
@@ -111,6 +116,44 @@ class StatusProof:
     proof: SmtProof
 
 
+class _HeadReads:
+    """Committed reads as of the adopted head, so an event's rule checks read LevelDB once.
+
+    Each submitted event is judged at admission and again when its block is
+    built, and the service asks twice whether it is already in the log: six
+    reads of the same few keys, all answered by the same committed state.
+    Only a block changes that state, and :meth:`forget` drops exactly what a
+    block changes (its status keys and its leaves' hashes) once it is adopted,
+    so a cached answer is always the head's.  Bounded: a full table is emptied.
+    """
+
+    __slots__ = ("absent_events", "records")
+
+    def __init__(self) -> None:
+        self.records: dict[Hash, bytes | None] = {}
+        # Leaf hashes the store did not hold (events are only ever added, by blocks).
+        self.absent_events: set[Hash] = set()
+
+    def remember_record(self, status_key: Hash, value: bytes | None) -> None:
+        if len(self.records) >= HEAD_READ_CACHE:
+            self.records.clear()
+        self.records[status_key] = value
+
+    def remember_absent(self, leaf_hash: Hash) -> None:
+        if len(self.absent_events) >= HEAD_READ_CACHE:
+            self.absent_events.clear()
+        self.absent_events.add(leaf_hash)
+
+    def forget(self, block: PreparedBlock) -> None:
+        records = self.records
+        for status_key in block.status_keys:
+            records.pop(status_key, None)
+        absent = self.absent_events
+        for event in block.events:
+            absent.discard(event.hash)
+        absent.discard(block.header.hash)
+
+
 class Ledger:
     """The committed chain of one node.  Not thread-safe: one task owns it."""
 
@@ -126,6 +169,7 @@ class Ledger:
         self.log = PersistentLog(store)
         self.head = self._load_head()
         self.status = StatusMap(store, self.head.status_root)
+        self._reads = _HeadReads()
 
     @classmethod
     def open(cls, store: Store, genesis: Genesis) -> Ledger:
@@ -190,10 +234,20 @@ class Ledger:
     # -- the rules' view of committed state (node.rules.StateReader) -------------------------
 
     def get_record(self, status_key: Hash) -> bytes | None:
-        return self.status.get(status_key)
+        records = self._reads.records
+        if status_key in records:
+            return records[status_key]
+        value = self.status.get(status_key)
+        self._reads.remember_record(status_key, value)
+        return value
 
     def has_event(self, event_hash: Hash) -> bool:
-        return self.store.get_event_position(event_hash) is not None
+        if event_hash in self._reads.absent_events:
+            return False
+        if self.store.get_event_position(event_hash) is None:
+            self._reads.remember_absent(event_hash)
+            return False
+        return True
 
     # -- writing -------------------------------------------------------------------------
 
@@ -247,7 +301,7 @@ class Ledger:
             batch.put_event_position(event.hash, first_index + offset, height)
         batch.put_event_position(header.hash, header.index, height)
         return PreparedBlock(head, header, executed.accepted, executed.rejected, batch, staged,
-                             status_root)
+                             status_root, frozenset(executed.updates))
 
     def next_block_time_ms(self, now_ms: int) -> int:
         """The time a block built now carries: the clock, but always after its parent's."""
@@ -310,6 +364,7 @@ class Ledger:
         assert block.parent == self.head, "a second writer changed the ledger"
         self.log.applied(block.staged_log)
         self.status.applied(block.status_root)
+        self._reads.forget(block)
         self.head = head
 
     # -- reading -------------------------------------------------------------------------
@@ -326,8 +381,13 @@ class Ledger:
         head; until then its positions are hidden, so no reader is told about
         an index that :meth:`leaf` and the proofs do not serve yet.
         """
+        if event_hash in self._reads.absent_events:
+            return None
         found = self.store.get_event_position(event_hash)
-        if found is None or found[0] >= self.head.tree_size:
+        if found is None:
+            self._reads.remember_absent(event_hash)
+            return None
+        if found[0] >= self.head.tree_size:
             return None
         return Position(*found)
 

@@ -96,6 +96,9 @@ class StateReader(Protocol):
 # once (records are immutable values, so sharing one object is safe).
 _decode_record = functools.lru_cache(maxsize=1024)(decode_record)
 _issuer_key = functools.lru_cache(maxsize=4096)(issuer_status_key)
+# An event's credential key is derived at admission and again when its block is
+# built, usually a few thousand events later: remember that many (~4 MiB).
+_credential_key = functools.lru_cache(maxsize=16_384)(credential_status_key)
 
 
 @dataclass(frozen=True)
@@ -337,7 +340,7 @@ def _rule_for(
         record = _issuer(state, payload.issuer)
         _require_active(record)
         _require_current_key(record, signer)
-        key = credential_status_key(payload.issuer, payload.digest)
+        key = _credential_key(payload.issuer, payload.digest)
         if _credential(state, key) is not None:
             raise RuleViolation("already_issued",
                                 f"{payload.issuer} already has credential {payload.digest.hex()} "
@@ -357,7 +360,7 @@ def _rule_for(
     if isinstance(payload, CredentialRevoke):
         record = _issuer(state, payload.issuer)
         by_governance = _require_revoker(context, record, signer)
-        key = credential_status_key(payload.issuer, payload.digest)
+        key = _credential_key(payload.issuer, payload.digest)
         existing = _credential(state, key)
         if existing is not None and existing.revoked is not None:
             raise RuleViolation("already_revoked",

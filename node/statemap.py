@@ -21,7 +21,7 @@ from typing import cast
 from client.hashes import Hash
 from client.smt import EMPTY, SmtProof
 from node.errors import StoreCorrupted
-from node.smt import apply_updates, get_value, prove
+from node.smt import apply_updates, check_node, get_value, prove
 from node.store import LruCache, Store, StoreBatch
 
 __all__ = ["NODE_CACHE_SIZE", "StatusMap"]
@@ -34,10 +34,15 @@ class _CachedNodes:
     """A :class:`node.smt.NodeReader` over the store with a bounded LRU in front.
 
     Nodes are content addressed and immutable, so a cached node never goes
-    stale; node.smt still checks every node it reads against its hash.
+    stale.  A node read from the store is checked against its hash before it
+    is cached or returned, and the cache holds nothing else but nodes this
+    process computed, so node.smt need not hash a node again on every read
+    (the top levels are read by every block and every proof).
     """
 
     __slots__ = ("_cache", "_get")
+
+    checks_nodes = True
 
     def __init__(self, store: Store, capacity: int) -> None:
         self._cache: LruCache[bytes, bytes] = LruCache(capacity)
@@ -48,6 +53,7 @@ class _CachedNodes:
         if data is None:
             data = self._get(node_hash)
             if data is not None:
+                data = check_node(node_hash, data)
                 self._cache.put(node_hash, data)
         return data
 

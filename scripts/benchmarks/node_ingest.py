@@ -19,16 +19,33 @@ Target: ours at least 0.5x that rate.
 
 The warm-up (the node's worker processes, the issuer's registration) happens
 before the clock starts, in every repetition.
+
+``PYTHONPATH=scripts .venv/bin/python -m benchmarks.node_ingest --stages [N]``
+(from the repository root) prints where the node process's CPU goes instead: each stage
+of the path wrapped in a thread-CPU timer, per event, for two ingestions of N
+events (docs/performance.md, "Ingest").
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import os
+import resource
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import node.ledger
+import node.service
+import node.signatures
+import node.statemap
+import node.store
+import node.tlog
 from benchmarks import GOAL_INGEST, Row, best_of
 from benchmarks.node_scale import (
     ORIGIN,
@@ -119,3 +136,74 @@ def run(quick: bool) -> list[Row]:
         unit="events",
         goal=GOAL_INGEST,
     )]
+
+
+def _stage_timers() -> collections.Counter[str]:
+    """Wrap each stage of the ingest path in a thread-CPU timer; the totals, in seconds.
+
+    Outer stages only: a stage called inside another is counted in the outer one.
+    Patches the modules for the rest of the process (this is a diagnostic run).
+    """
+    totals: collections.Counter[str] = collections.Counter()
+    inside = [False]
+
+    def timed(owner: Any, name: str, label: str) -> None:
+        function: Callable[..., Any] = getattr(owner, name)
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if inside[0]:
+                return function(*args, **kwargs)
+            inside[0] = True
+            started = time.thread_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                totals[label] += time.thread_time() - started
+                inside[0] = False
+
+        setattr(owner, name, wrapper)
+
+    timed(node.service, "leaf_hash", "leaf hash (pending check)")
+    timed(node.service, "decode_event", "decode")
+    timed(node.ledger.Ledger, "event_position", "event_position (service)")
+    timed(node.ledger.Ledger, "admit", "admission rules")
+    timed(node.signatures, "signing_bytes", "signed message for workers")
+    timed(node.ledger, "execute_events", "block rules")
+    timed(node.statemap.StatusMap, "stage", "status map (SMT) update")
+    timed(node.tlog.PersistentLog, "stage_append", "log append")
+    timed(node.store.StoreBatch, "commit", "LevelDB synced write (thread)")
+    timed(node.service.NodeService, "cosign_head", "checkpoint cosigning")
+    return totals
+
+
+def profile_stages(count: int) -> None:
+    """Print the node process's CPU per event by stage, for two ingestions of ``count``."""
+    totals = _stage_timers()
+    encoded = signed_issues(0, count)
+    warm_up = signed_issues(10_000_000, 10_000_000 + 200)
+    last = decode_event(encoded[-1]).hash
+    events = count + len(warm_up) + 1
+    for repetition in (1, 2):
+        totals.clear()
+        main_started, process_started = time.thread_time(), time.process_time()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        elapsed = asyncio.run(_ingest(encoded, last, warm_up))
+        main = time.thread_time() - main_started
+        process = time.process_time() - process_started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        workers = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+        print(f"run {repetition}: {count / elapsed:,.0f} events/s timed; CPU per event over the "
+              f"whole run (start and warm-up included): event-loop thread "
+              f"{main * 1e6 / events:.1f} us, all node threads {process * 1e6 / events:.1f} us, "
+              f"signature workers (with their start) {workers * 1e6 / events:.1f} us")
+        for label, seconds in totals.most_common():
+            print(f"  {label:34s} {seconds * 1e6 / events:6.1f} us")
+        print(f"  {'sum of the stages':34s} {sum(totals.values()) * 1e6 / events:6.1f} us")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["--stages"] or len(sys.argv) > 3 or not (
+            len(sys.argv) == 2 or sys.argv[2].isdigit()):
+        sys.exit("usage: PYTHONPATH=scripts python -m benchmarks.node_ingest --stages [EVENTS]")
+    profile_stages(int(sys.argv[2]) if len(sys.argv) == 3 else 6_000)

@@ -220,6 +220,10 @@ def test_prepare_changes_nothing_until_commit(ledger: Ledger) -> None:
     for offset, event in enumerate(second.events):
         position = ledger.event_position(event.hash)
         assert position is not None and position.index == head.tree_size + offset
+        # Read (and remembered) as absent above: adopting the block must forget that.
+        assert ledger.has_event(event.hash)
+        status_key = credential_status_key(ISSUER.did, event.payload.digest)  # type: ignore[union-attr]
+        assert ledger.get_record(status_key) is not None
     assert new_head.log_root == root_hash(all_leaf_hashes(ledger))
 
 
