@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeAlias, TypeVar
 
 from client.hashes import Hash
-from node.consensus import (
+from node.consensus import ConsensusMachine
+from node.consensus_types import (
     Broadcast,
-    ConsensusMachine,
     ConsensusMessageError,
     Decide,
     Effect,

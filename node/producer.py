@@ -35,7 +35,7 @@ from client.hashes import Hash
 from client.keys import KeyPair
 from client.merkle import leaf_hash
 from node.catchup import CatchUp
-from node.consensus import (
+from node.consensus_types import (
     Message,
     Proposal,
     TimeoutConfig,

@@ -18,10 +18,12 @@ from client.hashes import Hash
 from node.consensus import (
     MAX_PROPOSALS_PER_ROUND,
     MAX_VOTES_PER_SLOT,
-    NIL_ROUND,
     ROUND_WINDOW,
-    Broadcast,
     ConsensusMachine,
+)
+from node.consensus_types import (
+    NIL_ROUND,
+    Broadcast,
     ConsensusMessageError,
     Decide,
     Effect,

@@ -34,10 +34,10 @@ import pytest
 
 from client.encoding import pack
 from client.hashes import Hash
-from node.consensus import (
+from node.consensus import ConsensusMachine
+from node.consensus_types import (
     NIL_ROUND,
     Broadcast,
-    ConsensusMachine,
     Decide,
     Evidence,
     Input,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from protocol_fixtures import ORIGIN, fixed_key, sample_events
 
 from client.merkle import leaf_hash
-from node.consensus import Vote, VoteKind
+from node.consensus_types import Vote, VoteKind
 from node.records import BlockBody, EvidenceRecord
 from node.wire import sign_vote
 

@@ -9,7 +9,7 @@ from protocol_fixtures import CREATED, ORIGIN, fixed_key, sample_events
 
 from client.block import BlockHeader, validator_set_hash
 from client.merkle import leaf_hash
-from node.consensus import NIL_ROUND, Proposal, Vote, VoteKind
+from node.consensus_types import NIL_ROUND, Proposal, Vote, VoteKind
 from node.wire import (
     CosignatureFrame,
     EventsFrame,
