@@ -44,9 +44,8 @@ from node.consensus_types import (
     VoteKind,
     proposer_of,
 )
-from node.driver import (
-    MAX_HEIGHT_MESSAGES,
-    REGOSSIP_INTERVAL,
+from node.driver import MAX_HEIGHT_MESSAGES, REGOSSIP_INTERVAL, ConsensusDriver
+from node.driver_types import (
     Action,
     AnnounceHead,
     BlockBuilt,
@@ -55,7 +54,6 @@ from node.driver import (
     CheckProposal,
     Commit,
     Committed,
-    ConsensusDriver,
     DeleteBodies,
     DriverInput,
     Pacing,

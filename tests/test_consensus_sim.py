@@ -56,7 +56,8 @@ from node.consensus_types import (
     proposer_of,
     quorum_size,
 )
-from node.driver import (
+from node.driver import ConsensusDriver
+from node.driver_types import (
     AnnounceHead,
     BlockBuilt,
     BuildBlock,
@@ -64,7 +65,6 @@ from node.driver import (
     CheckProposal,
     Commit,
     Committed,
-    ConsensusDriver,
     DeleteBodies,
     Pacing,
     PersistBody,
