@@ -32,7 +32,7 @@ import pytest
 import webcases
 
 from client.trust import format_trust
-from node.api import verify_page
+from node.web_verifier import verify_page
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "client" / "web"

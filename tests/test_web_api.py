@@ -19,9 +19,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from nodeutil import ManualProducer, TestIssuer, fixed_key, write_network
 
 from client.trust import format_trust, parse_trust
-from node.api import EVENT_CONTENT_TYPE, PEER_PATH, build_app, verify_page
+from node.api import EVENT_CONTENT_TYPE, PEER_PATH, build_app
 from node.config import load_genesis, load_node_config
 from node.service import NodeService
+from node.web_verifier import verify_page
 
 GOVERNANCE = fixed_key("governance")
 ISSUER = TestIssuer(fixed_key("issuer"))
