@@ -5,7 +5,9 @@ BFT consensus" (arXiv:1807.04938v3, 2018), one height at a time.  Comments cite
 its line numbers as ``[L22]`` and so on.  The machine does no I/O and never
 reads a clock: a driver (one asyncio task in the node, a simulated network in
 the tests) feeds it :data:`Input` values with the current time and carries out
-the :data:`Effect` values it returns::
+the :data:`Effect` values it returns (both in :mod:`node.consensus_types`; the
+round's message log is :mod:`node.consensus_log`, the write-ahead snapshot's
+format :mod:`node.consensus_snapshot`)::
 
     effects = machine.handle(VoteInput(untrusted_vote), now)
 
