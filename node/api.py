@@ -9,12 +9,7 @@ and keys are lowercase hex; binary leaves and events are base64 in JSON.
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
-import hashlib
-import importlib.resources
 import logging
-import re
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -51,6 +46,7 @@ from node.errors import MempoolFull, NodeBehind, NotFound
 from node.httpmetrics import http_metrics_middleware
 from node.records import EvidenceRecord
 from node.service import Committed, NodeService, Pending, Rejected, SubmitResult
+from node.web_verifier import cors_middleware, verify_page_response
 from node.wire import RawBlock
 
 log = logging.getLogger("vcledger.api")
@@ -501,84 +497,14 @@ async def metrics(request: web.Request) -> web.Response:
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
-# -- the browser verifier -----------------------------------------------------------------
-
-_TRUST_SLOT = '<script type="application/json" id="vcledger-trust"></script>'
-_STYLE_LINK = '<link rel="stylesheet" href="style.css">'
-_SCRIPT_TAG = '<script src="verifier.js"></script>'
-_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
-_INLINE_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
-
-
-def _web_file(name: str) -> str:
-    return (importlib.resources.files("client") / "web" / name).read_text(encoding="utf-8")
-
-
-def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
-@functools.lru_cache(maxsize=4)
-def verify_page(trust_text: str) -> tuple[str, str]:
-    """client/web/index.html as one self-contained page with the trust file built in.
-
-    The style sheet and the verifier are inlined, so that a person who saves the page
-    (for a computer without this node, or because plain http gives the page no
-    WebCrypto) has all of it in one file.  The trust JSON goes into the page's
-    ``application/json`` slot with ``<`` escaped, so it cannot end the element.
-    Returns the page and its Content-Security-Policy: nothing but its own inline
-    script and style (by hash) runs, and it loads and sends nothing.
-    """
-    page = _web_file("index.html")
-    style, script = _web_file("style.css"), _web_file("verifier.js")
-    assert "</style" not in style and "</script" not in script.lower(), "cannot inline"
-    for slot in (_STYLE_LINK, _SCRIPT_TAG, _TRUST_SLOT):
-        assert page.count(slot) == 1, f"client/web/index.html lost its {slot}"
-    trust = trust_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    page = (page.replace(_STYLE_LINK, f"<style>{style}</style>")
-                .replace(_SCRIPT_TAG, f"<script>{script}</script>")
-                .replace(_TRUST_SLOT, _TRUST_SLOT.replace("></", f">{trust}</")))
-    scripts = " ".join(_csp_hash(body) for body in _INLINE_SCRIPT.findall(page))
-    styles = " ".join(_csp_hash(body) for body in _INLINE_STYLE.findall(page))
-    policy = (f"default-src 'none'; script-src {scripts}; style-src {styles}; img-src data:; "
-              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-    return page, policy
-
-
 async def verify_page_handler(request: web.Request) -> web.Response:
-    """GET /verify: the browser verifier with this network's trust file filled in.
-
-    The page checks bundles in the browser; it sends nothing to this node or anywhere.
-    """
-    service = request.app[SERVICE_KEY]
-    page, policy = verify_page(format_trust(service.genesis.trust()))
-    return web.Response(text=page, content_type="text/html", charset="utf-8", headers={
-        "Content-Security-Policy": policy,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-cache",
-    })
-
-
-@web.middleware
-async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """``Access-Control-Allow-Origin: *`` on the read-only GET endpoints, errors included,
-    so a page of any origin (the browser verifier, a saved copy) can read proofs.
-
-    Never on what writes (POST) nor on the peer socket: no page may submit events in a
-    visitor's name, and peers are not browsers.  The API uses no cookies or other
-    credentials, so ``*`` exposes nothing a plain HTTP client could not read.
-    """
-    response = await handler(request)
-    if (request.method in ("GET", "HEAD") and request.path != PEER_PATH
-            and not response.prepared):
-        response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    """GET /verify: the browser verifier with this network's trust file filled in."""
+    return verify_page_response(format_trust(request.app[SERVICE_KEY].genesis.trust()))
 
 
 def build_app(service: NodeService) -> web.Application:
     app = web.Application(client_max_size=service.config.api.max_body_bytes,
-                          middlewares=[connection_middleware, cors_middleware,
+                          middlewares=[connection_middleware, cors_middleware({PEER_PATH}),
                                        error_middleware])
     app.middlewares.insert(0, http_metrics_middleware(service.metrics))  # outermost: final status
     app[SERVICE_KEY] = service

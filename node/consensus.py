@@ -5,7 +5,9 @@ BFT consensus" (arXiv:1807.04938v3, 2018), one height at a time.  Comments cite
 its line numbers as ``[L22]`` and so on.  The machine does no I/O and never
 reads a clock: a driver (one asyncio task in the node, a simulated network in
 the tests) feeds it :data:`Input` values with the current time and carries out
-the :data:`Effect` values it returns::
+the :data:`Effect` values it returns (both in :mod:`node.consensus_types`; the
+round's message log is :mod:`node.consensus_log`, the write-ahead snapshot's
+format :mod:`node.consensus_snapshot`)::
 
     effects = machine.handle(VoteInput(untrusted_vote), now)
 
@@ -63,346 +65,55 @@ docs/protocol.md, "Consensus"):
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, TypeAlias
 
-from client.encoding import (
-    Packable,
-    expect_array,
-    expect_bytes,
-    expect_hash,
-    expect_uint,
-    fail,
-    pack,
-    unpack,
-)
+from client.encoding import Packable
 from client.errors import UsageError
 from client.hashes import HASH_SIZE, Hash
-from node.errors import PeerProtocolError
-
-ValidatorId: TypeAlias = bytes
-"""A validator's identity: in practice its 32-byte Ed25519 public key."""
-
-Validators: TypeAlias = tuple[ValidatorId, ...]
-"""The ordered validator set of a height; every validator has voting power 1."""
-
-NIL_ROUND: Final = -1
-"""``-1`` of the paper: no round (an unset ``validRound``, a proposal without POL)."""
-
-MAX_VALIDATORS: Final = 1000
-MAX_VALIDATOR_ID_SIZE: Final = 64
-
-ROUND_WINDOW: Final = 16
-"""Messages of rounds up to ``round + ROUND_WINDOW`` are stored; later ones only
-move the per-validator high-water mark used for round skipping."""
-
-MAX_PROPOSALS_PER_ROUND: Final = 4
-"""Distinct proposals kept per round.  One is all a correct proposer sends; the
-rest exist so a decision is still possible when an equivocating proposer's
-second proposal is the one that gathers the votes."""
-
-MAX_VOTES_PER_SLOT: Final = 3
-"""Distinct votes kept per (round, kind, validator) in arrival order; beyond it
-only votes for nil or for a block a stored proposal names are kept."""
-
-MAX_ROUND: Final = 2**31 - 1
-"""Rounds are bounded so a forged huge round cannot overflow a peer's encoder."""
-
-SNAPSHOT_VERSION: Final = 1
-MAX_SNAPSHOT_SIZE: Final = 4 * 1024 * 1024
-"""Bytes of a snapshot restore accepts: about 40 000 rounds of own messages."""
-
-
-class ConsensusMessageError(PeerProtocolError):
-    """A verified message that no correct validator could have sent.
-
-    Raised for a proposal from a validator that is not the proposer of its
-    round, a vote from a non-validator, a negative or huge round, a
-    ``valid_round`` not below the proposal's round, or a malformed block id.
-    The driver should count it against the peer that relayed it.
-    """
-
-    code = "bad_consensus_message"
-
-
-class Step(enum.IntEnum):
-    """``step_p`` [L4]; ordered, because [L36] tests ``step >= prevote``."""
-
-    PROPOSE = 0
-    PREVOTE = 1
-    PRECOMMIT = 2
-
-
-class VoteKind(enum.IntEnum):
-    PREVOTE = 1
-    PRECOMMIT = 2
-
-
-class TimeoutKind(enum.IntEnum):
-    PROPOSE = 0
-    PREVOTE = 1
-    PRECOMMIT = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    """``<PROPOSAL, h, r, id(v), vr>`` signed by ``proposer``.
-
-    ``signed`` is the driver's opaque signed encoding; it does not take part in
-    equality, so two messages are the same message when their contents are.
-    """
-
-    height: int
-    round: int
-    block_id: Hash
-    valid_round: int
-    proposer: ValidatorId
-    signed: bytes = field(default=b"", compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Vote:
-    """``<PREVOTE|PRECOMMIT, h, r, id(v) or nil>`` signed by ``voter``."""
-
-    kind: VoteKind
-    height: int
-    round: int
-    block_id: Hash | None
-    voter: ValidatorId
-    signed: bytes = field(default=b"", compare=False, repr=False)
-
-
-Message: TypeAlias = Proposal | Vote
-
-
-# ---------------------------------------------------------------------------
-# Inputs
-
-
-@dataclass(frozen=True, slots=True)
-class StartHeight:
-    """Start ``height`` at round 0 [L10, L54].
-
-    Precondition: ``height`` is above the current height (any amount above,
-    after catch-up by sync).  ``validators`` replaces the validator set from
-    this height on; ``None`` keeps it.
-    """
-
-    height: int
-    validators: Validators | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ProposalInput:
-    """A received proposal whose signature the driver verified, and ``valid(v)``."""
-
-    proposal: Proposal
-    valid: bool
-
-
-@dataclass(frozen=True, slots=True)
-class VoteInput:
-    """A received vote whose signature the driver verified."""
-
-    vote: Vote
-
-
-@dataclass(frozen=True, slots=True)
-class TimeoutInput:
-    """A timeout scheduled by :class:`ScheduleTimeout` has expired."""
-
-    kind: TimeoutKind
-    height: int
-    round: int
-
-
-@dataclass(frozen=True, slots=True)
-class OwnBlock:
-    """The driver's answer to :class:`RequestBlock`: ``getValue()`` [L18]."""
-
-    height: int
-    round: int
-    block_id: Hash
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    """Re-announce after :meth:`ConsensusMachine.restore`: re-broadcast every
-    message sent in this height and re-arm the propose step.  Harmless at any
-    other time."""
-
-
-Input: TypeAlias = StartHeight | ProposalInput | VoteInput | TimeoutInput | OwnBlock | Resume
-
-
-# ---------------------------------------------------------------------------
-# Effects
-
-
-@dataclass(frozen=True, slots=True)
-class Broadcast:
-    """Sign ``message``, log it (synced) with the snapshot, send it to all peers
-    and feed it back to this machine."""
-
-    message: Message
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleTimeout:
-    """Feed ``TimeoutInput(kind, height, round)`` once the clock reaches ``at``."""
-
-    kind: TimeoutKind
-    height: int
-    round: int
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class RequestBlock:
-    """Build a valid block for (height, round) and answer with :class:`OwnBlock`."""
-
-    height: int
-    round: int
-
-
-@dataclass(frozen=True, slots=True)
-class Decide:
-    """``decision_p[h] = v`` [L51].
-
-    ``precommits`` are at least 2f+1 precommits for ``block_id`` in ``round``,
-    in validator-set order: the commit certificate to store with the block.
-    """
-
-    height: int
-    round: int
-    block_id: Hash
-    precommits: tuple[Vote, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """``first`` and ``second`` are two different messages of one kind that one
-    validator signed for the same (height, round): proof of equivocation."""
-
-    first: Message
-    second: Message
-
-
-Effect: TypeAlias = Broadcast | ScheduleTimeout | RequestBlock | Decide | Evidence
-
-
-# ---------------------------------------------------------------------------
-# Parameters
-
-
-@dataclass(frozen=True, slots=True)
-class TimeoutConfig:
-    """``timeoutX(r) = initTimeoutX + r * timeoutDelta`` (paper, section 3), in seconds.
-
-    The timeouts grow with the round so that, after GST, some round is long
-    enough for every correct validator to hear every other one.
-    """
-
-    propose: float = 1.0
-    prevote: float = 0.5
-    precommit: float = 0.5
-    delta: float = 0.5
-
-    def __post_init__(self) -> None:
-        if min(self.propose, self.prevote, self.precommit) <= 0 or self.delta < 0:
-            raise UsageError("timeouts must be positive and the delta not negative")
-
-    @classmethod
-    def from_milliseconds(
-        cls, propose_ms: int, prevote_ms: int, precommit_ms: int, delta_ms: int
-    ) -> TimeoutConfig:
-        """From the genesis file's ``consensus`` section."""
-        return cls(propose_ms / 1000, prevote_ms / 1000, precommit_ms / 1000, delta_ms / 1000)
-
-    def duration(self, kind: TimeoutKind, round: int) -> float:
-        base = {
-            TimeoutKind.PROPOSE: self.propose,
-            TimeoutKind.PREVOTE: self.prevote,
-            TimeoutKind.PRECOMMIT: self.precommit,
-        }[kind]
-        return base + round * self.delta
-
-
-def quorum_size(n: int) -> int:
-    """2f+1 for ``n`` validators of equal power: more than two thirds."""
-    return 2 * n // 3 + 1
-
-
-def weak_quorum_size(n: int) -> int:
-    """f+1 for ``n`` validators: enough to include at least one correct one."""
-    return n // 3 + 1
-
-
-def proposer_of(validators: Validators, height: int, round: int) -> ValidatorId:
-    """``proposer(h, r)``: round robin over the validator set."""
-    return validators[(height + round) % len(validators)]
-
-
-def check_validators(validators: Sequence[bytes]) -> Validators:
-    """Return ``validators`` as a tuple, or raise :class:`UsageError` if empty,
-    too large, or holding duplicates or empty / oversized ids."""
-    result = tuple(validators)
-    if not 1 <= len(result) <= MAX_VALIDATORS:
-        raise UsageError(f"a validator set has 1..{MAX_VALIDATORS} members, got {len(result)}")
-    for member in result:
-        if not isinstance(member, bytes) or not 1 <= len(member) <= MAX_VALIDATOR_ID_SIZE:
-            raise UsageError(f"validator ids are 1..{MAX_VALIDATOR_ID_SIZE} bytes")
-    if len(set(result)) != len(result):
-        raise UsageError("validator ids must be distinct")
-    return result
-
-
-# ---------------------------------------------------------------------------
-# Message log of one round
-
-
-class _RoundLog:
-    """The message log of one round.
-
-    ``votes[kind][voter]`` maps block id (None = nil) to that validator's vote
-    for it; more than one entry means the validator equivocated.
-    """
-
-    __slots__ = ("proposals", "senders", "tallies", "votes")
-
-    def __init__(self) -> None:
-        self.votes: dict[VoteKind, dict[ValidatorId, dict[Hash | None, Vote]]] = {
-            VoteKind.PREVOTE: {}, VoteKind.PRECOMMIT: {},
-        }
-        # Votes per block id (None = nil), kept up to date on insert so every
-        # upon-rule is a dictionary lookup.
-        self.tallies: dict[VoteKind, dict[Hash | None, int]] = {
-            VoteKind.PREVOTE: {}, VoteKind.PRECOMMIT: {},
-        }
-        self.proposals: dict[tuple[Hash, int], Proposal] = {}
-        self.senders: set[ValidatorId] = set()
-
-    def count(self, kind: VoteKind, block_id: Hash | None) -> int:
-        return self.tallies[kind].get(block_id, 0)
-
-    def total(self, kind: VoteKind) -> int:
-        """Distinct validators with a vote of ``kind``: "2f+1 of any value"."""
-        return len(self.votes[kind])
-
-    def add_vote(self, vote: Vote) -> None:
-        self.votes[vote.kind].setdefault(vote.voter, {})[vote.block_id] = vote
-        tally = self.tallies[vote.kind]
-        tally[vote.block_id] = tally.get(vote.block_id, 0) + 1
-        self.senders.add(vote.voter)
-
-    def votes_for(self, kind: VoteKind, block_id: Hash | None) -> Iterable[Vote]:
-        for slot in self.votes[kind].values():
-            vote = slot.get(block_id)
-            if vote is not None:
-                yield vote
-
+from node.consensus_log import (
+    MAX_PROPOSALS_PER_ROUND,
+    MAX_VOTES_PER_SLOT,
+    ROUND_WINDOW,
+    RoundLog,
+)
+from node.consensus_snapshot import (
+    ConsensusSnapshot,
+    decode_snapshot,
+    encode_snapshot,
+    snapshot_fields,
+)
+from node.consensus_types import (
+    NIL_ROUND,
+    Broadcast,
+    ConsensusMessageError,
+    Decide,
+    Effect,
+    Evidence,
+    Input,
+    Message,
+    OwnBlock,
+    Proposal,
+    ProposalInput,
+    RequestBlock,
+    Resume,
+    ScheduleTimeout,
+    StartHeight,
+    Step,
+    TimeoutConfig,
+    TimeoutInput,
+    TimeoutKind,
+    ValidatorId,
+    Validators,
+    Vote,
+    VoteInput,
+    VoteKind,
+    check_proposal_shape,
+    check_validators,
+    check_vote_shape,
+    proposer_of,
+    quorum_size,
+    weak_quorum_size,
+)
 
 # ---------------------------------------------------------------------------
 # The machine
@@ -530,7 +241,7 @@ class ConsensusMachine:
         self._locked: tuple[int, Hash] | None = None
         self._valid: tuple[int, Hash] | None = None
         self._decision: Decide | None = None
-        self._rounds: dict[int, _RoundLog] = {}
+        self._rounds: dict[int, RoundLog] = {}
         self._validity: dict[Hash, bool] = {}  # also: the blocks proposals name
         self._sent_proposals: dict[int, Proposal] = {}
         self._sent_votes: dict[tuple[int, VoteKind], Vote] = {}
@@ -658,7 +369,7 @@ class ConsensusMachine:
 
     def _on_vote(self, vote: Vote) -> None:
         # Cheap shape checks first, then height, then membership.
-        _check_vote_shape(vote)
+        check_vote_shape(vote)
         if not self._started or vote.height != self._height:
             if self._started and vote.height == self._height + 1:
                 self._buffer_next_height(vote)
@@ -699,7 +410,7 @@ class ConsensusMachine:
                 slot.setdefault(vote.block_id, vote)
 
     def _on_proposal(self, proposal: Proposal, valid: bool) -> None:
-        _check_proposal_shape(proposal)
+        check_proposal_shape(proposal)
         if not self._started or proposal.height != self._height:
             return  # the driver holds next-height proposals (see module docstring)
         expected = proposer_of(self._validators, proposal.height, proposal.round)
@@ -727,10 +438,10 @@ class ConsensusMachine:
         self._validity.setdefault(proposal.block_id, valid)
         self._dirty_rounds.add(proposal.round)
 
-    def _round_log(self, round: int) -> _RoundLog:
+    def _round_log(self, round: int) -> RoundLog:
         log = self._rounds.get(round)
         if log is None:
-            log = self._rounds[round] = _RoundLog()
+            log = self._rounds[round] = RoundLog()
         return log
 
     def _note_far_round(self, sender: ValidatorId, round: int) -> None:
@@ -887,36 +598,26 @@ class ConsensusMachine:
     # -- crash safety ------------------------------------------------------------
 
     def snapshot(self) -> list[Packable]:
-        """What a restarted validator must not forget, as a canonical msgpack array::
-
-            [1, own_id | nil, [validator_id, ...], height, round, step,
-             [locked_round, locked_value] | nil, [valid_round, valid_value] | nil,
-             [[round, block_id, valid_round], ...],      # proposals sent, by round
-             [[round, kind, block_id | nil], ...]]       # votes sent, by (round, kind)
+        """What a restarted validator must not forget, as the canonical msgpack array
+        of :func:`node.consensus_snapshot.snapshot_fields`.
 
         Received messages are not part of it: peers gossip them again.
         Precondition: the machine has started.
         """
-        if not self._started:
-            raise UsageError("a machine that has not started has nothing to snapshot")
-        return [
-            SNAPSHOT_VERSION,
-            self._own_id,
-            list(self._validators),
-            self._height,
-            self._round,
-            int(self._step),
-            list(self._locked) if self._locked else None,
-            list(self._valid) if self._valid else None,
-            [[p.round, p.block_id, p.valid_round]
-             for _, p in sorted(self._sent_proposals.items())],
-            [[v.round, int(v.kind), v.block_id] for _, v in sorted(self._sent_votes.items())],
-        ]
+        return snapshot_fields(self._capture())
 
     def snapshot_bytes(self) -> bytes:
-        data = pack(self.snapshot())
-        assert len(data) <= MAX_SNAPSHOT_SIZE, "snapshot outgrew MAX_SNAPSHOT_SIZE"
-        return data
+        return encode_snapshot(self._capture())
+
+    def _capture(self) -> ConsensusSnapshot:
+        if not self._started:
+            raise UsageError("a machine that has not started has nothing to snapshot")
+        return ConsensusSnapshot(
+            self._own_id, self._validators, self._height, self._round, self._step,
+            self._locked, self._valid,
+            tuple(p for _, p in sorted(self._sent_proposals.items())),
+            tuple(v for _, v in sorted(self._sent_votes.items())),
+        )
 
     @classmethod
     def restore(
@@ -934,104 +635,14 @@ class ConsensusMachine:
         (and feeds :class:`StartHeight` for the next height instead of
         :class:`Resume`) or the machine decides again from re-gossiped precommits.
         """
-        what = "consensus snapshot"
-        fields = expect_array(unpack(data, max_size=MAX_SNAPSHOT_SIZE, what=what), what, 10)
-        (version, snap_own, snap_validators, height, round, step, locked, valid,
-         proposals, votes) = fields
-        expect_uint(version, "snapshot version", minimum=SNAPSHOT_VERSION,
-                    maximum=SNAPSHOT_VERSION)
-        if snap_own is not None:
-            expect_bytes(snap_own, "snapshot validator id", max_size=MAX_VALIDATOR_ID_SIZE)
-        if snap_own != own_id:
-            raise UsageError("this consensus snapshot was written by another validator")
-        raw_validators = expect_array(snap_validators, "snapshot validators",
-                                      max_len=MAX_VALIDATORS)
-        validators = [expect_bytes(v, "snapshot validator", max_size=MAX_VALIDATOR_ID_SIZE)
-                      for v in raw_validators]
-        try:
-            machine = cls(own_id=own_id, validators=validators, timeouts=timeouts)
-        except UsageError as exc:
-            fail(what, exc.diagnostics())
+        snapshot = decode_snapshot(data, own_id=own_id)
+        machine = cls(own_id=own_id, validators=snapshot.validators, timeouts=timeouts)
         machine._started = True
-        machine._height = expect_uint(height, "snapshot height")
-        machine._round = expect_uint(round, "snapshot round", maximum=MAX_ROUND)
-        machine._step = Step(expect_uint(step, "snapshot step", maximum=max(Step)))
-        machine._locked = _parse_round_value(locked, "snapshot locked value", machine._round)
-        machine._valid = _parse_round_value(valid, "snapshot valid value", machine._round)
-        if own_id is None and (proposals or votes):
-            fail(what, "a follower cannot have sent messages")
-        for item in expect_array(proposals, "snapshot proposals"):
-            p_round, block_id, valid_round = expect_array(item, "snapshot proposal", 3)
-            p_round = expect_uint(p_round, "snapshot proposal round", maximum=machine._round)
-            if machine._sent_proposals and p_round <= max(machine._sent_proposals):
-                fail(what, "proposals must be in increasing round order")
-            assert own_id is not None
-            machine._sent_proposals[p_round] = Proposal(
-                machine._height, p_round, expect_hash(block_id, "snapshot proposal block id"),
-                expect_uint(valid_round, "snapshot valid round", minimum=NIL_ROUND,
-                            maximum=max(p_round - 1, NIL_ROUND)),
-                own_id,
-            )
-        previous: tuple[int, int] | None = None
-        for item in expect_array(votes, "snapshot votes"):
-            v_round, kind, block_id = expect_array(item, "snapshot vote", 3)
-            key = (expect_uint(v_round, "snapshot vote round", maximum=machine._round),
-                   expect_uint(kind, "snapshot vote kind", minimum=min(VoteKind),
-                               maximum=max(VoteKind)))
-            if previous is not None and key <= previous:
-                fail(what, "votes must be in increasing (round, kind) order")
-            previous = key
-            assert own_id is not None
-            vote_kind = VoteKind(key[1])
-            machine._sent_votes[(key[0], vote_kind)] = Vote(
-                vote_kind, machine._height, key[0],
-                None if block_id is None else expect_hash(block_id, "snapshot vote block id"),
-                own_id,
-            )
+        machine._height = snapshot.height
+        machine._round = snapshot.round
+        machine._step = snapshot.step
+        machine._locked = snapshot.locked
+        machine._valid = snapshot.valid
+        machine._sent_proposals = {p.round: p for p in snapshot.sent_proposals}
+        machine._sent_votes = {(v.round, v.kind): v for v in snapshot.sent_votes}
         return machine
-
-
-def _parse_round_value(value: Any, what: str, max_round: int) -> tuple[int, Hash] | None:
-    if value is None:
-        return None
-    round, block_id = expect_array(value, what, 2)
-    return expect_uint(round, f"{what} round", maximum=max_round), expect_hash(block_id, what)
-
-
-def _check_round(value: object, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ROUND:
-        raise ConsensusMessageError(f"{what} must be an integer in 0..{MAX_ROUND}")
-
-
-def _check_height(value: object, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**64:
-        raise ConsensusMessageError(f"{what} must be an integer in 0..2^64-1")
-
-
-def _check_vote_shape(vote: Vote) -> None:
-    if not isinstance(vote.kind, VoteKind):
-        raise ConsensusMessageError(f"vote kind must be prevote or precommit, got {vote.kind!r}")
-    _check_height(vote.height, "vote height")
-    _check_round(vote.round, "vote round")
-    if vote.block_id is not None and (
-        not isinstance(vote.block_id, bytes) or len(vote.block_id) != HASH_SIZE
-    ):
-        raise ConsensusMessageError(f"a vote's block id is nil or {HASH_SIZE} bytes")
-    if not isinstance(vote.voter, bytes) or not vote.voter:
-        raise ConsensusMessageError("a vote names its voter")
-
-
-def _check_proposal_shape(proposal: Proposal) -> None:
-    _check_height(proposal.height, "proposal height")
-    _check_round(proposal.round, "proposal round")
-    if not isinstance(proposal.block_id, bytes) or len(proposal.block_id) != HASH_SIZE:
-        raise ConsensusMessageError(f"a proposal's block id is {HASH_SIZE} bytes")
-    vr = proposal.valid_round
-    # [L28] only considers vr < round_p; a proof of lock from the proposal's
-    # own round or a later one cannot exist when it is sent.
-    if isinstance(vr, bool) or not isinstance(vr, int) or not NIL_ROUND <= vr < proposal.round:
-        raise ConsensusMessageError(
-            f"a proposal's valid round is -1 or below its round {proposal.round}, got {vr!r}"
-        )
-    if not isinstance(proposal.proposer, bytes) or not proposal.proposer:
-        raise ConsensusMessageError("a proposal names its proposer")

@@ -35,7 +35,7 @@ from client.hashes import Hash
 from client.keys import KeyPair
 from client.merkle import leaf_hash
 from node.catchup import CatchUp
-from node.consensus import (
+from node.consensus_types import (
     Message,
     Proposal,
     TimeoutConfig,
@@ -44,9 +44,8 @@ from node.consensus import (
     VoteKind,
     proposer_of,
 )
-from node.driver import (
-    MAX_HEIGHT_MESSAGES,
-    REGOSSIP_INTERVAL,
+from node.driver import MAX_HEIGHT_MESSAGES, REGOSSIP_INTERVAL, ConsensusDriver
+from node.driver_types import (
     Action,
     AnnounceHead,
     BlockBuilt,
@@ -55,7 +54,6 @@ from node.driver import (
     CheckProposal,
     Commit,
     Committed,
-    ConsensusDriver,
     DeleteBodies,
     DriverInput,
     Pacing,

@@ -25,7 +25,7 @@ EVIDENCE_VERSION = 1
 MAX_EVIDENCE_SIZE = 4096
 """Two signed consensus messages (each at most a few hundred bytes) and their labels."""
 EVIDENCE_KINDS = ("proposal", "vote-1", "vote-2")
-"""A proposal, or a vote of :class:`node.consensus.VoteKind` 1 (prevote) or 2 (precommit)."""
+"""A proposal, or a vote of :class:`node.consensus_types.VoteKind` 1 (prevote) or 2 (precommit)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from client.errors import InvalidEncoding, LedgerError, SignatureError
 from client.events import MAX_EVENT_SIZE
 from client.hashes import Hash
 from client.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, KeyPair, verify_signature
-from node.consensus import MAX_ROUND, NIL_ROUND, Proposal, Vote, VoteKind, quorum_size
+from node.consensus_types import MAX_ROUND, NIL_ROUND, Proposal, Vote, VoteKind, quorum_size
 from node.errors import PeerProtocolError
 
 WIRE_VERSION = 1

@@ -53,7 +53,7 @@ from client.events import SignedEvent, decode_event
 from client.hashes import Hash
 from client.keys import KeyPair
 from node.config import Genesis
-from node.consensus import NIL_ROUND, Proposal, Vote, VoteKind, proposer_of
+from node.consensus_types import NIL_ROUND, Proposal, Vote, VoteKind, proposer_of
 from node.ledger import Ledger
 from node.store import Store
 from node.wire import (

@@ -4,7 +4,7 @@ body and the evidence record, byte for byte as nodes write them."""
 from __future__ import annotations
 
 from client.merkle import leaf_hash
-from node.consensus import Vote, VoteKind
+from node.consensus_types import Vote, VoteKind
 from node.records import BlockBody, EvidenceRecord
 from node.wire import sign_vote
 from tests.protocol_fixtures import ORIGIN, fixed_key, sample_events

@@ -1,5 +1,6 @@
 """Vectors for the consensus snapshot a validator writes to its write-ahead log
-(node/consensus.py ``snapshot_bytes``/``restore``; docs/protocol.md §14.8)."""
+(node/consensus_snapshot.py via ``ConsensusMachine.snapshot_bytes``/``restore``;
+docs/protocol.md §14.8)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from client.block import BlockHeader, validator_set_hash
 from client.merkle import leaf_hash
-from node.consensus import NIL_ROUND, Proposal, Vote, VoteKind
+from node.consensus_types import NIL_ROUND, Proposal, Vote, VoteKind
 from node.wire import (
     CosignatureFrame,
     EventsFrame,

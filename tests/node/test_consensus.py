@@ -15,13 +15,11 @@ import pytest
 from client.encoding import Packable, pack, unpack
 from client.errors import InvalidEncoding, UsageError
 from client.hashes import Hash
-from node.consensus import (
-    MAX_PROPOSALS_PER_ROUND,
-    MAX_VOTES_PER_SLOT,
+from node.consensus import ConsensusMachine
+from node.consensus_log import MAX_PROPOSALS_PER_ROUND, MAX_VOTES_PER_SLOT, ROUND_WINDOW
+from node.consensus_types import (
     NIL_ROUND,
-    ROUND_WINDOW,
     Broadcast,
-    ConsensusMachine,
     ConsensusMessageError,
     Decide,
     Effect,

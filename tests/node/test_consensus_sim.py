@@ -34,10 +34,10 @@ import pytest
 
 from client.encoding import pack
 from client.hashes import Hash
-from node.consensus import (
+from node.consensus import ConsensusMachine
+from node.consensus_types import (
     NIL_ROUND,
     Broadcast,
-    ConsensusMachine,
     Decide,
     Evidence,
     Input,
@@ -56,7 +56,8 @@ from node.consensus import (
     proposer_of,
     quorum_size,
 )
-from node.driver import (
+from node.driver import ConsensusDriver
+from node.driver_types import (
     AnnounceHead,
     BlockBuilt,
     BuildBlock,
@@ -64,7 +65,6 @@ from node.driver import (
     CheckProposal,
     Commit,
     Committed,
-    ConsensusDriver,
     DeleteBodies,
     Pacing,
     PersistBody,

@@ -1,4 +1,5 @@
-"""tests/vectors/consensus_snapshot.json against node/consensus.py (docs/protocol.md §14.7).
+"""tests/vectors/consensus_snapshot.json against node/consensus_snapshot.py
+(docs/protocol.md §14.7).
 
 Valid vectors restore, report their height, round and step, and re-encode to
 the same bytes; their layout is also read with plain msgpack, apart from the

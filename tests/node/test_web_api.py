@@ -18,9 +18,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from client.trust import format_trust, parse_trust
-from node.api import EVENT_CONTENT_TYPE, PEER_PATH, verify_page
+from node.api import EVENT_CONTENT_TYPE, PEER_PATH
 from node.config import load_genesis, load_node_config
 from node.service import NodeService
+from node.web_verifier import verify_page
 from tests.nodeutil import TestIssuer, assemble_in_process, fixed_key, write_network
 
 GOVERNANCE = fixed_key("governance")

@@ -41,7 +41,7 @@ from client import encoding, keys, note
 from client.errors import LedgerError, SignatureError
 from client.events import SignedEvent, decode_event, encode_event, sign_event, signing_bytes
 from node import wire
-from node.consensus import Vote, VoteKind
+from node.consensus_types import Vote, VoteKind
 from node.signatures import POOL_THRESHOLD, SignatureChecker, _verify_chunk
 from tests.protocol_fixtures import CREATED, ISSUER, ORIGIN, sample_payloads
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import functools
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +54,8 @@ CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "t
 PURE_CLIENT_MODULES = ["encoding", "hashes", "merkle", "batch", "keys", "note", "checkpoint",
                        "events", "credentials", "smt", "bundle", "verify", "trust", "tlogproof",
                        "durations"]
-PURE_NODE_MODULES = ["consensus", "driver", "rules", "smt", "wire", "records"]
+PURE_NODE_MODULES = ["consensus", "consensus_types", "consensus_log", "consensus_snapshot",
+                     "driver", "driver_types", "rules", "smt", "wire", "records"]
 """The node's core: state machines, rules, tree maths and formats.  ``now`` is an argument."""
 
 
@@ -116,3 +119,111 @@ def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
         pass
     else:
         raise AssertionError("a missing module passed the check")
+
+
+def module_files(root: Path, packages: Iterable[str]) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of ``packages`` under ``root``."""
+    modules = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join(parts)] = path
+    return modules
+
+
+def load_time_imports(path: Path) -> set[str]:
+    """What importing ``path`` imports: module-level statements, including those under a
+    top-level ``if``/``try``, but not ``if TYPE_CHECKING:`` (never run) nor function
+    bodies (run later, once every module is loaded).  ``from p import m`` yields both
+    ``p`` and ``p.m``, since ``m`` may be a module."""
+    names: set[str] = set()
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for statement in statements:
+            if isinstance(statement, ast.Import):
+                names.update(alias.name for alias in statement.names)
+            elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
+                names.add(statement.module)
+                names.update(f"{statement.module}.{alias.name}" for alias in statement.names)
+            elif isinstance(statement, ast.If):
+                if not (isinstance(statement.test, ast.Name)
+                        and statement.test.id == "TYPE_CHECKING"):
+                    visit(statement.body)
+                    visit(statement.orelse)
+            elif isinstance(statement, ast.Try):
+                visit(statement.body)
+                visit(statement.orelse)
+                visit(statement.finalbody)
+                for handler in statement.handlers:
+                    visit(handler.body)
+
+    visit(ast.parse(path.read_text(), filename=str(path)).body)
+    return names
+
+
+def import_graph(root: Path, packages: Iterable[str]) -> dict[str, set[str]]:
+    """Module -> the modules of ``packages`` it imports at load time."""
+    modules = module_files(root, packages)
+    return {name: (load_time_imports(path) & modules.keys()) - {name}
+            for name, path in modules.items()}
+
+
+def import_cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """One cycle (as a path that returns to its start) per back edge a depth-first walk finds."""
+    on_path: list[str] = []
+    done: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def walk(module: str) -> None:
+        on_path.append(module)
+        for imported in sorted(graph[module]):
+            if imported in on_path:
+                cycles.append([*on_path[on_path.index(imported):], imported])
+            elif imported not in done:
+                walk(imported)
+        on_path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        if module not in done:
+            walk(module)
+    return cycles
+
+
+def import_depth(graph: Mapping[str, set[str]]) -> int:
+    """Modules on the longest import chain (precondition: no cycles)."""
+
+    @functools.cache
+    def depth(module: str) -> int:
+        return 1 + max((depth(imported) for imported in graph[module]), default=0)
+
+    return max(depth(module) for module in graph)
+
+
+def test_the_import_graph_has_no_cycles() -> None:
+    """A cycle means two modules that cannot be understood, tested or loaded apart, and
+    one of its arrows points up; with none, every module sits above what it imports."""
+    graph = import_graph(ROOT, ("client", "node"))
+    assert "node.consensus" in graph and "client.encoding" in graph["node.consensus"]
+    assert import_cycles(graph) == []
+    # Not a budget, a tripwire: a chain this long means layers are collapsing into one.
+    assert import_depth(graph) <= 20
+
+
+def test_the_cycle_check_sees_cycles(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg import b\n")
+    (package / "b.py").write_text("import pkg.c\n\ndef later() -> None:\n    import pkg.a\n")
+    (package / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                  "    import pkg.a\ntry:\n    from pkg.a import x\n"
+                                  "except ImportError:\n    pass\n")
+    graph = import_graph(tmp_path, ["pkg"])
+    assert graph["pkg.b"] == {"pkg.c"}  # the function-level import is not a load-time one
+    assert import_cycles(graph) == [["pkg.a", "pkg.b", "pkg.c", "pkg.a"]]
+    (package / "c.py").write_text("")
+    assert import_cycles(import_graph(tmp_path, ["pkg"])) == []
+    assert import_depth(import_graph(tmp_path, ["pkg"])) == 3

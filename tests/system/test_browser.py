@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from client.trust import format_trust
-from node.api import verify_page
+from node.web_verifier import verify_page
 from tests import nodeutil, webcases
 
 ROOT = Path(__file__).resolve().parents[2]

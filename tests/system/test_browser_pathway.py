@@ -54,7 +54,7 @@ from client.pathway_verify import verify_pathway
 from client.tlogproof import format_tlog_proof, parse_tlog_proof
 from client.trust import format_trust
 from client.verify import TRUST_POLICY
-from node.api import verify_page
+from node.web_verifier import verify_page
 from tests import webcases
 from tests.client.test_pathway import (
     ADA,

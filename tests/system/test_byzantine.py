@@ -38,7 +38,7 @@ from client.events import (
     sign_event,
 )
 from client.keys import KeyPair
-from node.consensus import Proposal, Vote, VoteKind
+from node.consensus_types import Proposal, Vote, VoteKind
 from node.wire import (
     EventsFrame,
     Hello,

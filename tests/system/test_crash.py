@@ -53,7 +53,8 @@ from client.checkpoint import parse_checkpoint, verify_checkpoint
 from client.merkle import leaf_hash, root_from_inclusion_proof, verify_consistency
 from client.note import parse_note
 from client.trust import Trust, load_trust
-from node.consensus import ConsensusMachine, VoteKind
+from node.consensus import ConsensusMachine
+from node.consensus_types import VoteKind
 from node.errors import StoreCorrupted
 from node.producer import WAL_KEY
 from node.provision import node_toml
