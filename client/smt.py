@@ -22,7 +22,7 @@ A proof for key ``K`` (:class:`SmtProof`) is the path from the root down to
 where the search for ``K`` ends: the siblings at depths ``0..d-1`` and the
 *terminal*, either ``None`` (the path ended in an empty subtree) or the leaf
 the path ended at.  This module only computes and compares; building proofs
-is the node's job (``node/smt.py``).  The byte format and the soundness
+is the node's job (``node/statemap_tree.py``).  The byte format and the soundness
 argument are in docs/protocol.md, "Status map".
 """
 

@@ -28,8 +28,8 @@ from aiohttp import web
 
 from client.keys import KeyPair
 from node.api import build_app
-from node.checkpoints import Checkpoints
 from node.config import Genesis, NodeConfig
+from node.cosignatures import Checkpoints
 from node.errors import ConfigError
 from node.ledger import Ledger
 from node.mempool import Mempool

@@ -43,7 +43,7 @@ from client.version import installed_version
 
 
 class CheckpointSource(Protocol):
-    """What :func:`newest_checkpoint_time` needs of :class:`node.checkpoints.Checkpoints`."""
+    """What :func:`newest_checkpoint_time` needs of :class:`node.cosignatures.Checkpoints`."""
 
     def newest_with(self, min_cosignatures: int, *, search_blocks: int = 64) -> str | None: ...
 
@@ -54,7 +54,7 @@ def newest_checkpoint_time(checkpoints: CheckpointSource, threshold: int) -> int
 
     None if there is no such checkpoint among the recent blocks.  The node
     keeps only cosignatures it verified, one per validator, none dated beyond
-    the allowed drift (:meth:`node.checkpoints.Checkpoints.add`), so their
+    the allowed drift (:meth:`node.cosignatures.Checkpoints.add`), so their
     timestamps are read here without checking the signatures again.
     """
     note = checkpoints.newest_with(threshold)

@@ -27,8 +27,8 @@ from client.events import MAX_EVENT_SIZE, SignedEvent, decode_event
 from client.hashes import Hash
 from client.keys import KeyPair
 from client.merkle import leaf_hash
-from node.checkpoints import Checkpoints
 from node.config import Genesis, NodeConfig
+from node.cosignatures import Checkpoints
 from node.errors import ConfigError, MempoolFull, NodeBehind, RuleViolation
 from node.ledger import Head, Ledger, PreparedBlock
 from node.logs import log_admitted, log_block_committed, log_rejected

@@ -1,4 +1,4 @@
-"""The status map of one node: the sparse Merkle tree of :mod:`node.smt` over the store.
+"""The status map of one node: the sparse Merkle tree of :mod:`node.statemap_tree` over the store.
 
 Two views of the same data, written in the same block batch:
 
@@ -21,7 +21,7 @@ from typing import cast
 from client.hashes import Hash
 from client.smt import EMPTY, SmtProof
 from node.errors import StoreCorrupted
-from node.smt import apply_updates, check_node, get_value, prove
+from node.statemap_tree import apply_updates, check_node, get_value, prove
 from node.store import LruCache, Store, StoreBatch
 
 __all__ = ["NODE_CACHE_SIZE", "StatusMap"]
@@ -31,12 +31,12 @@ NODE_CACHE_SIZE = 32768
 
 
 class _CachedNodes:
-    """A :class:`node.smt.NodeReader` over the store with a bounded LRU in front.
+    """A :class:`node.statemap_tree.NodeReader` over the store with a bounded LRU in front.
 
     Nodes are content addressed and immutable, so a cached node never goes
     stale.  A node read from the store is checked against its hash before it
     is cached or returned, and the cache holds nothing else but nodes this
-    process computed, so node.smt need not hash a node again on every read
+    process computed, so node.statemap_tree need not hash a node again on every read
     (the top levels are read by every block and every proof).
     """
 
@@ -95,7 +95,7 @@ class StatusMap:
         Returns the status root after the updates; :attr:`root` stays as it is
         until :meth:`applied`.  Raises :class:`client.errors.UsageError` for a
         key that is not 32 bytes or a value that is not bytes of at most 4 KiB
-        (:func:`node.smt.apply_updates`), before anything is put.
+        (:func:`node.statemap_tree.apply_updates`), before anything is put.
         """
         # Only read, so a mapping keyed by Hash (a bytes NewType) is a mapping keyed by bytes.
         readable = cast(Mapping[bytes, bytes], updates)

@@ -13,7 +13,7 @@ prefix key after the prefix                          value
 ``E``  log index (8 BE)                              leaf bytes (the canonical event or header)
 ``H``  leaf hash (32)                                log index (8 BE) || block height (8 BE)
 ``B``  block height (8 BE)                           the ledger's block record (opaque here)
-``S``  status-map node hash (32)                     node bytes (node/smt.py's format)
+``S``  status-map node hash (32)                     node bytes (node/statemap_tree.py's format)
 ``V``  status key (32)                               the latest status record of that key
 ``C``  tree size (8 BE)                              cosignature lines (opaque here)
 ``W``  opaque key                                    consensus write-ahead log (opaque here)
@@ -304,7 +304,8 @@ class Store:
         return self._read(_block_key(height))
 
     def get_node(self, node_hash: bytes) -> bytes | None:
-        """Stored bytes of a status-map node (the :class:`node.smt.NodeReader` protocol)."""
+        """Stored bytes of a status-map node (the :class:`node.statemap_tree.NodeReader`
+        protocol)."""
         return self._read(_node_key(node_hash))
 
     def get_status(self, status_key: bytes) -> bytes | None:

@@ -51,8 +51,8 @@ from client.status import (
 )
 from client.trust import Trust
 from client.verify import verify_bundle
-from node.checkpoints import Checkpoints
 from node.config import Genesis
+from node.cosignatures import Checkpoints
 from node.ledger import Ledger
 from node.store import Store
 

@@ -1,6 +1,6 @@
 """Status-map (sparse Merkle tree) vectors: roots, proofs, and invalid proofs.
 
-Deliberately independent of client/smt.py and node/smt.py: roots and proofs
+Deliberately independent of client/smt.py and node/statemap_tree.py: roots and proofs
 are computed here straight from the definition in docs/protocol.md (split the
 set of pairs by key bit, one leaf = leaf hash, none = 32 zero bytes) with
 hashlib, and proofs are encoded field by field with the canonical msgpack

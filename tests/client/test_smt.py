@@ -1,4 +1,4 @@
-"""The status map's sparse Merkle tree: client/smt.py (proofs) and node/smt.py (tree).
+"""The status map's sparse Merkle tree: client/smt.py (proofs) and node/statemap_tree.py (tree).
 
 Everything is checked against a naive reference kept here, computed straight
 from the definition (split the set of pairs by key bit; one pair = its leaf
@@ -36,7 +36,7 @@ from client.smt import (
     verify_non_membership,
 )
 from node.errors import StoreCorrupted
-from node.smt import MemoryNodeStore, SmtNodeCorrupted, apply_updates, get_value, prove
+from node.statemap_tree import MemoryNodeStore, SmtNodeCorrupted, apply_updates, get_value, prove
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 

@@ -64,8 +64,8 @@ from client.status import (
 )
 from client.trust import Trust, parse_trust
 from client.verify import EXIT_CODES, STEPS, Verdict, verify_bundle, verify_bundle_without_trust
-from node.checkpoints import Checkpoints
 from node.config import Genesis
+from node.cosignatures import Checkpoints
 from node.ledger import Ledger
 from node.store import Store
 

@@ -1,6 +1,6 @@
 """node/statemap.py: the status map over the store.
 
-Proofs are checked with client.smt's verifiers and values with node.smt's tree
+Proofs are checked with client.smt's verifiers and values with node.statemap_tree's tree
 walk, so the ``V`` family (the one-read shortcut) is compared with the tree it
 must mirror.  Each block's expected contents are kept as a plain dict.
 """
@@ -17,8 +17,8 @@ from client.errors import UsageError
 from client.hashes import Hash
 from client.smt import EMPTY, MAX_VALUE_SIZE, verify_membership, verify_non_membership
 from node.errors import StoreCorrupted
-from node.smt import MemoryNodeStore, apply_updates
 from node.statemap import StatusMap
+from node.statemap_tree import MemoryNodeStore, apply_updates
 from node.store import Store
 
 

@@ -55,7 +55,7 @@ PURE_CLIENT_MODULES = ["encoding", "hashes", "merkle", "batch", "keys", "note", 
                        "events", "credentials", "smt", "bundle", "verify", "trust", "tlogproof",
                        "durations"]
 PURE_NODE_MODULES = ["consensus", "consensus_types", "consensus_log", "consensus_snapshot",
-                     "driver", "driver_types", "rules", "smt", "wire", "records"]
+                     "driver", "driver_types", "rules", "statemap_tree", "wire", "records"]
 """The node's core: state machines, rules, tree maths and formats.  ``now`` is an argument."""
 
 

@@ -1,4 +1,4 @@
-"""Collecting validators' cosignatures on a node's checkpoints (node/checkpoints.py)."""
+"""Collecting validators' cosignatures on a node's checkpoints (node/cosignatures.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from client.checkpoint import verify_checkpoint
 from client.keys import KeyPair
 from client.note import cosign
 from client.trust import load_trust
-from node.checkpoints import Checkpoints
+from node.cosignatures import Checkpoints
 from node.errors import PeerProtocolError
 from node.ledger import Ledger
 from node.store import Store
