@@ -23,6 +23,7 @@ import json
 import pkgutil
 import platform
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType
 
@@ -152,12 +153,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}; have {', '.join(sorted(available))}")
 
     rows: list[Row] = []
+    crashed: list[str] = []
     table = TableStream()
     try:
         for name in selected:
             print(f"running {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr,
                   flush=True)
-            measured = available[name].run(args.quick)
+            try:
+                measured = available[name].run(args.quick)
+            except Exception:  # one broken benchmark must not cost the figures of the others
+                print(f"benchmark {name} failed:", file=sys.stderr)
+                traceback.print_exc()
+                crashed.append(name)
+                continue
             rows.extend(measured)
             for line in table.lines(measured):
                 print(line, flush=True)
@@ -177,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
             "rows": [row.as_json() for row in rows],
         }, indent=1) + "\n")
+    if crashed:
+        print(f"benchmarks that failed to run: {', '.join(crashed)}", file=sys.stderr)
     failed = [row for row in rows if row.result == "FAIL"]
-    return 1 if failed and not args.quick else 0
+    return 1 if crashed or (failed and not args.quick) else 0
 
 
 if __name__ == "__main__":
