@@ -306,6 +306,12 @@ class NodeClient:
             raise NodeResponseError(f"node {self.url}: log entry {index} has {len(body)} bytes")
         return body
 
+    async def tile(self, path: str) -> bytes:
+        """A C2SP tlog-tiles resource (``tile/...``, docs/api.md), untrusted bytes;
+        :class:`NodeRejected` with status 404 if the node does not serve it."""
+        _, _, body = await self._request("GET", f"/{path}", path)
+        return body
+
     async def header_index(self, height: int) -> int:
         """The log index of block ``height``'s header leaf (untrusted: callers prove it)."""
         what = f"block {height}"

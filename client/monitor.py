@@ -22,9 +22,11 @@ themselves are :mod:`client.checkpoint` and :mod:`client.state` (with
 :mod:`client.merkle`).
 
 :func:`watch_issuer` (``vcledger monitor --issuer DID``) is the other kind of
-monitor: it reads every new log entry from one node and reports the events
-under one issuer's DID that the issuer's records do not account for; its pure
-part, and the reasons, are in :mod:`client.issuer_watch`.
+monitor: it reads every new log entry from one node (256 per request through
+the C2SP tlog-tiles entry bundles, or one per request from a node without
+them) and reports the events under one issuer's DID that the issuer's records
+do not account for; its pure part, and the reasons, are in
+:mod:`client.issuer_watch`.
 """
 
 from __future__ import annotations
@@ -32,21 +34,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from client.checkpoint import verify_checkpoint
-from client.errors import LedgerError, VerificationError
-from client.http import NodeClient
+from client.errors import InvalidEncoding, LedgerError, VerificationError
+from client.http import NodeClient, NodeRejected, NodeResponseError
 from client.issuer_watch import (
     EntriesDoNotMatch,
     Finding,
     IssuerRecords,
     LogScan,
+    ReadVia,
     WatchReport,
     WatchState,
     classify,
+    entry_bundles,
     load_watch_state,
+    parse_entry_bundle,
     save_watch_state,
     watch_state_file,
 )
@@ -73,8 +80,12 @@ __all__ = [
 ]
 
 ENTRY_FETCH_WINDOW = 16
-"""Log entries requested at once while reading: enough to hide the round trips, few
-enough not to crowd the node's other clients."""
+"""Log entries requested at once from a node without the tile API: enough to hide the
+round trips, few enough not to crowd the node's other clients."""
+
+BUNDLE_FETCH_WINDOW = 4
+"""Entry bundles (256 leaves each) requested at once: the same few requests in flight as
+:data:`ENTRY_FETCH_WINDOW`, each worth a tile, at most 4 MiB of leaves held at a time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,8 +281,10 @@ async def watch_issuer(
        (:func:`client.state.check_against_remembered`: a rollback raises
        :class:`CheckpointRollback`, an inconsistent one :class:`ForkDetected`);
     2. every leaf from where the watch stopped (index 0 with ``rescan``) up to
-       the checkpoint is read, and the leaves must extend the watch's compact
-       range to the checkpoint's root (else :class:`EntriesDoNotMatch`);
+       the checkpoint is read (entry bundles, else single entries), and the
+       leaves must extend the watch's compact range to the checkpoint's root
+       (else :class:`EntriesDoNotMatch`; a bundle that does not even parse is
+       :class:`NodeResponseError`);
     3. each unaccounted event under the DID gets an inclusion proof from the
        node, verified against the checkpoint, to carry as evidence;
     4. only then are the checkpoint and the watch (how far it read, what it
@@ -293,11 +306,7 @@ async def watch_issuer(
 
     # 2. Every new leaf, proven all at once by the root of the extended range.
     scan = LogScan(issuer, start.compact)
-    for window in range(start.tree_size, new.tree_size, ENTRY_FETCH_WINDOW):
-        indexes = range(window, min(window + ENTRY_FETCH_WINDOW, new.tree_size))
-        leaves = await asyncio.gather(*(node.entry(i) for i in indexes))
-        for index, leaf in zip(indexes, leaves, strict=True):
-            scan.add(index, leaf)
+    read_via = await _read_leaves(node, scan, new.tree_size)
     scan.verify(new.checkpoint, node.url)
 
     # 3. Evidence a third party can check with the trust file alone.
@@ -321,4 +330,47 @@ async def watch_issuer(
     save_watch_state(watch_path, WatchState(trust.origin, issuer, scan.compact, reported))
     accounted = sum(1 for s in scan.sightings if s.event.hash in records)
     return WatchReport(issuer, node.url, note, start.tree_size, new.tree_size,
-                       len(scan.sightings), accounted, records, findings)
+                       len(scan.sightings), accounted, records, findings, read_via)
+
+
+async def _read_leaves(node: NodeClient, scan: LogScan, tree_size: int) -> ReadVia | None:
+    """Add leaves ``scan.next_index .. tree_size - 1`` to ``scan``, untrusted; how they
+    were read (None if there was nothing to read).
+
+    Entry bundles first; the first 404 on one means the node has no tile API
+    (or not this bundle, which a node holding ``tree_size`` leaves should
+    have): the rest is read entry by entry.  Either way the leaves prove
+    nothing until :meth:`LogScan.verify` has checked them.
+    """
+    if scan.next_index >= tree_size:
+        return None
+    pending = entry_bundles(scan.next_index, tree_size)
+    window = 1  # one bundle alone first: a node without the tile API says 404 once
+    while batch := list(islice(pending, window)):
+        try:
+            bodies = await asyncio.gather(*(node.tile(b.path) for b in batch))
+        except NodeRejected as exc:
+            if exc.status != HTTPStatus.NOT_FOUND:
+                raise
+            await _read_entries(node, scan, tree_size)
+            return ReadVia.ENTRIES
+        for bundle, body in zip(batch, bodies, strict=True):
+            try:
+                leaves = parse_entry_bundle(body, bundle)
+            except InvalidEncoding as exc:
+                raise NodeResponseError(f"node {node.url} served a malformed entry bundle: "
+                                        f"{exc.diagnostics()}; try another node") from exc
+            # The first bundle may begin before where the last run stopped.
+            for offset in range(scan.next_index - bundle.first, bundle.width):
+                scan.add(bundle.first + offset, leaves[offset])
+        window = BUNDLE_FETCH_WINDOW
+    return ReadVia.TILES
+
+
+async def _read_entries(node: NodeClient, scan: LogScan, tree_size: int) -> None:
+    """Add leaves ``scan.next_index .. tree_size - 1`` to ``scan``, one request each."""
+    for window in range(scan.next_index, tree_size, ENTRY_FETCH_WINDOW):
+        indexes = range(window, min(window + ENTRY_FETCH_WINDOW, tree_size))
+        leaves = await asyncio.gather(*(node.entry(i) for i in indexes))
+        for index, leaf in zip(indexes, leaves, strict=True):
+            scan.add(index, leaf)

@@ -1,30 +1,43 @@
 """Issuer identity monitoring (``vcledger monitor --issuer``, issue 16).
 
 Unit tests drive the pure part (:mod:`client.issuer_watch`) with real signed
-events and a naive Merkle root; the end-to-end test runs one real node and
-catches an issuance made with a copy of the issuer's key that its records do
-not hold, then unrecorded rotation, identifier change and compromise, a second
-run that reports nothing new, a forged (inconsistent) checkpoint and a node
-that is down.
+events and a naive Merkle root.  The reading tests run a node service in this
+process behind aiohttp's test server, with blocks the test seals, and read it
+through a *mirror* that counts the requests and can hide the tile API or
+tamper with an entry bundle: the log is read 256 leaves a request, a node
+without tiles is read entry by entry, and a forged bundle is caught.  The
+end-to-end test runs one real node and catches an issuance made with a copy
+of the issuer's key that its records do not hold, then unrecorded rotation,
+identifier change and compromise, a second run that reports nothing new, a
+forged (inconsistent) checkpoint and a node that is down.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
 import shutil
+import struct
 import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from client.batch import build_batch
-from client.block import BlockHeader
+from client.block import MAX_LEAF_SIZE, BlockHeader
 from client.bundle import format_batch_receipts
 from client.checkpoint import Checkpoint, parse_checkpoint
 from client.cli import main
+from client.errors import InvalidEncoding
 from client.events import (
     CredentialIssue,
     IssuerCompromise,
@@ -33,26 +46,44 @@ from client.events import (
     sign_event,
 )
 from client.hashes import Hash, sha256
+from client.http import NodeClient, NodeResponseError
 from client.issuer_watch import (
+    ENTRY_BUNDLE_WIDTH,
     EXIT_UNEXPECTED,
     EntriesDoNotMatch,
+    EntryBundleRef,
     Finding,
     IssuerRecords,
     LogScan,
+    ReadVia,
     RecordsError,
     Sighting,
+    WatchReport,
     WatchState,
     classify,
+    entry_bundles,
     load_records,
     load_watch_state,
+    parse_entry_bundle,
     save_watch_state,
     watch_state_file,
 )
 from client.keys import KeyPair, read_key_file
 from client.merkle import CompactRange, leaf_hash, root_hash, verify_inclusion
+from client.monitor import watch_issuer
 from client.note import cosign, parse_note
 from client.state import StateFileError
-from tests.nodeutil import FAST_CONSENSUS, free_port, running_nodes, write_network
+from node.tiles import TileRef, parse_tile_path
+from tests.nodeutil import (
+    FAST_CONSENSUS,
+    TestIssuer,
+    assemble_in_process,
+    fixed_key,
+    free_port,
+    running_nodes,
+    seal_block,
+    write_network,
+)
 
 ORIGIN = "vcledger.example/watch"
 ISSUER = KeyPair.from_seed(sha256(b"watched issuer"))
@@ -140,6 +171,52 @@ def test_a_short_read_and_an_undecodable_leaf_are_refused() -> None:
         scan.add(index, leaf)
     with pytest.raises(EntriesDoNotMatch, match=r"log entry 1 .* cannot decode"):
         scan.verify(_checkpoint(garbage), "node")
+
+
+# -- entry bundles ---------------------------------------------------------------------------
+
+
+def test_entry_bundle_paths_are_the_ones_the_node_parses() -> None:
+    for index in (0, 5, 999, 1000, 1234067, 10**18):
+        for width in (1, 7, 255, ENTRY_BUNDLE_WIDTH):
+            bundle = EntryBundleRef(index, width)
+            assert parse_tile_path(bundle.path) == TileRef(None, index, width), bundle.path
+    assert EntryBundleRef(1234067).path == "tile/entries/x001/x234/067"
+    assert EntryBundleRef(5, 7).path == "tile/entries/005.p/7"
+
+
+def test_entry_bundles_cover_exactly_the_unread_leaves_of_a_tree_size() -> None:
+    def plan(start: int, end: int) -> list[tuple[int, int]]:
+        return [(b.index, b.width) for b in entry_bundles(start, end)]
+
+    assert plan(0, 0) == [] and plan(256, 256) == []
+    assert plan(0, 1) == [(0, 1)]
+    assert plan(0, 256) == [(0, 256)]
+    assert plan(0, 257) == [(0, 256), (1, 1)]
+    # A run that stopped mid-bundle re-reads that bundle's start; the last is partial.
+    assert plan(300, 600) == [(1, 256), (2, 88)]
+    assert plan(511, 512) == [(1, 256)]
+
+
+def _bundle(leaves: list[bytes]) -> bytes:
+    return b"".join(struct.pack(">H", len(leaf)) + leaf for leaf in leaves)
+
+
+def test_entry_bundle_framing_is_checked() -> None:
+    leaves = _log()[:3]
+    ref = EntryBundleRef(0, 3)
+    assert parse_entry_bundle(_bundle(leaves), ref) == leaves
+    for broken, reason in [
+        (_bundle(leaves) + b"\x00", "bytes after its 3 entries"),
+        (_bundle(leaves)[:-1], "ends inside entry 2"),
+        (_bundle(leaves[:2]) + b"\x00", "ends inside the length of entry 2"),
+        (_bundle(leaves[:2]), "holds 2 entries, not 3"),
+        (_bundle([leaves[0], b"", leaves[2]]), "entry 1 has 0 bytes"),
+        (_bundle(leaves[:2]) + struct.pack(">H", MAX_LEAF_SIZE + 1) + bytes(MAX_LEAF_SIZE + 1),
+         f"entry 2 has {MAX_LEAF_SIZE + 1} bytes"),
+    ]:
+        with pytest.raises(InvalidEncoding, match=reason):
+            parse_entry_bundle(broken, ref)
 
 
 # -- classification and reports ---------------------------------------------------------------
@@ -233,6 +310,197 @@ def test_a_watch_state_for_another_issuer_or_with_bad_peaks_is_refused(tmp_path:
     with pytest.raises(StateFileError, match="peaks"):
         load_watch_state(path, ORIGIN, ISSUER.did)
     assert load_watch_state(tmp_path / "none.json", ORIGIN, ISSUER.did).tree_size == 0
+
+
+# -- reading a node: tiles, no tiles, a forged bundle ----------------------------------------
+
+LIVE_GOVERNANCE = fixed_key("watch governance")
+LIVE_ISSUER = TestIssuer(fixed_key("watched live issuer"))
+EVENTS_PER_BLOCK = 150
+BLOCKS = 4
+
+
+class Mirror:
+    """Forwards every GET to ``upstream``, counting requests by kind; ``tiles`` False
+    answers 404 for every tile (a node from before the tile API), ``tamper`` rewrites
+    entry bundles on the way."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.tiles = True
+        self.tamper: Callable[[bytes], bytes] | None = None
+        self.requests: Counter[str] = Counter()
+        self.session: aiohttp.ClientSession | None = None
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self.forward)
+        self.server = TestServer(app, host="127.0.0.1")
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def forward(self, request: web.Request) -> web.Response:
+        kind = ("tile" if request.path.startswith("/tile/") else "entry"
+                if request.path.startswith("/v1/entries/") else "other")
+        self.requests[kind] += 1
+        if kind == "tile" and not self.tiles:
+            return web.Response(status=404, text="404: Not Found")
+        assert self.session is not None
+        async with self.session.get(self.upstream + request.path_qs) as answer:
+            body = await answer.read()
+            status, content_type = answer.status, answer.headers["Content-Type"]
+        if kind == "tile" and status == 200 and self.tamper is not None:
+            body = self.tamper(body)
+        return web.Response(body=body, status=status, headers={"Content-Type": content_type})
+
+    def count(self, kind: str) -> int:
+        return self.requests[kind]
+
+    def reset(self) -> None:
+        self.requests.clear()
+
+
+@dataclass
+class Watched:
+    """A node whose log holds the issuer's recorded events, and the mirror in front."""
+
+    service: Any
+    mirror: Mirror
+    records: IssuerRecords
+    state: Path
+
+    @property
+    def trust(self) -> Any:
+        return self.service.genesis.trust()
+
+    async def seal(self, *events: SignedEvent) -> None:
+        results = await self.service.submit([e.encoded for e in events])
+        assert all(type(r).__name__ == "Pending" for r in results), results
+        await seal_block(self.service)
+
+    async def watch(self) -> WatchReport:
+        async with NodeClient(self.mirror.url) as node:
+            return await watch_issuer(node, self.trust, LIVE_ISSUER.did, self.records,
+                                      now=int(time.time()), state_path=self.state)
+
+
+@pytest.fixture
+async def watched(tmp_path: Path) -> AsyncIterator[Watched]:
+    net = write_network(tmp_path / "net", governance=LIVE_GOVERNANCE)
+    assembled = assemble_in_process(net)
+    service = assembled.service
+    await service.start(assembled.producer)
+    server = TestServer(assembled.app, host="127.0.0.1")
+    await server.start_server()
+    mirror = Mirror(str(server.make_url("")).rstrip("/"))
+    mirror.session = aiohttp.ClientSession()
+    await mirror.server.start_server()
+    try:
+        recorded = [LIVE_ISSUER.register(LIVE_GOVERNANCE, created=1)]
+        live = Watched(service, mirror, IssuerRecords(frozenset(), 0), tmp_path / "state.json")
+        await live.seal(recorded[0])
+        for block in range(BLOCKS):
+            events = [LIVE_ISSUER.issue(f"live {block}/{n}", created=2)
+                      for n in range(EVENTS_PER_BLOCK)]
+            recorded.extend(events)
+            await live.seal(*events)
+        live.records = IssuerRecords(frozenset(e.hash for e in recorded), 1)
+        yield live
+    finally:
+        await mirror.server.close()
+        await mirror.session.close()
+        await server.close()
+        await service.close()
+
+
+def _bundles_for(size: int) -> int:
+    return -(-size // ENTRY_BUNDLE_WIDTH)
+
+
+async def test_the_log_is_read_256_leaves_a_request_also_from_mid_bundle(
+        watched: Watched) -> None:
+    report = await watched.watch()
+    size = report.tree_size
+    assert size == 1 + BLOCKS * EVENTS_PER_BLOCK + 1 + BLOCKS  # events and header leaves
+    assert report.read_via is ReadVia.TILES and report.exit_code == 0
+    assert report.events_seen == report.accounted == 1 + BLOCKS * EVENTS_PER_BLOCK
+    assert watched.mirror.count("tile") == _bundles_for(size) == 3
+    assert watched.mirror.count("entry") == 0
+
+    # The next run starts inside the partial bundle it read last time, and catches an
+    # issuance nobody recorded.
+    watched.mirror.reset()
+    stray = LIVE_ISSUER.issue("nobody recorded this", created=3)
+    await watched.seal(stray)
+    report = await watched.watch()
+    assert report.from_size == size and report.read_via is ReadVia.TILES
+    assert [f.event.hash for f in report.findings] == [stray.hash]
+    assert report.findings[0].index == size
+    assert watched.mirror.count("tile") == 1 and watched.mirror.count("entry") == 0
+    assert report.as_json()["read"] == {"from_index": size, "tree_size": size + 2,
+                                        "via": "tiles"}
+
+
+async def test_entry_bundles_travel_gzipped_and_arrive_whole(watched: Watched) -> None:
+    bundle = EntryBundleRef(0)
+    async with aiohttp.ClientSession(auto_decompress=False) as raw, raw.get(
+            f"{watched.mirror.upstream}/{bundle.path}",
+            headers={"Accept-Encoding": "gzip"}) as answer:
+        assert answer.status == 200 and answer.headers["Content-Encoding"] == "gzip"
+        compressed = await answer.read()
+    async with NodeClient(watched.mirror.upstream) as node:
+        served = await node.tile(bundle.path)
+    assert served == gzip.decompress(compressed)
+    assert len(compressed) < len(served)
+    assert len(parse_entry_bundle(served, bundle)) == ENTRY_BUNDLE_WIDTH
+
+
+async def test_a_node_without_the_tile_api_is_read_entry_by_entry(watched: Watched) -> None:
+    watched.mirror.tiles = False
+    report = await watched.watch()
+    assert report.read_via is ReadVia.ENTRIES and report.exit_code == 0
+    assert report.events_seen == 1 + BLOCKS * EVENTS_PER_BLOCK
+    assert watched.mirror.count("tile") == 1  # asked once, then never again
+    assert watched.mirror.count("entry") == report.tree_size
+    assert "one entry per request" in report.lines()[0]
+
+
+async def test_a_forged_entry_bundle_is_caught_and_nothing_is_recorded(
+        watched: Watched) -> None:
+    # The node swaps one of the issuer's events for another issuer's, same length:
+    # the bundle parses, but its leaves no longer hash to the checkpoint's root.
+    def swap_one_event(bundle: bytes) -> bytes:
+        leaves = parse_entry_bundle(bundle, EntryBundleRef(0, _count(bundle)))
+        victim = next(i for i, leaf in enumerate(leaves)
+                      if b"credential.issue" in leaf and LIVE_ISSUER.did.encode() in leaf)
+        other = TestIssuer(fixed_key("someone else"))
+        forged = other.issue("cover", created=2).encoded
+        assert len(forged) == len(leaves[victim])
+        leaves[victim] = forged
+        return _bundle(leaves)
+
+    watched.mirror.tamper = swap_one_event
+    with pytest.raises(EntriesDoNotMatch, match="do not hash to the root"):
+        await watched.watch()
+    assert not watched.state.exists()
+    assert not watch_state_file(watched.state, LIVE_ISSUER.did).exists()
+
+    watched.mirror.tamper = lambda bundle: bundle[:-1]
+    with pytest.raises(NodeResponseError, match="malformed entry bundle"):
+        await watched.watch()
+
+    # Served honestly again, the same state reads the whole log.
+    watched.mirror.tamper = None
+    assert (await watched.watch()).exit_code == 0
+
+
+def _count(bundle: bytes) -> int:
+    count, offset = 0, 0
+    while offset < len(bundle):
+        (length,) = struct.unpack_from(">H", bundle, offset)
+        offset += 2 + length
+        count += 1
+    return count
 
 
 # -- end to end, against a real node -----------------------------------------------------------

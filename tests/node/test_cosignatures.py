@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from client.checkpoint import verify_checkpoint
 from client.keys import KeyPair
 from client.note import cosign
 from client.trust import load_trust
-from node.cosignatures import Checkpoints
+from node.cosignatures import FUTURE_DATED_SUMMARY_SECONDS, Checkpoints
 from node.errors import PeerProtocolError
 from node.ledger import Ledger
 from node.store import Store
@@ -70,3 +71,63 @@ def test_cosignatures_by_others_are_refused(checkpoints: Checkpoints,
     with pytest.raises(PeerProtocolError):
         checkpoints.add(size, "— nobody AAAA", now=NOW)
     assert checkpoints.signer_count(size) == 0
+
+
+def _checkpoint_records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records
+            if r.name == "vcledger.checkpoints"]
+
+
+def test_a_fast_validator_is_reported_once_then_summarised_then_recovered(
+        checkpoints: Checkpoints, network: NetworkFiles,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="vcledger.checkpoints")
+    size = checkpoints.ledger.head.tree_size
+    fast = network.genesis.validators[1].name
+    block_seconds = 5
+    blocks = FUTURE_DATED_SUMMARY_SECONDS // block_seconds  # one summary interval
+    # Validator 1's clock runs ten minutes ahead: every block, its cosignature is dropped.
+    for block in range(2 * blocks + 1):
+        now = NOW + block * block_seconds
+        assert not checkpoints.add(size, line(checkpoints, network, 1, now + 600), now=now)
+    records = _checkpoint_records(caplog)
+    assert [level for level, _ in records] == [logging.WARNING] * 3
+    first, *summaries = (message for _, message in records)
+    assert first.startswith(f"dropped a cosignature for tree size {size} dated in the future "
+                            "(is that validator's clock right?)")
+    assert f"validator {fast} dated it 600 s ahead" in first
+    assert summaries == [f"validator {fast}: dropped {blocks} more cosignatures dated in the "
+                         f"future in the last {FUTURE_DATED_SUMMARY_SECONDS // 60} min "
+                         f"(newest for tree size {size}, 600 s ahead); its clock still runs "
+                         "fast"] * 2
+    assert checkpoints.future_dated.validators() == [fast]
+
+    # Its clock is fixed: one line says so, and its cosignature is kept again.
+    caplog.clear()
+    now = NOW + (2 * blocks + 1) * block_seconds
+    assert checkpoints.add(size, line(checkpoints, network, 1, now), now=now)
+    (record,) = _checkpoint_records(caplog)
+    assert record[0] == logging.INFO
+    assert record[1] == (f"validator {fast}: cosignatures are dated right again (tree size "
+                         f"{size}); {2 * blocks + 1} were dropped as dated in the future over "
+                         f"the last {(2 * blocks + 1) * block_seconds // 60} min")
+    assert checkpoints.future_dated.validators() == []
+    assert checkpoints.signer_count(size) == 1
+
+
+def test_each_fast_validator_gets_its_own_first_warning(
+        checkpoints: Checkpoints, network: NetworkFiles,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="vcledger.checkpoints")
+    size = checkpoints.ledger.head.tree_size
+    for block in range(3):
+        now = NOW + block
+        for i in (1, 2):
+            checkpoints.add(size, line(checkpoints, network, i, now + 3600), now=now)
+    # An honest validator's cosignature says nothing.
+    assert checkpoints.add(size, line(checkpoints, network, 0, NOW), now=NOW)
+    names = [network.genesis.validators[i].name for i in (1, 2)]
+    assert [(level, next(n for n in names if f"validator {n} " in message))
+            for level, message in _checkpoint_records(caplog)] == [
+        (logging.WARNING, names[0]), (logging.WARNING, names[1])]
+    assert checkpoints.future_dated.validators() == sorted(names)
