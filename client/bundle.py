@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, ValidationError
 
@@ -228,6 +228,11 @@ def format_batch_receipts(
         )
 
 
+def _hashes_from_hex(texts: list[str]) -> tuple[Hash, ...]:
+    """Hashes from lowercase hex that strict validation has checked (64 digits each)."""
+    return cast(tuple[Hash, ...], tuple(map(bytes.fromhex, texts)))
+
+
 def _receipt_from_fields(fields: dict[str, Any], what: str) -> CredentialReceipt:
     """The receipt from a document that passed :class:`_ReceiptModel` (strict validation
     leaves every value as JSON gave it, so the document's own values are read)."""
@@ -248,7 +253,7 @@ def _receipt_from_fields(fields: dict[str, Any], what: str) -> CredentialReceipt
         batch_size=batch_size,
         index=index,
         credential_digest=Hash(bytes.fromhex(fields["credential_digest"])),
-        audit_path=tuple(Hash(bytes.fromhex(node)) for node in fields["audit_path"]),
+        audit_path=_hashes_from_hex(fields["audit_path"]),
         anchor_event_hash=Hash(bytes.fromhex(fields["anchor_event_hash"])),
     )
 
@@ -489,7 +494,13 @@ def _integer(value: object, low: int, below: int) -> bool:
 
 
 def _hex_hashes(value: object, most: int) -> bool:
-    return type(value) is list and len(value) <= most and all(map(_hex_hash, value))
+    if type(value) is not list or len(value) > most:
+        return False
+    try:
+        # The pattern's own loop, in C: a path is a bundle's longest list.
+        return all(map(_HEX_HASH_TEXT.fullmatch, value))
+    except TypeError:  # a member that is not a string (JSON gives no bytes)
+        return False
 
 
 def _members(value: object, names: frozenset[str]) -> bool:
@@ -572,7 +583,7 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
         status = document["status"]
         headers = tuple(IncludedHeader(_base64(h["header"], f"block_headers[{n}]"),
                                        h["index"],
-                                       tuple(Hash(bytes.fromhex(x)) for x in h["audit_path"]))
+                                       _hashes_from_hex(h["audit_path"]))
                         for n, h in enumerate(document["block_headers"]))
         if any(a.index >= b.index for a, b in itertools.pairwise(headers)):
             raise BundleFormatError("block_headers must be in ascending index order, each once")
