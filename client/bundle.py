@@ -48,7 +48,13 @@ from client.status import (
     StatusRecord,
 )
 from client.strictmodel import StrictModel, describe_validation_error
-from client.tlogproof import MAX_TLOG_PROOF_SIZE, TlogProof, format_tlog_proof, parse_tlog_proof
+from client.tlogproof import (
+    MAX_TLOG_PROOF_SIZE,
+    TlogProof,
+    format_tlog_proof,
+    make_tlog_proof,
+    parse_tlog_proof,
+)
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -704,17 +710,10 @@ def build_bundle(
     """
     if not isinstance(credential_digest, bytes) or len(credential_digest) != 32:
         raise UsageError("credential digest must be 32 bytes")
-    try:
-        tree_size = parse_tlog_proof(
-            format_tlog_proof(event_index, event_audit_path, checkpoint_note)
-        ).checkpoint().tree_size
-    except InvalidEncoding as exc:
-        raise UsageError(f"cannot build the bundle: {exc.diagnostics()}") from exc
-    event_proof = TlogProof(event_index, tuple(Hash(h) for h in event_audit_path),
-                            checkpoint_note)
-    header_proof = TlogProof(tree_size - 1, tuple(Hash(h) for h in header_audit_path),
-                             checkpoint_note)
-    format_tlog_proof(header_proof.index, header_proof.proof, checkpoint_note)
+    # Each proof formatted and read back once; the note inside is parsed once (cached).
+    event_proof = make_tlog_proof(event_index, event_audit_path, checkpoint_note)
+    tree_size = event_proof.checkpoint().tree_size
+    header_proof = make_tlog_proof(tree_size - 1, header_audit_path, checkpoint_note)
     ordered = tuple(sorted(block_headers, key=lambda h: h.index))
     if not ordered or len(ordered) > MAX_BLOCK_HEADERS or any(
             a.index == b.index for a, b in itertools.pairwise(ordered)):
