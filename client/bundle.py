@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, ValidationError
 
@@ -48,7 +48,13 @@ from client.status import (
     StatusRecord,
 )
 from client.strictmodel import StrictModel, describe_validation_error
-from client.tlogproof import MAX_TLOG_PROOF_SIZE, TlogProof, format_tlog_proof, parse_tlog_proof
+from client.tlogproof import (
+    MAX_TLOG_PROOF_SIZE,
+    TlogProof,
+    format_tlog_proof,
+    make_tlog_proof,
+    parse_tlog_proof,
+)
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -228,6 +234,11 @@ def format_batch_receipts(
         )
 
 
+def _hashes_from_hex(texts: list[str]) -> tuple[Hash, ...]:
+    """Hashes from lowercase hex that strict validation has checked (64 digits each)."""
+    return cast(tuple[Hash, ...], tuple(map(bytes.fromhex, texts)))
+
+
 def _receipt_from_fields(fields: dict[str, Any], what: str) -> CredentialReceipt:
     """The receipt from a document that passed :class:`_ReceiptModel` (strict validation
     leaves every value as JSON gave it, so the document's own values are read)."""
@@ -248,7 +259,7 @@ def _receipt_from_fields(fields: dict[str, Any], what: str) -> CredentialReceipt
         batch_size=batch_size,
         index=index,
         credential_digest=Hash(bytes.fromhex(fields["credential_digest"])),
-        audit_path=tuple(Hash(bytes.fromhex(node)) for node in fields["audit_path"]),
+        audit_path=_hashes_from_hex(fields["audit_path"]),
         anchor_event_hash=Hash(bytes.fromhex(fields["anchor_event_hash"])),
     )
 
@@ -489,7 +500,13 @@ def _integer(value: object, low: int, below: int) -> bool:
 
 
 def _hex_hashes(value: object, most: int) -> bool:
-    return type(value) is list and len(value) <= most and all(map(_hex_hash, value))
+    if type(value) is not list or len(value) > most:
+        return False
+    try:
+        # The pattern's own loop, in C: a path is a bundle's longest list.
+        return all(map(_HEX_HASH_TEXT.fullmatch, value))
+    except TypeError:  # a member that is not a string (JSON gives no bytes)
+        return False
 
 
 def _members(value: object, names: frozenset[str]) -> bool:
@@ -572,7 +589,7 @@ def parse_bundle(untrusted: bytes | str, what: str = "bundle") -> Bundle:
         status = document["status"]
         headers = tuple(IncludedHeader(_base64(h["header"], f"block_headers[{n}]"),
                                        h["index"],
-                                       tuple(Hash(bytes.fromhex(x)) for x in h["audit_path"]))
+                                       _hashes_from_hex(h["audit_path"]))
                         for n, h in enumerate(document["block_headers"]))
         if any(a.index >= b.index for a, b in itertools.pairwise(headers)):
             raise BundleFormatError("block_headers must be in ascending index order, each once")
@@ -693,17 +710,10 @@ def build_bundle(
     """
     if not isinstance(credential_digest, bytes) or len(credential_digest) != 32:
         raise UsageError("credential digest must be 32 bytes")
-    try:
-        tree_size = parse_tlog_proof(
-            format_tlog_proof(event_index, event_audit_path, checkpoint_note)
-        ).checkpoint().tree_size
-    except InvalidEncoding as exc:
-        raise UsageError(f"cannot build the bundle: {exc.diagnostics()}") from exc
-    event_proof = TlogProof(event_index, tuple(Hash(h) for h in event_audit_path),
-                            checkpoint_note)
-    header_proof = TlogProof(tree_size - 1, tuple(Hash(h) for h in header_audit_path),
-                             checkpoint_note)
-    format_tlog_proof(header_proof.index, header_proof.proof, checkpoint_note)
+    # Each proof formatted and read back once; the note inside is parsed once (cached).
+    event_proof = make_tlog_proof(event_index, event_audit_path, checkpoint_note)
+    tree_size = event_proof.checkpoint().tree_size
+    header_proof = make_tlog_proof(tree_size - 1, header_audit_path, checkpoint_note)
     ordered = tuple(sorted(block_headers, key=lambda h: h.index))
     if not ordered or len(ordered) > MAX_BLOCK_HEADERS or any(
             a.index == b.index for a, b in itertools.pairwise(ordered)):

@@ -27,6 +27,7 @@ verifier's clock are not counted at all.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -116,11 +117,21 @@ def parse_checkpoint(body: str) -> Checkpoint:
     lines (so extension lines too), an empty or over-long origin or one with
     control characters, a tree size with a sign, leading zeros or over 2^64-1,
     and a root that is not the canonical base64 of 32 bytes.
+
+    Results are cached by text (parsing is pure and a :class:`Checkpoint` is
+    immutable), as :func:`note.parse_note` caches the note around it: a bundle
+    carries its checkpoint in two proofs, and bundles checked together share
+    one.  Failures are not cached.
     """
     if not isinstance(body, str):
         raise InvalidEncoding(f"checkpoint must be text, got {type(body).__name__}")
     if len(body) > MAX_CHECKPOINT_BODY_SIZE:
         raise InvalidEncoding(f"checkpoint is longer than {MAX_CHECKPOINT_BODY_SIZE} characters")
+    return _parse_checkpoint(body)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_checkpoint(body: str) -> Checkpoint:
     if not body.endswith("\n"):
         raise InvalidEncoding("checkpoint does not end with a newline")
     lines = body[:-1].split("\n")

@@ -37,7 +37,7 @@ from client.status import (
     decode_record,
 )
 from client.trust import MAX_TRUST_FILE_SIZE, Trust, parse_trust
-from client.verify import (
+from client.verdict import (
     TRUST_POLICY,
     TrustPolicy,
 )

@@ -14,6 +14,7 @@ from client.bundle import (
     CredentialReceipt,
     format_bundle,
 )
+from client.bundle_checks import ProvenStatusRecord, verify_status_record
 from client.cli_shared import (
     add_common_options,
     add_max_age_option,
@@ -40,16 +41,8 @@ from client.status import (
     issuer_status_key,
 )
 from client.trust import Trust
-from client.verify import (
-    TRUST_POLICY,
-    ProvenStatusRecord,
-    TrustPolicy,
-    Verdict,
-    format_time,
-    verify_bundle,
-    verify_bundle_without_trust,
-    verify_status_record,
-)
+from client.verdict import TRUST_POLICY, TrustPolicy, Verdict, format_time
+from client.verify import verify_bundle, verify_bundle_without_trust
 
 if TYPE_CHECKING:
     from client.http import NodeClient

@@ -513,7 +513,7 @@ async def fetch_status_record(node: NodeClient, *, status: str, issuer: str,
                               credential_digest: Hash, batch_id: str | None,
                               min_cosignatures: int
                               ) -> tuple[str, bytes, list[Hash], StatusEntry]:
-    """Everything :func:`client.verify.verify_status_record` needs to prove what the status
+    """Everything :func:`client.bundle_checks.verify_status_record` needs to prove what the status
     map holds for an issuer (``status="issuer"``), a credential or a batch at the node's
     newest checkpoint: (checkpoint note, header leaf, its audit path, status entry)."""
     served = await node.served_checkpoint(min_cosignatures=min_cosignatures)

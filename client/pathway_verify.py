@@ -6,7 +6,7 @@ credential files and bundles the holder presents only as far as
 names.  Untrusted: everything in every bundle.  No network, no state.
 
 A pathway bundle is checked like a credential's bundle, with the same
-functions for the shared steps (:func:`client.verify.open_checkpoint` ...):
+functions for the shared steps (:func:`client.bundle_checks.open_checkpoint` ...):
 
 ====  ===============  ====================================================================
 step  name             check
@@ -47,6 +47,14 @@ from typing import Any, Literal
 from client import credentials
 from client.block import BlockHeader, decode_leaf
 from client.bundle import Bundle
+from client.bundle_checks import (
+    StepFailed,
+    open_checkpoint,
+    prove_header,
+    prove_leaf,
+    prove_record,
+    prove_signer_standing,
+)
 from client.checkpoint import Checkpoint
 from client.durations import describe_age, describe_duration
 from client.errors import InvalidEncoding, LedgerError, UsageError
@@ -65,11 +73,10 @@ from client.pathway import (
 )
 from client.status import IssuerRecord, PathwayRecord, pathway_status_key
 from client.trust import Trust
-from client.verify import (
+from client.verdict import (
     EXIT_CODES,
     TRUST_POLICY,
     IssuerInfo,
-    StepFailed,
     TrustPolicy,
     Verdict,
     format_date,
@@ -77,14 +84,9 @@ from client.verify import (
     format_time_ms,
     issuer_info,
     issuer_label,
-    open_checkpoint,
-    prove_header,
-    prove_leaf,
-    prove_record,
-    prove_signer_standing,
     resolve_max_age,
-    verify_bundle,
 )
+from client.verify import verify_bundle
 
 __all__ = [
     "PATHWAY_STEPS",

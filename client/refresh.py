@@ -49,7 +49,8 @@ from client.state import (
     state_file,
 )
 from client.trust import Trust
-from client.verify import Verdict, verify_bundle
+from client.verdict import Verdict
+from client.verify import verify_bundle
 
 __all__ = ["BundleNotRefreshable", "refresh_bundle"]
 

@@ -68,6 +68,24 @@ def format_tlog_proof(
     note; ``extra`` is None or 1..16 KiB (empty extra data has no line of its
     own, so it is given as None).
     """
+    text = _unchecked_text(index, proof, checkpoint_note, extra)
+    _parse_formatted(text)
+    return text
+
+
+def make_tlog_proof(
+    index: int, proof: Sequence[bytes], checkpoint_note: str, extra: bytes | None = None
+) -> TlogProof:
+    """The proof :func:`format_tlog_proof` would write, as :func:`parse_tlog_proof` reads it
+    back: same preconditions, same :class:`UsageError`, one parse."""
+    return _parse_formatted(_unchecked_text(index, proof, checkpoint_note, extra))
+
+
+def _unchecked_text(
+    index: int, proof: Sequence[bytes], checkpoint_note: str, extra: bytes | None
+) -> str:
+    """The text, with the preconditions a parse cannot see checked; the rest is left to
+    :func:`_parse_formatted`."""
     if isinstance(index, bool) or not isinstance(index, int):
         raise UsageError(f"index must be an int, got {type(index).__name__}")
     if len(proof) > MAX_PROOF_HASHES:
@@ -82,12 +100,15 @@ def format_tlog_proof(
         lines.append(f"extra {encoding.encode_base64(extra)}")
     lines.append(f"index {index}")
     lines.extend(encoding.encode_base64(node) for node in proof)
-    text = "\n".join(lines) + "\n\n" + checkpoint_note
+    return "\n".join(lines) + "\n\n" + checkpoint_note
+
+
+def _parse_formatted(text: str) -> TlogProof:
+    # What we write must read back: the index in the tree, a well-formed note.
     try:
-        parse_tlog_proof(text)
+        return parse_tlog_proof(text)
     except InvalidEncoding as exc:
         raise UsageError(f"cannot format tlog proof: {exc}") from None
-    return text
 
 
 def parse_tlog_proof(text: str) -> TlogProof:

@@ -47,58 +47,62 @@ an index at or before the event — its issuer); ``expired`` / ``not_yet_valid``
 revocation and the dates cannot change later, so they outrank staleness.
 Whatever was not checked (no credential file, no clock, no age bound) is said
 in words in the verdict's notes.
+
+This module holds the steps.  The verdict's types, text and JSON form are in
+:mod:`client.verdict`; the checks a pathway's bundle shares with a credential's
+(steps 3 to 5, the status records) in :mod:`client.bundle_checks`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
-import functools
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from client import credentials, vc
 from client.batch import verify_receipt
-from client.block import BlockHeader, decode_leaf
+from client.block import BlockHeader
 from client.bundle import Bundle, IncludedHeader, StatusEntry, parse_bundle
-from client.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
-from client.durations import describe_age, describe_duration
-from client.errors import InvalidEncoding, LedgerError, UsageError, VerificationError
+from client.bundle_checks import (
+    StepFailed,
+    cached_leaf,
+    open_checkpoint,
+    prove_header,
+    prove_leaf,
+    prove_record,
+    prove_signer_standing,
+)
+from client.checkpoint import Checkpoint
+from client.errors import InvalidEncoding, LedgerError, UsageError
 from client.events import BatchAnchor, CredentialIssue, RevocationReason, SignedEvent
 from client.keys import did_key
 from client.merkle import leaf_hash, verify_inclusion
-from client.note import parse_note
-from client.smt import verify_membership, verify_non_membership
+from client.smt import verify_non_membership
 from client.status import (
     BatchRecord,
     CredentialRecord,
     Identity,
     IssuerRecord,
     Position,
-    StatusRecord,
     batch_status_key,
     credential_status_key,
-    decode_record,
-    issuer_status_key,
 )
-from client.tlogproof import TlogProof
 from client.trust import Trust
+from client.verdict import (
+    TRUST_POLICY,
+    IssuerInfo,
+    RevocationInfo,
+    TrustPolicy,
+    Verdict,
+    VerifyOptions,
+    bundle_verdict,
+    issuer_info,
+    issuer_label,
+    resolve_max_age,
+)
 
 __all__ = [
-    "EXIT_CODES",
     "STEPS",
-    "TRUST_POLICY",
-    "IssuerInfo",
-    "ProvenStatusRecord",
-    "RevocationInfo",
-    "TrustPolicy",
-    "Verdict",
-    "format_date",
-    "format_time",
     "verify_bundle",
     "verify_bundle_without_trust",
-    "verify_status_record",
 ]
 
 STEPS: tuple[str, ...] = (
@@ -117,328 +121,10 @@ STEPS: tuple[str, ...] = (
 )
 """Step names; step ``n`` is ``STEPS[n - 1]``."""
 
-VerdictStatus = Literal["valid", "revoked", "invalid", "stale", "expired", "not_yet_valid"]
-
-EXIT_CODES: dict[str, int] = {
-    "valid": 0, "revoked": 3, "invalid": 4, "stale": 5, "expired": 6, "not_yet_valid": 6,
-    "complete": 0, "incomplete": 7,
-}
-"""The one table of verdict exit codes (1 error and 2 usage are the CLI's own); ``complete``
-and ``incomplete`` are a pathway's (:mod:`client.pathway_verify`)."""
-
-
-class TrustPolicy(enum.Enum):
-    TRUST_POLICY = "trust"
-
-
-TRUST_POLICY = TrustPolicy.TRUST_POLICY
-"""``max_age`` default: the trust file's ``max_age_seconds``."""
-
-
-class StepFailed(VerificationError):
-    """A bundle check failed for a reason not already named by a lower-level error."""
-
-
-@dataclass(frozen=True, slots=True)
-class RevocationInfo:
-    """Where, when, why and by whom the credential stopped being valid.
-
-    ``scope`` is ``credential`` (revoked on its own), ``batch`` (with its whole
-    batch) or ``issuer`` (governance declared the issuer's key compromised
-    since an index at or before the issuing event).
-    """
-
-    scope: Literal["credential", "batch", "issuer"]
-    index: int
-    height: int
-    reason: str
-    reason_code: int
-    by_governance: bool = False
-    time_ms: int | None = None
-
-    @property
-    def by(self) -> str:
-        return "governance" if self.by_governance else "issuer"
-
-
-@dataclass(frozen=True, slots=True)
-class IssuerInfo:
-    """The issuer as a person reads it: the name and identifiers governance gave it."""
-
-    did: str
-    name: str
-    ids: tuple[str, ...]
-    standing: str
-    """``active``, ``retired`` or ``compromised`` as of the checkpoint."""
-    current_name: str
-    retired_at_index: int | None = None
-    """The log index of the event that retired it (an issuer.retire, or the first
-    issuer.compromise)."""
-    compromised_since_index: int | None = None
-    """The log index from which governance says its key was untrustworthy."""
-
-    def label(self, shown_id: str | None = None) -> str:
-        """``"Example University" (https://uni.example/issuers/1, did:key:z6Mk…)``."""
-        ids = [shown_id] if shown_id in self.ids else list(self.ids)
-        return f'"{self.name}" ({", ".join([*ids, self.did])})'
-
-    def as_json(self) -> dict[str, object]:
-        return {"did": self.did, "name": self.name, "ids": list(self.ids),
-                "standing": self.standing, "current_name": self.current_name,
-                "retired_at_index": self.retired_at_index,
-                "compromised_since_index": self.compromised_since_index}
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The outcome of verifying one bundle.
-
-    ``step``/``step_name`` name the first failed step of an ``invalid``
-    verdict.  The other fields are filled as far as the verification got,
-    and only from checked data.  ``notes`` say in words what was not checked
-    or what a relying party should know besides the status.
-    """
-
-    status: VerdictStatus
-    message: str
-    notes: tuple[str, ...] = ()
-    step: int | None = None
-    step_name: str | None = None
-    issuer: IssuerInfo | None = None
-    issuer_did: str | None = None
-    credential_digest: str | None = None
-    credential_checked: bool = False
-    embedded_proof: str | None = None
-    """``verified``, ``none`` or ``not_checked`` (proofs of other types); None without the
-    credential file."""
-    batch_id: str | None = None
-    event_index: int | None = None
-    issued_time_ms: int | None = None
-    tree_size: int | None = None
-    checkpoint_time: int | None = None
-    checkpoint_age: int | None = None
-    max_age: int | None = None
-    valid_from: int | None = None
-    valid_until: int | None = None
-    validity_checked_at: int | None = None
-    revocation: RevocationInfo | None = None
-    checkpoint_signatures_checked: bool = True
-    signatures_verified: int = field(default=0, compare=False)
-    """Ed25519 verifications performed (for the benchmark's baseline)."""
-
-    @property
-    def exit_code(self) -> int:
-        """The CLI exit code: 0 valid, 3 revoked, 4 invalid, 5 stale, 6 expired/not yet valid."""
-        return EXIT_CODES[self.status]
-
-    def lines(self) -> list[str]:
-        """The verdict as text: the message, then each note indented."""
-        return [self.message, *(f"  note: {n}" for n in self.notes)]
-
-    def as_json(self) -> dict[str, object]:
-        revocation = self.revocation
-        return {
-            "status": self.status,
-            "message": self.message,
-            "notes": list(self.notes),
-            "step": self.step,
-            "step_name": self.step_name,
-            "issuer": (self.issuer.as_json() if self.issuer is not None
-                       else None if self.issuer_did is None
-                       else {"did": self.issuer_did, "name": None, "ids": [], "standing": None,
-                             "current_name": None, "retired_at_index": None,
-                             "compromised_since_index": None}),
-            "credential_digest": self.credential_digest,
-            "credential_checked": self.credential_checked,
-            "embedded_proof": self.embedded_proof,
-            "batch_id": self.batch_id,
-            "event_index": self.event_index,
-            "issued_at": format_time_ms(self.issued_time_ms),
-            "checkpoint": None if self.tree_size is None else {
-                "tree_size": self.tree_size,
-                "time": self.checkpoint_time,
-                "time_utc": None if self.checkpoint_time is None
-                else format_time(self.checkpoint_time),
-                "age_seconds": self.checkpoint_age,
-                "signatures_checked": self.checkpoint_signatures_checked,
-            },
-            "max_age_seconds": self.max_age,
-            "validity": None if self.validity_checked_at is None and self.valid_from is None
-            and self.valid_until is None else {
-                "valid_from": None if self.valid_from is None else format_time(self.valid_from),
-                "valid_until": None if self.valid_until is None
-                else format_time(self.valid_until),
-                "checked_at": None if self.validity_checked_at is None
-                else format_time(self.validity_checked_at),
-            },
-            "revocation": None if revocation is None else {
-                "scope": revocation.scope,
-                "event_index": revocation.index,
-                "height": revocation.height,
-                "reason": revocation.reason,
-                "reason_code": revocation.reason_code,
-                "by": revocation.by,
-                "revoked_at": format_time_ms(revocation.time_ms),
-            },
-        }
-
-
-# Verdict texts name the same few moments (a checkpoint's time, its age, an issuing
-# block's date) for every bundle checked in one go: formatting is cached, by value.
-
-
-@functools.lru_cache(maxsize=1024)
-def format_time(timestamp: int) -> str:
-    """POSIX seconds as ISO 8601 UTC, e.g. ``2026-06-01T12:00:00Z``."""
-    try:
-        return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (OverflowError, ValueError, OSError):
-        return f"@{timestamp}"
-
-
-_describe_age = functools.lru_cache(maxsize=1024)(describe_age)
-
-
-def format_date(timestamp: int) -> str:
-    """POSIX seconds as the UTC calendar date, e.g. ``2026-06-01``."""
-    return format_time(timestamp)[:10]
-
-
-def format_time_ms(time_ms: int | None) -> str | None:
-    """:func:`format_time` of a block time in milliseconds; None stays None."""
-    return None if time_ms is None else format_time(time_ms // 1000)
-
-
-def resolve_max_age(max_age: int | TrustPolicy | None, trust: Trust) -> int | None:
-    """The age bound in seconds: the trust file's for :data:`TRUST_POLICY`, else ``max_age``."""
-    return trust.max_age_seconds if isinstance(max_age, TrustPolicy) else max_age
-
-
-def issuer_info(record: IssuerRecord, identity: Identity) -> IssuerInfo:
-    """The proven issuer ``record`` as :class:`IssuerInfo`, named by its ``identity`` at
-    the event."""
-    compromise = record.compromise
-    return IssuerInfo(record.issuer, identity.name, identity.ids, record.standing,
-                      record.name, None if record.retired is None else record.retired.index,
-                      None if compromise is None else compromise.since_index)
-
-
-def issuer_label(did: str, identity: Identity) -> str:
-    """``"Example University" (https://uni.example/issuers/1, did:key:z6Mk…)``."""
-    return f'"{identity.name}" ({", ".join([*identity.ids, did])})'
-
-
-# Decoding is a pure function of the bytes with an immutable result, and bundles
-# checked together share pieces (the header of their checkpoint, the issuer and batch
-# records, the batch.anchor event of a whole class), so decoding is cached by exact
-# bytes.  Only decoding: every proof is verified and every signature checked anew for
-# every bundle.  Failures are never cached (lru_cache does not cache exceptions).
-
-
-@functools.lru_cache(maxsize=1024)
-def _decode_leaf(data: bytes) -> BlockHeader | SignedEvent:
-    return decode_leaf(data)
-
-
-@functools.lru_cache(maxsize=1024)
-def _decode_record(data: bytes) -> StatusRecord:
-    return decode_record(data)
-
-
-# The checks every kind of bundle shares (a credential's, a pathway's): one home each.
-
-
-def open_checkpoint(untrusted_note: str, trust: Trust | None, origin: str, now: int | None
-                    ) -> tuple[Checkpoint, int | None, int]:
-    """Step 3: open the checkpoint note under ``trust``: (checkpoint, its time, cosignatures
-    verified).  Without ``trust`` (a caller that vouches for the checkpoint itself) the note
-    is only parsed and its origin compared; its time is then None."""
-    if trust is None:
-        checkpoint = parse_checkpoint(parse_note(untrusted_note).body)
-        if checkpoint.origin != origin:
-            raise StepFailed(f"checkpoint is for origin {checkpoint.origin!r}, not {origin!r}")
-        return checkpoint, None, 0
-    verified = verify_checkpoint(untrusted_note, trust.origin, trust.verifiers(), trust.threshold,
-                                 now=now)
-    return verified.checkpoint, verified.time, len(verified.cosigners)
-
-
-def prove_header(checkpoint: Checkpoint, untrusted_header: bytes, untrusted_proof: TlogProof,
-                 event_note: str) -> BlockHeader:
-    """Step 4: the header leaf is the checkpoint's last leaf, proven by a tlog-proof that
-    embeds the same note as the event's, and decodes as the header of that tree."""
-    if untrusted_proof.checkpoint_note != event_note:
-        raise StepFailed("header_proof and event_proof embed different checkpoint notes; "
-                         "both must carry the same cosigned checkpoint")
-    if untrusted_proof.index != checkpoint.tree_size - 1:
-        raise StepFailed(f"the header leaf must be the last leaf, index "
-                         f"{checkpoint.tree_size - 1}, of the checkpoint's tree; the proof "
-                         f"is for index {untrusted_proof.index}")
-    verify_inclusion(leaf_hash(untrusted_header), untrusted_proof.index, checkpoint.tree_size,
-                     untrusted_proof.proof, checkpoint.root)
-    leaf = _decode_leaf(untrusted_header)
-    if not isinstance(leaf, BlockHeader):
-        raise StepFailed(f"the last leaf of the checkpoint is a {leaf.kind.value} event, "
-                         "not a block header")
-    if leaf.tree_size != checkpoint.tree_size:
-        raise StepFailed(f"the block header describes a tree of {leaf.tree_size} leaves; "
-                         f"the checkpoint has {checkpoint.tree_size}")
-    return leaf
-
-
-def prove_leaf(checkpoint: Checkpoint, untrusted_leaf: bytes, untrusted_proof: TlogProof) -> None:
-    """Step 5: RFC 9162 inclusion of the leaf at the proof's index (parse_tlog_proof already
-    placed the index inside the checkpoint's tree)."""
-    verify_inclusion(leaf_hash(untrusted_leaf), untrusted_proof.index, checkpoint.tree_size,
-                     untrusted_proof.proof, checkpoint.root)
-
-
-def prove_record(header: BlockHeader, untrusted_entry: StatusEntry, key: bytes, what: str
-                 ) -> StatusRecord:
-    """Membership of a record under the header's status root, then its decoding."""
-    assert untrusted_entry.value is not None
-    verify_membership(header.status_root, key, untrusted_entry.value, untrusted_entry.proof)
-    try:
-        return _decode_record(untrusted_entry.value)
-    except InvalidEncoding as exc:
-        raise StepFailed(f"{what} record: {exc.diagnostics()}") from exc
-
-
-def prove_signer_standing(header: BlockHeader, untrusted_entry: StatusEntry, issuer: str,
-                          signer: bytes, index: int) -> IssuerRecord:
-    """Step 8: the issuer's record is in the status map, registered before the event at
-    ``index``, not retired before it, and ``signer`` was its key at that index."""
-    record = prove_record(header, untrusted_entry, issuer_status_key(issuer), "issuer")
-    if not isinstance(record, IssuerRecord) or record.issuer != issuer:
-        raise StepFailed(f"the issuer status key of {issuer} does not hold its record")
-    if record.registered.index >= index:
-        raise StepFailed(f"issuer {issuer} was registered at index "
-                         f"{record.registered.index}, not before the event at {index}")
-    if record.retired is not None and record.retired.index < index:
-        raise StepFailed(f"issuer {issuer} retired at index {record.retired.index}, "
-                         f"before the event at {index}")
-    if not record.key_valid_at(signer, index):
-        raise StepFailed(f"the event's signer {signer.hex()} was not a key of "
-                         f"{issuer} at index {index}")
-    return record
-
-
-@dataclass(frozen=True, slots=True)
-class _Options:
-    """What the caller asked for, beyond the trust file and the bundle."""
-
-    credential_json: bytes | None
-    now: int | None
-    max_age: int | None
-    at: int | None
-    expected_issuer: str | None
-    max_age_from_trust: bool = False
-
-
 class _Verification:
     """The state of one verification: what the steps so far have established."""
 
-    def __init__(self, trust: Trust | None, origin: str, options: _Options) -> None:
+    def __init__(self, trust: Trust | None, origin: str, options: VerifyOptions) -> None:
         self.trust = trust
         self.origin = origin
         self.options = options
@@ -498,7 +184,7 @@ class _Verification:
     # Step 6 -------------------------------------------------------------------------------
 
     def event_signed(self) -> None:
-        leaf = _decode_leaf(self.bundle.event)
+        leaf = cached_leaf(self.bundle.event)
         if not isinstance(leaf, SignedEvent):
             raise StepFailed("the event leaf is a block header, not an issuing event")
         payload = leaf.payload
@@ -721,7 +407,7 @@ class _Verification:
                              f"checkpoint's tree of {checkpoint.tree_size}")
         verify_inclusion(leaf_hash(included.leaf), included.index, checkpoint.tree_size,
                          included.audit_path, checkpoint.root)
-        leaf = _decode_leaf(included.leaf)
+        leaf = cached_leaf(included.leaf)
         if not isinstance(leaf, BlockHeader) or leaf.index != included.index:
             raise StepFailed(f"the leaf at index {included.index} is not the block header it "
                              "claims to be")
@@ -787,7 +473,7 @@ def _run(untrusted: Bundle | bytes | str, check: _Verification) -> Verdict:
             step()
         except LedgerError as exc:
             return _invalid(check, number, exc)
-    return _outcome(check)
+    return bundle_verdict(check)
 
 
 def _invalid(check: _Verification, number: int, exc: LedgerError) -> Verdict:
@@ -806,150 +492,6 @@ def _invalid(check: _Verification, number: int, exc: LedgerError) -> Verdict:
         signatures_verified=check.signatures,
         checkpoint_signatures_checked=check.trust is not None,
     )
-
-
-def _outcome(check: _Verification) -> Verdict:
-    options = check.options
-    bundle = check.bundle
-    tree_size = check.checkpoint.tree_size
-    issuer = check.issuer_info()
-    notes: list[str] = []
-    age = None if check.checkpoint_time is None or options.now is None else max(
-        0, options.now - check.checkpoint_time)
-
-    who = issuer.label(check.named_issuer)
-    # Without the file, the ledger vouches for a digest, not for whatever document is shown.
-    subject = ("this credential" if options.credential_json is not None
-               else f"the credential with digest {bundle.credential_digest.hex()[:16]}…")
-    assert check.issued_time_ms is not None
-    issued_on = format_date(check.issued_time_ms // 1000)
-    as_of = f"as of checkpoint {tree_size}"
-    if check.checkpoint_time is not None:
-        as_of += f" ({format_time(check.checkpoint_time)}"
-        as_of += ")" if age is None else f", {_describe_age(age)} old)"
-    elif check.trust is None:
-        as_of += " (its cosignatures were not checked)"
-
-    unchecked = ", ".join(check.unchecked_proofs)
-    proofs_were = ("proof of type {} was" if len(check.unchecked_proofs) == 1
-                   else "proofs of type {} were").format(unchecked)
-    if check.embedded_proof == "none":
-        notes.append("the credential carries no embedded proof: its own signature was not "
-                     "checked (the ledger's record of its digest was)")
-    elif check.embedded_proof == "not_checked":
-        notes.append(f"the credential's embedded {proofs_were} not checked: only "
-                     "eddsa-jcs-2022 Data Integrity proofs are")
-    elif check.unchecked_proofs:
-        notes.append("the credential's own eddsa-jcs-2022 signature was verified (the issuer's "
-                     f"key at the event); its {proofs_were} not checked")
-    elif check.embedded_proof == "verified":
-        notes.append("the credential's own eddsa-jcs-2022 signature was verified (the issuer's "
-                     "key at the event)")
-    if options.credential_json is None:
-        notes.append("the credential file was not checked: this verdict is about digest "
-                     f"{bundle.credential_digest.hex()}, whatever file is shown, and that "
-                     "file's issuer and dates were not compared with the ledger's")
-    statements = check.issuer_record.compromises
-    if statements:
-        # Every statement, newest first: each one's reason stays readable.
-        said = "; then ".join(
-            f"from log index {c.since_index} (at index {c.position.index}: "
-            f"{c.reason or 'no reason given'})" for c in reversed(statements))
-        notes.append(f"governance declared this issuer's key compromised {said}; credentials "
-                     f"issued before index {statements[-1].since_index} keep their verdict")
-    elif issuer.retired_at_index is not None:
-        notes.append(f"the issuer retired at log index {issuer.retired_at_index}; "
-                     "credentials it issued before keep their verdict")
-    if issuer.current_name != issuer.name:
-        notes.append(f'the issuer is now called "{issuer.current_name}"')
-
-    # Validity dates of the credential itself.
-    moment = options.at if options.at is not None else options.now
-    validity = check.validity
-    dated: VerdictStatus | None = None
-    if validity is not None and moment is not None:
-        period = validity.status_at(moment)
-        dated = None if period == "valid" else period
-    elif validity is not None:
-        notes.append("the credential's validity dates were not checked: no clock was given")
-    if validity is not None and options.at is not None:
-        notes.append(f"the credential's validity dates were checked at "
-                     f"{format_time(options.at)}, not now")
-
-    # Freshness of the checkpoint.
-    max_age = options.max_age
-    stale = False
-    if check.trust is not None:
-        if max_age is None:
-            notes.append("the checkpoint's age was not bounded: a revocation after it would "
-                         "not show")
-        elif age is None:
-            notes.append("the checkpoint's age was not checked: no clock was given")
-        elif age > max_age:
-            stale = True
-
-    revoked = check.revoked
-    status: VerdictStatus
-    if revoked is not None:
-        status = "revoked"
-        scope = {"credential": "", "batch": " with its whole batch",
-                 "issuer": " because the issuer's key was compromised"}[revoked.scope]
-        when = ("" if revoked.time_ms is None
-                else f" on {format_date(revoked.time_ms // 1000)}")
-        # A voided credential was put on the ledger with the stolen key: do not say the
-        # institution issued it.
-        origin_line = (f"it was put on the ledger with the key of {who} on {issued_on}"
-                       if revoked.scope == "issuer" else f"{who} issued {subject} on {issued_on}")
-        message = (f"revoked{when} by {revoked.by}{scope} ({revoked.reason}, log index "
-                   f"{revoked.index}); {origin_line}; {as_of}")
-    elif dated is not None:
-        status = dated
-        assert validity is not None and moment is not None
-        if dated == "expired":
-            assert validity.valid_until is not None
-            what = f"expired on {format_time(validity.valid_until)}"
-        else:
-            assert validity.valid_from is not None
-            what = f"is not valid until {format_time(validity.valid_from)}"
-        message = (f"{dated.replace('_', ' ')}: the credential {what} (checked at "
-                   f"{format_time(moment)}); {who} issued it on {issued_on}, not revoked "
-                   f"{as_of}")
-    elif stale:
-        status = "stale"
-        assert age is not None and max_age is not None
-        allows = "this network allows" if options.max_age_from_trust else "this check allows"
-        message = (f"stale: checkpoint {tree_size} is {_describe_age(age)} old; {allows} "
-                   f"{describe_duration(max_age)}. As of then: {who} issued {subject} on "
-                   f"{issued_on}, not revoked")
-        notes.append("a newer checkpoint is needed: refresh the bundle from a node that is "
-                     "up to date")
-    else:
-        status = "valid"
-        message = f"valid: {who} issued {subject} on {issued_on}; not revoked {as_of}"
-    return Verdict(
-        status=status,
-        message=message,
-        notes=tuple(notes),
-        issuer=issuer,
-        issuer_did=bundle.issuer,
-        credential_digest=bundle.credential_digest.hex(),
-        credential_checked=options.credential_json is not None,
-        embedded_proof=check.embedded_proof,
-        batch_id=None if check.anchor is None else check.anchor.batch_id,
-        event_index=bundle.event_proof.index,
-        issued_time_ms=check.issued_time_ms,
-        tree_size=tree_size,
-        checkpoint_time=check.checkpoint_time,
-        checkpoint_age=age,
-        max_age=max_age if check.trust is not None else None,
-        valid_from=None if validity is None else validity.valid_from,
-        valid_until=None if validity is None else validity.valid_until,
-        validity_checked_at=moment if validity is not None else None,
-        revocation=revoked,
-        checkpoint_signatures_checked=check.trust is not None,
-        signatures_verified=check.signatures,
-    )
-
 
 def verify_bundle(
     bundle: Bundle | bytes | str,
@@ -981,7 +523,7 @@ def verify_bundle(
     if credential_json is not None and digest_only:
         raise UsageError("give either the credential file or digest_only=True, not both")
     limit = resolve_max_age(max_age, trust)
-    options = _Options(credential_json, now, limit, at, expected_issuer,
+    options = VerifyOptions(credential_json, now, limit, at, expected_issuer,
                        max_age_from_trust=max_age is TRUST_POLICY)
     return _run(bundle, _Verification(trust, trust.origin, options))
 
@@ -1000,52 +542,5 @@ def verify_bundle_without_trust(
     with it, NOT that the network vouches for it.  The verdict says so
     (``checkpoint_signatures_checked`` is False).
     """
-    options = _Options(credential_json, now, None, None, None)
+    options = VerifyOptions(credential_json, now, None, None, None)
     return _run(bundle, _Verification(None, origin, options))
-
-
-@dataclass(frozen=True, slots=True)
-class ProvenStatusRecord:
-    """What the status map held under one key at a trusted checkpoint: a record, or None
-    for a proven absence."""
-
-    tree_size: int
-    checkpoint_time: int
-    record: StatusRecord | None
-
-
-def verify_status_record(
-    untrusted_checkpoint_note: str,
-    untrusted_header: bytes,
-    untrusted_header_path: Sequence[bytes],
-    untrusted_entry: StatusEntry,
-    *,
-    status_key: bytes,
-    trust: Trust,
-    now: int | None,
-) -> ProvenStatusRecord:
-    """Prove what the status map holds under ``status_key``, from a node's answer.
-
-    For "the ledger never recorded this": a node's word that it has no record is a
-    claim; this checks it as the bundle steps would: the checkpoint under the trust
-    file (step 3), the header as its last leaf (step 4), and the SMT membership or
-    non-membership under the header's status root.  Raises a :class:`VerificationError`
-    naming the first failed check.
-    """
-    verified = verify_checkpoint(untrusted_checkpoint_note, trust.origin, trust.verifiers(),
-                                 trust.threshold, now=now)
-    checkpoint = verified.checkpoint
-    verify_inclusion(leaf_hash(untrusted_header), checkpoint.tree_size - 1,
-                     checkpoint.tree_size, untrusted_header_path, checkpoint.root)
-    header = _decode_leaf(untrusted_header)
-    if not isinstance(header, BlockHeader) or header.tree_size != checkpoint.tree_size:
-        raise StepFailed("the checkpoint's last leaf is not the block header of that tree")
-    if untrusted_entry.value is None:
-        verify_non_membership(header.status_root, status_key, untrusted_entry.proof)
-        record = None
-    else:
-        verify_membership(header.status_root, status_key, untrusted_entry.value,
-                          untrusted_entry.proof)
-        record = _decode_record(untrusted_entry.value)
-    return ProvenStatusRecord(checkpoint.tree_size, verified.time, record)
-

@@ -1,6 +1,7 @@
 """Mutation testing of the verifier and the ledger rules with mutmut 3.
 
-Every check in ``client/verify.py`` and ``node/rules.py`` should have a test that
+Every check in the bundle verifier (``client/verify.py``, ``client/bundle_checks.py``,
+``client/verdict.py``) and ``node/rules.py`` should have a test that
 fails without it (issue 10).  A mutation tool tests exactly that: it makes many
 small changes to the code (``<`` for ``<=``, ``not`` dropped, a constant changed, a
 call removed), runs the tests against each, and counts the changes no test noticed
@@ -70,13 +71,18 @@ class Target:
 
 
 TARGETS: tuple[Target, ...] = (
-    Target("verify", "client/verify.py",
-           ("tests/client/test_verify.py", "tests/client/test_verdict_meaning.py",
-            "tests/protocol/test_vectors_protocol.py", "tests/client/test_bundle.py",
-            "tests/protocol/test_mutation_kills.py"),
-           # the two exhaustive bit-flip tests take minutes and add nothing the
-           # vector cases do not already catch
-           ("-k", "not substituting and not flipping")),
+    # The bundle verifier lives in three modules (the steps, the checks they share with
+    # pathway bundles, the verdict's text and JSON form); one set of tests guards all three.
+    *(Target(name, source,
+             ("tests/client/test_verify.py", "tests/client/test_verdict_meaning.py",
+              "tests/protocol/test_vectors_protocol.py", "tests/client/test_bundle.py",
+              "tests/protocol/test_mutation_kills.py"),
+             # the two exhaustive bit-flip tests take minutes and add nothing the
+             # vector cases do not already catch
+             ("-k", "not substituting and not flipping"))
+      for name, source in (("verify", "client/verify.py"),
+                           ("bundle_checks", "client/bundle_checks.py"),
+                           ("verdict", "client/verdict.py"))),
     Target("rules", "node/rules.py",
            ("tests/node/test_rules.py", "tests/node/test_ledger.py",
             "tests/system/test_security_rules.py", "tests/protocol/test_mutation_kills.py")),
@@ -205,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     by_name = {t.name: t for t in TARGETS}
     if args.list:
         for t in TARGETS:
-            print(f"{t.name:11} {t.source:22} {' '.join(t.tests + t.extra_pytest_args)}")
+            print(f"{t.name:13} {t.source:24} {' '.join(t.tests + t.extra_pytest_args)}")
         return 0
     unknown = [n for n in args.targets if n not in by_name]
     if unknown:
@@ -222,10 +228,10 @@ def main(argv: list[str] | None = None) -> int:
                                             mutmut, max_children=args.max_children,
                                             resume=args.resume, show_survivors=args.survivors)
     print()
-    print(f"{'file':22} {'mutants':>7} {'killed':>7} {'survived':>8} {'timeout':>7} "
+    print(f"{'file':24} {'mutants':>7} {'killed':>7} {'survived':>8} {'timeout':>7} "
           f"{'no tests':>8} {'score':>7} {'time':>7}")
     for source, f in figures.items():
-        print(f"{source:22} {f['mutants']:>7} {f['killed']:>7} {f['survived']:>8} "
+        print(f"{source:24} {f['mutants']:>7} {f['killed']:>7} {f['survived']:>8} "
               f"{f['timeout']:>7} {f['no tests']:>8} {f['score']:>7.1%} {f['seconds']:>6}s")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -32,7 +32,8 @@ from client.events import BatchAnchor, IssuerRegister, IssuerRotate
 from client.hashes import Hash, sha256
 from client.keys import KeyPair
 from client.trust import parse_trust
-from client.verify import TRUST_POLICY, verify_bundle
+from client.verdict import TRUST_POLICY
+from client.verify import verify_bundle
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
 VALID = json.loads((VECTORS / "bundle_valid.json").read_text())

@@ -113,6 +113,25 @@ def test_format_preconditions() -> None:
     assert tlogproof.parse_tlog_proof(text).extra == largest_extra
 
 
+def test_make_is_format_then_parse() -> None:
+    """make_tlog_proof (build_bundle's one parse) gives what format and parse give, and
+    refuses what format refuses, with the same message."""
+    small = note.sign(checkpoint.format_checkpoint("net.example", 4, bytes(32)), "log", LOG_SEED)
+    good = [bytes([7]) * 32, bytes(32)]
+    for index, proof, extra in [(0, good, None), (3, [], b"x"), (2, good[:1], bytes(40))]:
+        made = tlogproof.make_tlog_proof(index, proof, small, extra)
+        assert made == tlogproof.parse_tlog_proof(
+            tlogproof.format_tlog_proof(index, proof, small, extra))
+        assert made.proof == tuple(proof) and made.index == index and made.extra == extra
+    for index, proof, extra in [(4, good, None), (True, good, None), (0, [bytes(31)], None),
+                                (0, good, b"")]:
+        with pytest.raises(UsageError) as formatted:
+            tlogproof.format_tlog_proof(index, proof, small, extra)  # type: ignore[arg-type]
+        with pytest.raises(UsageError) as made_error:
+            tlogproof.make_tlog_proof(index, proof, small, extra)  # type: ignore[arg-type]
+        assert str(made_error.value) == str(formatted.value)
+
+
 def test_checkpoint_note_is_kept_verbatim() -> None:
     cosigned = note.add_cosignature(BIG_TREE, "witness.example", bytes([6] * 32), 12345)
     text = tlogproof.format_tlog_proof(7, [bytes(32)] * 3, cosigned)

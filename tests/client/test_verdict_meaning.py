@@ -28,7 +28,8 @@ from client.events import (
 )
 from client.hashes import sha256
 from client.vc import add_proof
-from client.verify import Verdict, verify_bundle
+from client.verdict import Verdict
+from client.verify import verify_bundle
 from tests.client.test_verify import GOVERNANCE, ISSUER, InProcessLedger, key
 
 UNI_IDS = ("did:web:uni.example", "https://uni.example/issuers/1")

@@ -63,7 +63,8 @@ from client.status import (
     issuer_status_key,
 )
 from client.trust import Trust, parse_trust
-from client.verify import EXIT_CODES, STEPS, Verdict, verify_bundle, verify_bundle_without_trust
+from client.verdict import EXIT_CODES, Verdict
+from client.verify import STEPS, verify_bundle, verify_bundle_without_trust
 from node.config import Genesis
 from node.cosignatures import Checkpoints
 from node.ledger import Ledger

@@ -69,7 +69,8 @@ from client.status import (
     decode_record,
     issuer_status_key,
 )
-from client.verify import STEPS, format_time, verify_bundle, verify_bundle_without_trust
+from client.verdict import format_time
+from client.verify import STEPS, verify_bundle, verify_bundle_without_trust
 from node.errors import RuleViolation
 from node.rules import BlockState, admit_event, apply_event, execute_events
 from tests.client.test_verify import GOVERNANCE as VERIFY_GOVERNANCE

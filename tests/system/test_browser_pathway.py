@@ -53,7 +53,7 @@ from client.pathway import PathwayBundle, digest_definition, format_pathway_bund
 from client.pathway_verify import verify_pathway
 from client.tlogproof import format_tlog_proof, parse_tlog_proof
 from client.trust import format_trust
-from client.verify import TRUST_POLICY
+from client.verdict import TRUST_POLICY
 from node.web_verifier import verify_page
 from tests import webcases
 from tests.client.test_pathway import (
