@@ -16,9 +16,9 @@ its pure part, with no network access (the driver is
   ``anchor_event_hash``), or plain lists of event hashes;
 * **the scan** (:class:`LogScan`): every log leaf from where the last run
   stopped up to a verified checkpoint, in order, read 256 at a time as C2SP
-  tlog-tiles entry bundles (:func:`entry_bundles`, :func:`parse_entry_bundle`;
-  docs/api.md "The log as tiles") or, from a node without the tile API, one
-  ``/v1/entries/{index}`` at a time.  Each leaf's hash extends a
+  tlog-tiles entry bundles (:mod:`client.tiles`; docs/api.md "The log as
+  tiles") or, from a node without the tile API, one ``/v1/entries/{index}``
+  at a time.  Each leaf's hash extends a
   compact range (:class:`client.merkle.CompactRange`) kept in the watch state,
   and the range's root must equal the checkpoint's: that proves, at once, that
   every leaf read is the log's own leaf at that index, whatever the node
@@ -45,8 +45,7 @@ import enum
 import hashlib
 import json
 import os
-import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -54,7 +53,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from client import strictjson
-from client.block import MAX_LEAF_SIZE, BlockHeader, decode_leaf
+from client.block import BlockHeader, decode_leaf
 from client.bundle import MAX_RECEIPT_SIZE, parse_receipt
 from client.checkpoint import Checkpoint
 from client.errors import InvalidEncoding, LedgerError, UsageError
@@ -67,11 +66,9 @@ from client.state import StateFileError
 from client.strictmodel import describe_validation_error
 
 __all__ = [
-    "ENTRY_BUNDLE_WIDTH",
     "EXIT_UNEXPECTED",
     "WATCH_FORMAT",
     "EntriesDoNotMatch",
-    "EntryBundleRef",
     "Finding",
     "IssuerRecords",
     "LogScan",
@@ -81,10 +78,8 @@ __all__ = [
     "WatchReport",
     "WatchState",
     "classify",
-    "entry_bundles",
     "load_records",
     "load_watch_state",
-    "parse_entry_bundle",
     "save_watch_state",
     "watch_state_file",
 ]
@@ -405,82 +400,6 @@ def save_watch_state(path: Path, state: WatchState) -> None:
     except OSError as exc:
         raise StateFileError(f"cannot write the issuer watch state {path}: "
                              f"{exc.strerror}") from exc
-
-
-# -- reading the log as tiles --------------------------------------------------------------------
-
-ENTRY_BUNDLE_WIDTH = 256
-"""Leaves per full C2SP tlog-tiles entry bundle."""
-
-_BUNDLE_LENGTH = struct.Struct(">H")
-
-
-@dataclass(frozen=True, slots=True)
-class EntryBundleRef:
-    """Entry bundle ``index`` of the log (leaves ``256 index ..``), ``width`` leaves wide:
-    256 for a full bundle, 1..255 for a partial one."""
-
-    index: int
-    width: int = ENTRY_BUNDLE_WIDTH
-
-    @property
-    def first(self) -> int:
-        """The log index of the bundle's first leaf."""
-        return self.index * ENTRY_BUNDLE_WIDTH
-
-    @property
-    def path(self) -> str:
-        """The tlog-tiles path, ``tile/entries/<N>[.p/<W>]``, ``<N>`` in 3-digit groups
-        (``1234067`` is ``x001/x234/067``), as node/tiles.py parses it."""
-        digits = f"{self.index:03d}"
-        digits = "0" * (-len(digits) % 3) + digits
-        groups = [digits[i:i + 3] for i in range(0, len(digits), 3)]
-        number = "/".join([*("x" + group for group in groups[:-1]), groups[-1]])
-        partial = "" if self.width == ENTRY_BUNDLE_WIDTH else f".p/{self.width}"
-        return f"tile/entries/{number}{partial}"
-
-
-def entry_bundles(start: int, end: int) -> Iterator[EntryBundleRef]:
-    """The bundles that hold leaves ``start .. end - 1`` of a tree of size ``end``, in order.
-
-    The last is partial unless ``end`` is a multiple of 256: a tree of that size
-    has only that prefix of the bundle (tlog-tiles, "Partial Tiles").  The
-    first may begin before ``start`` (a run that stopped mid-bundle).
-    """
-    for index in range(start // ENTRY_BUNDLE_WIDTH, -(-end // ENTRY_BUNDLE_WIDTH)):
-        yield EntryBundleRef(index, min(ENTRY_BUNDLE_WIDTH, end - index * ENTRY_BUNDLE_WIDTH))
-
-
-def parse_entry_bundle(untrusted_bundle: bytes, bundle: EntryBundleRef) -> list[bytes]:
-    """The ``bundle.width`` leaves of an entry bundle: each a big-endian uint16 length and
-    the leaf's bytes, nothing after the last.
-
-    Only the framing is checked (:class:`InvalidEncoding` if it is wrong); whether the
-    leaves are the log's is for :meth:`LogScan.verify` to prove.
-    """
-    leaves: list[bytes] = []
-    offset = 0
-    while offset < len(untrusted_bundle):
-        if len(leaves) == bundle.width:
-            raise InvalidEncoding(f"entry bundle {bundle.path} has bytes after its "
-                                  f"{bundle.width} entries")
-        if offset + _BUNDLE_LENGTH.size > len(untrusted_bundle):
-            raise InvalidEncoding(f"entry bundle {bundle.path} ends inside the length of "
-                                  f"entry {len(leaves)}")
-        (length,) = _BUNDLE_LENGTH.unpack_from(untrusted_bundle, offset)
-        offset += _BUNDLE_LENGTH.size
-        if not 0 < length <= MAX_LEAF_SIZE:
-            raise InvalidEncoding(f"entry bundle {bundle.path}: entry {len(leaves)} has "
-                                  f"{length} bytes (a log leaf has 1..{MAX_LEAF_SIZE})")
-        if offset + length > len(untrusted_bundle):
-            raise InvalidEncoding(f"entry bundle {bundle.path} ends inside entry "
-                                  f"{len(leaves)}")
-        leaves.append(untrusted_bundle[offset:offset + length])
-        offset += length
-    if len(leaves) != bundle.width:
-        raise InvalidEncoding(f"entry bundle {bundle.path} holds {len(leaves)} entries, not "
-                              f"{bundle.width}")
-    return leaves
 
 
 # -- the scan ------------------------------------------------------------------------------------

@@ -51,9 +51,7 @@ from client.issuer_watch import (
     WatchReport,
     WatchState,
     classify,
-    entry_bundles,
     load_watch_state,
-    parse_entry_bundle,
     save_watch_state,
     watch_state_file,
 )
@@ -68,6 +66,7 @@ from client.state import (
     remember,
     state_file,
 )
+from client.tiles import entry_bundles, format_tile_path, parse_entry_bundle
 from client.trust import Trust
 
 __all__ = [
@@ -348,7 +347,7 @@ async def _read_leaves(node: NodeClient, scan: LogScan, tree_size: int) -> ReadV
     window = 1  # one bundle alone first: a node without the tile API says 404 once
     while batch := list(islice(pending, window)):
         try:
-            bodies = await asyncio.gather(*(node.tile(b.path) for b in batch))
+            bodies = await asyncio.gather(*(node.tile(format_tile_path(b)) for b in batch))
         except NodeRejected as exc:
             if exc.status != HTTPStatus.NOT_FOUND:
                 raise

@@ -33,11 +33,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from client.batch import build_batch
-from client.block import MAX_LEAF_SIZE, BlockHeader
+from client.block import BlockHeader
 from client.bundle import format_batch_receipts
 from client.checkpoint import Checkpoint, parse_checkpoint
 from client.cli import main
-from client.errors import InvalidEncoding
 from client.events import (
     CredentialIssue,
     IssuerCompromise,
@@ -48,10 +47,8 @@ from client.events import (
 from client.hashes import Hash, sha256
 from client.http import NodeClient, NodeResponseError
 from client.issuer_watch import (
-    ENTRY_BUNDLE_WIDTH,
     EXIT_UNEXPECTED,
     EntriesDoNotMatch,
-    EntryBundleRef,
     Finding,
     IssuerRecords,
     LogScan,
@@ -61,10 +58,8 @@ from client.issuer_watch import (
     WatchReport,
     WatchState,
     classify,
-    entry_bundles,
     load_records,
     load_watch_state,
-    parse_entry_bundle,
     save_watch_state,
     watch_state_file,
 )
@@ -73,7 +68,13 @@ from client.merkle import CompactRange, leaf_hash, root_hash, verify_inclusion
 from client.monitor import watch_issuer
 from client.note import cosign, parse_note
 from client.state import StateFileError
-from node.tiles import TileRef, parse_tile_path
+from client.tiles import (
+    TILE_WIDTH,
+    TileRef,
+    format_entry_bundle,
+    format_tile_path,
+    parse_entry_bundle,
+)
 from tests.nodeutil import (
     FAST_CONSENSUS,
     TestIssuer,
@@ -171,52 +172,6 @@ def test_a_short_read_and_an_undecodable_leaf_are_refused() -> None:
         scan.add(index, leaf)
     with pytest.raises(EntriesDoNotMatch, match=r"log entry 1 .* cannot decode"):
         scan.verify(_checkpoint(garbage), "node")
-
-
-# -- entry bundles ---------------------------------------------------------------------------
-
-
-def test_entry_bundle_paths_are_the_ones_the_node_parses() -> None:
-    for index in (0, 5, 999, 1000, 1234067, 10**18):
-        for width in (1, 7, 255, ENTRY_BUNDLE_WIDTH):
-            bundle = EntryBundleRef(index, width)
-            assert parse_tile_path(bundle.path) == TileRef(None, index, width), bundle.path
-    assert EntryBundleRef(1234067).path == "tile/entries/x001/x234/067"
-    assert EntryBundleRef(5, 7).path == "tile/entries/005.p/7"
-
-
-def test_entry_bundles_cover_exactly_the_unread_leaves_of_a_tree_size() -> None:
-    def plan(start: int, end: int) -> list[tuple[int, int]]:
-        return [(b.index, b.width) for b in entry_bundles(start, end)]
-
-    assert plan(0, 0) == [] and plan(256, 256) == []
-    assert plan(0, 1) == [(0, 1)]
-    assert plan(0, 256) == [(0, 256)]
-    assert plan(0, 257) == [(0, 256), (1, 1)]
-    # A run that stopped mid-bundle re-reads that bundle's start; the last is partial.
-    assert plan(300, 600) == [(1, 256), (2, 88)]
-    assert plan(511, 512) == [(1, 256)]
-
-
-def _bundle(leaves: list[bytes]) -> bytes:
-    return b"".join(struct.pack(">H", len(leaf)) + leaf for leaf in leaves)
-
-
-def test_entry_bundle_framing_is_checked() -> None:
-    leaves = _log()[:3]
-    ref = EntryBundleRef(0, 3)
-    assert parse_entry_bundle(_bundle(leaves), ref) == leaves
-    for broken, reason in [
-        (_bundle(leaves) + b"\x00", "bytes after its 3 entries"),
-        (_bundle(leaves)[:-1], "ends inside entry 2"),
-        (_bundle(leaves[:2]) + b"\x00", "ends inside the length of entry 2"),
-        (_bundle(leaves[:2]), "holds 2 entries, not 3"),
-        (_bundle([leaves[0], b"", leaves[2]]), "entry 1 has 0 bytes"),
-        (_bundle(leaves[:2]) + struct.pack(">H", MAX_LEAF_SIZE + 1) + bytes(MAX_LEAF_SIZE + 1),
-         f"entry 2 has {MAX_LEAF_SIZE + 1} bytes"),
-    ]:
-        with pytest.raises(InvalidEncoding, match=reason):
-            parse_entry_bundle(broken, ref)
 
 
 # -- classification and reports ---------------------------------------------------------------
@@ -414,7 +369,7 @@ async def watched(tmp_path: Path) -> AsyncIterator[Watched]:
 
 
 def _bundles_for(size: int) -> int:
-    return -(-size // ENTRY_BUNDLE_WIDTH)
+    return -(-size // TILE_WIDTH)
 
 
 async def test_the_log_is_read_256_leaves_a_request_also_from_mid_bundle(
@@ -442,17 +397,17 @@ async def test_the_log_is_read_256_leaves_a_request_also_from_mid_bundle(
 
 
 async def test_entry_bundles_travel_gzipped_and_arrive_whole(watched: Watched) -> None:
-    bundle = EntryBundleRef(0)
+    bundle = TileRef(None, 0)
     async with aiohttp.ClientSession(auto_decompress=False) as raw, raw.get(
-            f"{watched.mirror.upstream}/{bundle.path}",
+            f"{watched.mirror.upstream}/{format_tile_path(bundle)}",
             headers={"Accept-Encoding": "gzip"}) as answer:
         assert answer.status == 200 and answer.headers["Content-Encoding"] == "gzip"
         compressed = await answer.read()
     async with NodeClient(watched.mirror.upstream) as node:
-        served = await node.tile(bundle.path)
+        served = await node.tile(format_tile_path(bundle))
     assert served == gzip.decompress(compressed)
     assert len(compressed) < len(served)
-    assert len(parse_entry_bundle(served, bundle)) == ENTRY_BUNDLE_WIDTH
+    assert len(parse_entry_bundle(served, bundle)) == TILE_WIDTH
 
 
 async def test_a_node_without_the_tile_api_is_read_entry_by_entry(watched: Watched) -> None:
@@ -470,14 +425,14 @@ async def test_a_forged_entry_bundle_is_caught_and_nothing_is_recorded(
     # The node swaps one of the issuer's events for another issuer's, same length:
     # the bundle parses, but its leaves no longer hash to the checkpoint's root.
     def swap_one_event(bundle: bytes) -> bytes:
-        leaves = parse_entry_bundle(bundle, EntryBundleRef(0, _count(bundle)))
+        leaves = parse_entry_bundle(bundle, TileRef(None, 0, _count(bundle)))
         victim = next(i for i, leaf in enumerate(leaves)
                       if b"credential.issue" in leaf and LIVE_ISSUER.did.encode() in leaf)
         other = TestIssuer(fixed_key("someone else"))
         forged = other.issue("cover", created=2).encoded
         assert len(forged) == len(leaves[victim])
         leaves[victim] = forged
-        return _bundle(leaves)
+        return format_entry_bundle(leaves)
 
     watched.mirror.tamper = swap_one_event
     with pytest.raises(EntriesDoNotMatch, match="do not hash to the root"):
