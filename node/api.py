@@ -32,6 +32,7 @@ from client.status import (
 )
 from client.strictjson import loads as strict_json_loads
 from client.strictmodel import StrictModel, describe_validation_error
+from client.tiles import parse_tile_path
 from client.trust import format_trust
 from node import tiles
 from node.connlimits import (
@@ -314,7 +315,7 @@ async def get_tlog_checkpoint(request: web.Request) -> web.Response:
 async def get_tile(request: web.Request) -> web.Response:
     """GET /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>] (C2SP tlog-tiles)."""
     # The raw path: a percent-encoded spelling of a tile path is not that path.
-    tile = tiles.parse_tile_path(request.rel_url.raw_path.removeprefix("/"))
+    tile = parse_tile_path(request.rel_url.raw_path.removeprefix("/"))
     body = tiles.read_tile(request.app[SERVICE_KEY].ledger.log, tile)
     response = web.Response(body=body, content_type="application/octet-stream",
                             headers={"Cache-Control": tiles.IMMUTABLE_CACHE_CONTROL})

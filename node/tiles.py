@@ -18,31 +18,12 @@ re-exported here with the format names the routes in :mod:`node.api` use).
 
 from __future__ import annotations
 
-from client.tiles import (
-    ENTRIES_LEVEL,
-    MAX_TILE_LEVEL,
-    TILE_HEIGHT,
-    TILE_WIDTH,
-    TileRef,
-    format_entry_bundle,
-    format_tile_path,
-    parse_tile_path,
-)
+from client.tiles import TILE_HEIGHT, TILE_WIDTH, TileRef, format_entry_bundle, format_tile_path
 from node.errors import NotFound
 from node.tlog import TILE_WIDTH as STORED_TILE_WIDTH
 from node.tlog import PersistentLog
 
-__all__ = [
-    "CHECKPOINT_CACHE_CONTROL",
-    "ENTRIES_LEVEL",
-    "IMMUTABLE_CACHE_CONTROL",
-    "MAX_TILE_LEVEL",
-    "TILE_HEIGHT",
-    "TileRef",
-    "format_tile_path",
-    "parse_tile_path",
-    "read_tile",
-]
+__all__ = ["CHECKPOINT_CACHE_CONTROL", "IMMUTABLE_CACHE_CONTROL", "read_tile"]
 
 assert STORED_TILE_WIDTH == TILE_WIDTH, "a stored tile would not be a tlog-tiles tile"
 

@@ -28,9 +28,10 @@ import msgpack
 import pytest
 
 from client.checkpoint import verify_checkpoint
+from client.tiles import TileRef, format_tile_path, parse_tile_path
 from node.errors import NotFound
 from node.store import Store
-from node.tiles import TileRef, format_tile_path, parse_tile_path, read_tile
+from node.tiles import read_tile
 from node.tlog import PersistentLog
 from tests.nodeutil import (
     FAST_CONSENSUS,
