@@ -147,13 +147,17 @@ async def _wait(predicate: object, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _committed(session: aiohttp.ClientSession, url: str) -> float:
+async def _metric(session: aiohttp.ClientSession, url: str, name: str) -> float:
     async with session.get(url + "/metrics") as response:
         text = await response.text()
     for line in text.splitlines():
-        if line.startswith("vcledger_events_committed_total "):
+        if line.startswith(name + " "):
             return float(line.split()[1])
     return 0.0
+
+
+async def _committed(session: aiohttp.ClientSession, url: str) -> float:
+    return await _metric(session, url, "vcledger_events_committed_total")
 
 
 def _batch_body(events: list[SignedEvent]) -> bytes:
@@ -201,6 +205,8 @@ async def _print_timeline(session: aiohttp.ClientSession, url: str, started: flo
     clock saw it (milliseconds since the previous block, events, proposer)."""
     health = await _health(session, url)
     assert health is not None
+    lost = await _metric(session, url, "vcledger_consensus_round_changes_total")
+    print(f"rounds lost (entered above round 0) seen by {url}: {lost:.0f}", file=sys.stderr)
     wall_start_ms = (time.time() - (time.perf_counter() - started)) * 1000
     previous = wall_start_ms
     for height in range(1, int(health["height"]) + 1):  # type: ignore[call-overload]
@@ -278,8 +284,9 @@ async def _measure(directory: Path, sizes: dict[str, float], *,
             node_cpu, worker_cpu = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
             rows.append(Row(f"CPU s of the 4 node processes, {count} events", node_cpu,
                             "libsodium CPU s, 4 verifies per event", baseline_cpu))
-            rows.append(Row(f"CPU s of their signature workers, {count} events", worker_cpu,
-                            "libsodium CPU s, 4 verifies per event", baseline_cpu))
+            if worker_cpu > 0:  # none unless node.toml asks for signature_workers > 1
+                rows.append(Row(f"CPU s of their signature workers, {count} events", worker_cpu,
+                                "libsodium CPU s, 4 verifies per event", baseline_cpu))
             if sizes.get("throughput_only"):
                 await _print_timeline(session, net.urls[0], started)
                 return rows
@@ -375,7 +382,7 @@ def main(argv: list[str]) -> None:
                 for log in (Path(tmp) / "localnet").glob("node*.log"):
                     shutil.copy(log, args.keep_logs / log.name)
     for row in rows:
-        print(row.benchmark, row.ours, row.baseline_name, row.baseline)
+        print(json.dumps(row.as_json()))
 
 
 if __name__ == "__main__":  # pragma: no cover - manual runs
