@@ -25,9 +25,12 @@ signed before any clock starts.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,20 +70,24 @@ NODES = 4
 
 
 class Localnet:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, profile: Path | None = None) -> None:
         self.directory = directory
+        self.profile = profile
         self.base = free_port_block(NODES)
         create(directory, NODES, self.base)
         self.urls = [f"http://127.0.0.1:{self.base + i}" for i in range(NODES)]
         self.processes: list[subprocess.Popen[bytes] | None] = [None] * NODES
 
     def start(self, i: int) -> None:
+        # Under cProfile on request: a node stops cleanly on SIGTERM, so the profile is written.
+        profiler = ([] if self.profile is None else
+                    ["-m", "cProfile", "-o", str(self.profile / f"node{i}.prof")])
         with (self.directory / f"node{i}.log").open("ab") as log:
             self.processes[i] = subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "run", "--config",
+                [sys.executable, *profiler, "-m", "node.cli", "run", "--config",
                  str(self.directory / f"node{i}" / "node.toml")],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "VCLEDGER_LOG_LEVEL": "WARNING"})
+                env={"VCLEDGER_LOG_LEVEL": "WARNING", **os.environ})
 
     def stop(self, i: int) -> None:
         process = self.processes[i]
@@ -91,6 +98,37 @@ class Localnet:
     def close(self) -> None:
         for i in range(NODES):
             self.stop(i)
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds used so far by the node processes, and by their signature workers."""
+        nodes = workers = 0.0
+        for process in self.processes:
+            if process is not None:
+                nodes += _cpu_seconds(process.pid)
+                workers += sum(_cpu_seconds(child) for child in _children(process.pid))
+        return nodes, workers
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one live process (Linux /proc; 0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        return [int(c) for task in tasks
+                for c in (task / "children").read_text().split()]
+    except OSError:
+        return []
 
 
 async def _health(session: aiohttp.ClientSession, url: str) -> dict[str, object] | None:
@@ -109,13 +147,17 @@ async def _wait(predicate: object, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _committed(session: aiohttp.ClientSession, url: str) -> float:
+async def _metric(session: aiohttp.ClientSession, url: str, name: str) -> float:
     async with session.get(url + "/metrics") as response:
         text = await response.text()
     for line in text.splitlines():
-        if line.startswith("vcledger_events_committed_total "):
+        if line.startswith(name + " "):
             return float(line.split()[1])
     return 0.0
+
+
+async def _committed(session: aiohttp.ClientSession, url: str) -> float:
+    return await _metric(session, url, "vcledger_events_committed_total")
 
 
 def _batch_body(events: list[SignedEvent]) -> bytes:
@@ -158,24 +200,54 @@ async def _all_committed(session: aiohttp.ClientSession, urls: list[str], count:
     await _wait(done, 600, f"{count:.0f} committed events on every node")
 
 
+async def _print_timeline(session: aiohttp.ClientSession, url: str, started: float) -> None:
+    """Manual runs: each block since the throughput clock started, as its proposer's
+    clock saw it (milliseconds since the previous block, events, proposer)."""
+    health = await _health(session, url)
+    assert health is not None
+    lost = await _metric(session, url, "vcledger_consensus_round_changes_total")
+    print(f"rounds lost (entered above round 0) seen by {url}: {lost:.0f}", file=sys.stderr)
+    wall_start_ms = (time.time() - (time.perf_counter() - started)) * 1000
+    previous = wall_start_ms
+    for height in range(1, int(health["height"]) + 1):  # type: ignore[call-overload]
+        async with session.get(f"{url}/v1/blocks/{height}") as response:
+            header = (await response.json())["header"]
+        if header["time_ms"] < wall_start_ms - 2000:
+            continue
+        print(f"height {height:4d}  +{header['time_ms'] - previous:7.0f} ms  "
+              f"{header['event_count']:5d} events  proposer {header['proposer'][:8]}",
+              file=sys.stderr)
+        previous = header["time_ms"]
+
+
 def _signed(issuer: KeyPair, count: int, tag: str) -> list[SignedEvent]:
     now = int(time.time())
     return [sign_event(CredentialIssue(issuer.did, sha256(f"{tag} {i}".encode())),
                        origin=ORIGIN, key=issuer, created=now) for i in range(count)]
 
 
-def _baseline_seconds(events: list[SignedEvent], copies: int) -> float:
-    """Seconds for libsodium in 2 processes to verify ``copies`` x the events' signatures."""
+def _baseline_seconds(events: list[SignedEvent], copies: int) -> tuple[float, float]:
+    """Seconds for libsodium in 2 processes to verify ``copies`` x the events' signatures,
+    and the CPU seconds its processes used (start-up included)."""
     triples = [(e.signer, e.signature, signing_bytes(ORIGIN, e.payload, e.created, e.signer))
                for e in events] * copies
+    cpu_before = _children_cpu()
     with LibsodiumPool(2) as pool:
         started = time.perf_counter()
         pool.verify_all(triples)
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+    return seconds, _children_cpu() - cpu_before
 
 
-async def _measure(directory: Path, sizes: dict[str, float]) -> list[Row]:
-    net = Localnet(directory)
+def _children_cpu() -> float:
+    """CPU seconds of this process's children that have exited (and been waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _measure(directory: Path, sizes: dict[str, float], *,
+                   profile: Path | None = None) -> list[Row]:
+    net = Localnet(directory, profile=profile)
     rows: list[Row] = []
     try:
         for i in range(NODES):
@@ -198,14 +270,26 @@ async def _measure(directory: Path, sizes: dict[str, float]) -> list[Row]:
             count = int(sizes["events"])
             events = _signed(issuer, count, "throughput")
             base = max(await asyncio.gather(*(_committed(session, u) for u in net.urls)))
+            cpu_before = net.cpu_seconds()
             started = time.perf_counter()
             await _submit_all(session, net.urls, events)
             await _all_committed(session, net.urls, base + count)
             ours = time.perf_counter() - started
-            baseline = _baseline_seconds(events, NODES)
+            cpu_after = net.cpu_seconds()
+            baseline, baseline_cpu = _baseline_seconds(events, NODES)
             rows.append(Row(f"committed events/s, 4-node localnet, {count} events", ours,
                             "libsodium 2 processes / 4", baseline, target=0.5,
                             count=count, unit="events", goal=GOAL_LOCALNET))
+            # Where the CPU went: the target allows each node one verify per event.
+            node_cpu, worker_cpu = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
+            rows.append(Row(f"CPU s of the 4 node processes, {count} events", node_cpu,
+                            "libsodium CPU s, 4 verifies per event", baseline_cpu))
+            if worker_cpu > 0:  # none unless node.toml asks for signature_workers > 1
+                rows.append(Row(f"CPU s of their signature workers, {count} events", worker_cpu,
+                                "libsodium CPU s, 4 verifies per event", baseline_cpu))
+            if sizes.get("throughput_only"):
+                await _print_timeline(session, net.urls[0], started)
+                return rows
 
             # -- latency at half the measured load
             rate = 0.5 * count / ours
@@ -272,6 +356,34 @@ def run(quick: bool) -> list[Row]:
         return asyncio.run(_measure(Path(tmp) / "localnet", QUICK if quick else FULL))
 
 
-if __name__ == "__main__":  # pragma: no cover - manual runs
-    for row in run("--quick" in sys.argv):
+def main(argv: list[str]) -> None:
+    """Manual runs, for profiling: ``python -m benchmarks.network [--quick] [--events N]
+    [--throughput-only] [--profile DIR]`` (from scripts/, with the .venv's python);
+    ``--profile`` runs every node under cProfile and leaves ``DIR/node{i}.prof``."""
+    parser = argparse.ArgumentParser(prog="benchmarks.network")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--profile", type=Path)
+    parser.add_argument("--keep-logs", type=Path, help="copy the nodes' logs here")
+    args = parser.parse_args(argv)
+    sizes: dict[str, float] = dict(QUICK if args.quick else FULL)
+    if args.events is not None:
+        sizes["events"] = args.events
+    sizes["throughput_only"] = float(args.throughput_only)
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="vcledger-bench-net-") as tmp:
+        try:
+            rows = asyncio.run(_measure(Path(tmp) / "localnet", sizes, profile=args.profile))
+        finally:
+            if args.keep_logs is not None:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                for log in (Path(tmp) / "localnet").glob("node*.log"):
+                    shutil.copy(log, args.keep_logs / log.name)
+    for row in rows:
         print(json.dumps(row.as_json()))
+
+
+if __name__ == "__main__":  # pragma: no cover - manual runs
+    main(sys.argv[1:])
