@@ -67,7 +67,6 @@ from node.consensus_types import (
     Broadcast,
     Decide,
     Effect,
-    Evidence,
     Input,
     OwnBlock,
     Proposal,
@@ -332,16 +331,16 @@ class ConsensusMachine:
     def _on_vote(self, vote: Vote) -> None:
         check_vote_shape(vote)
         if self._started:
-            self._emit_evidence(self._messages.add_vote(vote, self._round))
+            evidence = self._messages.add_vote(vote, self._round)
+            if evidence is not None:
+                self._out.append(evidence)
 
     def _on_proposal(self, proposal: Proposal, valid: bool) -> None:
         check_proposal_shape(proposal)
         if self._started:
-            self._emit_evidence(self._messages.add_proposal(proposal, valid, self._round))
-
-    def _emit_evidence(self, evidence: Evidence | None) -> None:
-        if evidence is not None:
-            self._out.append(evidence)
+            evidence = self._messages.add_proposal(proposal, valid, self._round)
+            if evidence is not None:
+                self._out.append(evidence)
 
     # -- sending ---------------------------------------------------------------
 
