@@ -7,7 +7,8 @@ reads a clock: a driver (one asyncio task in the node, a simulated network in
 the tests) feeds it :data:`Input` values with the current time and carries out
 the :data:`Effect` values it returns (both in :mod:`node.consensus_types`; the
 round's message log is :mod:`node.consensus_log`, the write-ahead snapshot's
-format :mod:`node.consensus_snapshot`)::
+format :mod:`node.consensus_snapshot`, and what it stores of the messages it
+receives :mod:`node.consensus_messages`)::
 
     effects = machine.handle(VoteInput(untrusted_vote), now)
 
@@ -41,26 +42,10 @@ docs/protocol.md, "Consensus"):
   a stuck validator (the paper's ``getValue()`` is instantaneous).
 * ``Decide`` does not start the next height by itself (the paper's
   [L52-L54]): the block must be committed to storage first.
-* Messages further than :data:`ROUND_WINDOW` rounds ahead are not stored.
-  Instead the machine remembers, per validator, the highest such round; once
-  f+1 validators are known to be at round ``R`` or higher it starts round
-  ``R``.  That extends [L55] ("f+1 messages of round R") with the same
-  justification: at least one correct validator has reached round ``R``.
-* An equivocating validator's votes: its first vote of a (round, kind) is
-  what counts toward "2f+1 of any value" ([L34], [L47]) and [L55]; a
-  different vote of the same slot is evidence, and it *also* counts toward
-  its own value, because the paper's message log holds both messages.
-  Counting the first only would let one double-voting validator show a proof
-  of lock to some correct validators and hide it from others, which can halt
-  the height for ever (tests/node/test_consensus.py shows the case).  Safety is
-  unaffected: two values with 2f+1 votes in one round need f+1 equivocators.
-* Memory is bounded per height: :data:`MAX_VOTES_PER_SLOT` votes per
-  (round, kind, validator) plus votes for nil or proposed blocks,
-  :data:`MAX_PROPOSALS_PER_ROUND` distinct proposals per round, rounds up to
-  the current one plus :data:`ROUND_WINDOW`, and for height + 1 only votes of
-  rounds ``0..ROUND_WINDOW``.  Proposals for height + 1 are not kept: their
-  validity depends on the block of this height, so the driver holds them and
-  feeds them after :class:`StartHeight`.
+* What is stored of the messages received, and how much: an equivocating
+  validator's second vote counts toward its own value, rounds far ahead only
+  move a per-validator mark that can still skip rounds ([L55] extended), and
+  memory is bounded per height.  :mod:`node.consensus_messages` says why.
 """
 
 from __future__ import annotations
@@ -70,12 +55,7 @@ from collections.abc import Iterable, Sequence
 from client.encoding import Packable
 from client.errors import UsageError
 from client.hashes import HASH_SIZE, Hash
-from node.consensus_log import (
-    MAX_PROPOSALS_PER_ROUND,
-    MAX_VOTES_PER_SLOT,
-    ROUND_WINDOW,
-    RoundLog,
-)
+from node.consensus_messages import HeightMessages
 from node.consensus_snapshot import (
     ConsensusSnapshot,
     decode_snapshot,
@@ -85,12 +65,9 @@ from node.consensus_snapshot import (
 from node.consensus_types import (
     NIL_ROUND,
     Broadcast,
-    ConsensusMessageError,
     Decide,
     Effect,
-    Evidence,
     Input,
-    Message,
     OwnBlock,
     Proposal,
     ProposalInput,
@@ -142,11 +119,6 @@ class ConsensusMachine:
         self._height = 0
         self._now = 0.0
         self._out: list[Effect] = []
-        # Votes for height + 1 that arrived early, up to MAX_VOTES_PER_SLOT
-        # distinct ones per (kind, round, voter), as in the round log.
-        self._next_height_votes: dict[
-            tuple[VoteKind, int, ValidatorId], dict[Hash | None, Vote]
-        ] = {}
         self._reset_height()
 
     # -- read-only view (metrics, tests) -------------------------------------
@@ -188,12 +160,7 @@ class ConsensusMachine:
     @property
     def stored_message_count(self) -> int:
         """Proposals and votes held for this height and the next (a memory gauge)."""
-        this_height = sum(
-            len(log.proposals) + sum(len(slot) for kind in log.votes.values()
-                                     for slot in kind.values())
-            for log in self._rounds.values()
-        )
-        return this_height + sum(len(slot) for slot in self._next_height_votes.values())
+        return self._messages.stored_message_count
 
     # -- the one entry point --------------------------------------------------
 
@@ -241,14 +208,9 @@ class ConsensusMachine:
         self._locked: tuple[int, Hash] | None = None
         self._valid: tuple[int, Hash] | None = None
         self._decision: Decide | None = None
-        self._rounds: dict[int, RoundLog] = {}
-        self._validity: dict[Hash, bool] = {}  # also: the blocks proposals name
+        self._messages = HeightMessages(self._height, self._validators)
         self._sent_proposals: dict[int, Proposal] = {}
         self._sent_votes: dict[tuple[int, VoteKind], Vote] = {}
-        self._reported: set[tuple[int, int, ValidatorId]] = set()
-        self._far_rounds: dict[ValidatorId, int] = {}
-        self._far_changed = False
-        self._dirty_rounds: set[int] = set()
         self._reset_round_flags()
 
     def _reset_round_flags(self) -> None:
@@ -267,19 +229,15 @@ class ConsensusMachine:
         if not 0 <= event.height < 2**64:
             raise UsageError(f"height {event.height} is outside 0..2^64-1")
         validators = None if event.validators is None else check_validators(event.validators)
-        early = self._next_height_votes if event.height == self._height + 1 else {}
-        self._next_height_votes = {}
+        previous = self._messages
         if validators is not None:
             self._set_validators(validators)
         self._height = event.height
         self._started = True
         self._reset_height()
         self._start_round(0)
-        for slot in early.values():
-            for vote in slot.values():
-                # The set may have changed; early votes of former members just go.
-                if vote.voter in self._index:
-                    self._store_vote(vote)
+        if previous.height + 1 == event.height:
+            self._out.extend(self._messages.adopt_early_votes(previous))
 
     def _start_round(self, round: int) -> None:
         """``StartRound(round)`` [L11-L21]."""
@@ -367,96 +325,22 @@ class ConsensusMachine:
 
     # -- receiving messages ---------------------------------------------------
 
+    # Cheap shape checks first, even before the machine has started; then the
+    # height's message log checks the height, the sender and the round window.
+
     def _on_vote(self, vote: Vote) -> None:
-        # Cheap shape checks first, then height, then membership.
         check_vote_shape(vote)
-        if not self._started or vote.height != self._height:
-            if self._started and vote.height == self._height + 1:
-                self._buffer_next_height(vote)
-            return
-        if vote.voter not in self._index:
-            raise ConsensusMessageError(
-                f"vote at height {vote.height} from {vote.voter.hex()}, not a validator"
-            )
-        if vote.round > self._round + ROUND_WINDOW:
-            self._note_far_round(vote.voter, vote.round)
-            return
-        self._store_vote(vote)
-
-    def _store_vote(self, vote: Vote) -> None:
-        log = self._round_log(vote.round)
-        slot = log.votes[vote.kind].get(vote.voter)
-        if slot is not None:
-            if vote.block_id in slot:
-                return  # the same vote again
-            self._report(int(vote.kind), vote.round, vote.voter, next(iter(slot.values())), vote)
-            # Bounded, but never drop a vote a rule can use: nil, or a block
-            # some stored proposal names (see the module docstring).
-            if (
-                len(slot) >= MAX_VOTES_PER_SLOT
-                and vote.block_id is not None
-                and vote.block_id not in self._validity
-            ):
-                return
-        log.add_vote(vote)
-        self._dirty_rounds.add(vote.round)
-
-    def _buffer_next_height(self, vote: Vote) -> None:
-        # Without this a validator that is a little slow would miss the early
-        # votes of the next height and need extra rounds there.
-        if vote.round <= ROUND_WINDOW and vote.voter in self._index:
-            slot = self._next_height_votes.setdefault((vote.kind, vote.round, vote.voter), {})
-            if len(slot) < MAX_VOTES_PER_SLOT:
-                slot.setdefault(vote.block_id, vote)
+        if self._started:
+            evidence = self._messages.add_vote(vote, self._round)
+            if evidence is not None:
+                self._out.append(evidence)
 
     def _on_proposal(self, proposal: Proposal, valid: bool) -> None:
         check_proposal_shape(proposal)
-        if not self._started or proposal.height != self._height:
-            return  # the driver holds next-height proposals (see module docstring)
-        expected = proposer_of(self._validators, proposal.height, proposal.round)
-        if proposal.proposer != expected:
-            raise ConsensusMessageError(
-                f"proposal for height {proposal.height} round {proposal.round} from "
-                f"{proposal.proposer.hex()}, but the proposer is {expected.hex()}"
-            )
-        if proposal.round > self._round + ROUND_WINDOW:
-            self._note_far_round(proposal.proposer, proposal.round)
-            return
-        log = self._round_log(proposal.round)
-        key = (proposal.block_id, proposal.valid_round)
-        if key in log.proposals:
-            return
-        if log.proposals:
-            first = next(iter(log.proposals.values()))
-            self._report(0, proposal.round, proposal.proposer, first, proposal)
-            if len(log.proposals) >= MAX_PROPOSALS_PER_ROUND:
-                return
-        log.proposals[key] = proposal
-        log.senders.add(proposal.proposer)
-        # valid(v) is a function of the block and this height's state, so
-        # the first verdict stands for every proposal of the same block.
-        self._validity.setdefault(proposal.block_id, valid)
-        self._dirty_rounds.add(proposal.round)
-
-    def _round_log(self, round: int) -> RoundLog:
-        log = self._rounds.get(round)
-        if log is None:
-            log = self._rounds[round] = RoundLog()
-        return log
-
-    def _note_far_round(self, sender: ValidatorId, round: int) -> None:
-        if round > self._far_rounds.get(sender, -1):
-            self._far_rounds[sender] = round
-            self._far_changed = True
-
-    def _report(
-        self, kind: int, round: int, sender: ValidatorId, first: Message, second: Message
-    ) -> None:
-        """Emit :class:`Evidence` once per (kind, round, sender)."""
-        key = (kind, round, sender)
-        if key not in self._reported:
-            self._reported.add(key)
-            self._out.append(Evidence(first, second))
+        if self._started:
+            evidence = self._messages.add_proposal(proposal, valid, self._round)
+            if evidence is not None:
+                self._out.append(evidence)
 
     # -- sending ---------------------------------------------------------------
 
@@ -495,27 +379,26 @@ class ConsensusMachine:
         """
         if self._decision is not None:
             return
-        dirty = sorted(self._dirty_rounds)
-        self._dirty_rounds.clear()
+        dirty = self._messages.take_dirty_rounds()
         # [L49] needs a proposal or a precommit of round r, so only rounds
         # that received one since the last pass can have become decidable.
         for round in dirty:
             if self._try_decide(round):
                 return
         self._try_skip_round(dirty)
-        for _ in range(8 * (len(self._rounds) + 4)):
+        for _ in range(8 * (self._messages.round_count + 4)):
             if not self._try_current_round_rules():
                 return
         raise AssertionError("upon-rules did not settle")
 
     def _try_decide(self, round: int) -> bool:
         """[L49-L51]: the proposal of ``round`` and 2f+1 precommits for it, valid."""
-        log = self._rounds.get(round)
+        log = self._messages.round_log(round)
         if log is None:
             return False
         for proposal in log.proposals.values():
             v = proposal.block_id
-            if log.count(VoteKind.PRECOMMIT, v) >= self._quorum and self._validity[v]:
+            if log.count(VoteKind.PRECOMMIT, v) >= self._quorum and self._messages.is_valid(v):
                 commit = tuple(
                     sorted(log.votes_for(VoteKind.PRECOMMIT, v),
                            key=lambda c: self._index[c.voter])
@@ -529,20 +412,18 @@ class ConsensusMachine:
         """[L55-L56]: f+1 senders of messages in a round above round_p."""
         target = max(
             (r for r in dirty if r > self._round
-             and len(self._rounds[r].senders) >= self._weak_quorum),
+             and self._messages.sender_count(r) >= self._weak_quorum),
             default=self._round,
         )
-        if self._far_changed:
-            self._far_changed = False
-            highest = sorted(self._far_rounds.values(), reverse=True)
-            if len(highest) >= self._weak_quorum:
-                target = max(target, highest[self._weak_quorum - 1])
+        far = self._messages.take_far_round_reached_by(self._weak_quorum)
+        if far is not None:
+            target = max(target, far)
         if target > self._round:
             self._start_round(target)
 
     def _try_current_round_rules(self) -> bool:
         """The rules about round_p, in line order; True if one fired."""
-        log = self._rounds.get(self._round)
+        log = self._messages.round_log(self._round)
         if log is None:
             return False
         quorum = self._quorum
@@ -561,7 +442,7 @@ class ConsensusMachine:
         if self._step >= Step.PREVOTE and not self._polka_seen:
             for proposal in log.proposals.values():
                 v = proposal.block_id
-                if self._validity[v] and log.count(VoteKind.PREVOTE, v) >= quorum:
+                if self._messages.is_valid(v) and log.count(VoteKind.PREVOTE, v) >= quorum:
                     self._polka_seen = True  # [L36-L43]
                     if self._step == Step.PREVOTE:
                         self._locked = (self._round, v)
@@ -585,12 +466,12 @@ class ConsensusMachine:
         vr = proposal.valid_round
         locked_round, locked_value = self._locked if self._locked else (NIL_ROUND, None)
         if vr == NIL_ROUND:
-            accept = self._validity[v] and (locked_round == NIL_ROUND or locked_value == v)
+            accept = self._messages.is_valid(v) and (locked_round == NIL_ROUND or locked_value == v)
         else:
-            pol = self._rounds.get(vr)
+            pol = self._messages.round_log(vr)
             if pol is None or pol.count(VoteKind.PREVOTE, v) < self._quorum:
                 return False  # no proof of lock yet: wait for it or the timeout
-            accept = self._validity[v] and (locked_round <= vr or locked_value == v)
+            accept = self._messages.is_valid(v) and (locked_round <= vr or locked_value == v)
         self._send_vote(VoteKind.PREVOTE, v if accept else None)
         self._step = Step.PREVOTE
         return True
@@ -639,6 +520,7 @@ class ConsensusMachine:
         machine = cls(own_id=own_id, validators=snapshot.validators, timeouts=timeouts)
         machine._started = True
         machine._height = snapshot.height
+        machine._messages = HeightMessages(snapshot.height, machine._validators)
         machine._round = snapshot.round
         machine._step = snapshot.step
         machine._locked = snapshot.locked

@@ -1,10 +1,10 @@
 """The consensus machine's message log of one round, and the bounds on what it keeps.
 
-:class:`node.consensus.ConsensusMachine` keeps one :class:`RoundLog` per round of
-the current height.  The log counts votes as they are inserted, so every
-upon-rule of the machine is a dictionary lookup; what may be inserted (the
-bounds below, evidence of equivocation) is the machine's decision.  Pure: no
-I/O, no clock.
+:class:`node.consensus_messages.HeightMessages` keeps one :class:`RoundLog` per
+round of the current height.  The log counts votes as they are inserted, so every
+upon-rule of :class:`node.consensus.ConsensusMachine` is a dictionary lookup;
+what may be inserted (the bounds below, evidence of equivocation) is decided by
+``HeightMessages``.  Pure: no I/O, no clock.
 """
 
 from __future__ import annotations

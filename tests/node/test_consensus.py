@@ -594,6 +594,16 @@ def test_other_heights_are_ignored_and_the_next_one_is_buffered() -> None:
         my_vote(PREVOTE, 0, V, height=2), my_vote(PRECOMMIT, 0, V, height=2)]
 
 
+def test_early_double_votes_are_evidence_once_the_next_height_starts() -> None:
+    h = Harness()
+    first, second = Vote(PREVOTE, 2, 0, V, FOUR[1]), Vote(PREVOTE, 2, 0, W, FOUR[1])
+    assert h.feed(VoteInput(first)) == [] and h.feed(VoteInput(second)) == []
+    effects = h.feed(StartHeight(2))
+    # After what starting the height does (the proposer of (2, 0) is not us).
+    assert effects == [ScheduleTimeout(TimeoutKind.PROPOSE, 2, 0, TIMEOUTS.propose),
+                       Evidence(first, second)]
+
+
 def test_start_height_can_jump_ahead_and_never_goes_back() -> None:
     h = Harness()
     h.vote(PREVOTE, 0, V, FOUR[1], height=2)

@@ -54,8 +54,9 @@ CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "t
 PURE_CLIENT_MODULES = ["encoding", "hashes", "merkle", "batch", "keys", "note", "checkpoint",
                        "events", "credentials", "smt", "bundle", "verify", "trust", "tlogproof",
                        "durations", "tiles"]
-PURE_NODE_MODULES = ["consensus", "consensus_types", "consensus_log", "consensus_snapshot",
-                     "driver", "driver_types", "rules", "statemap_tree", "wire", "records"]
+PURE_NODE_MODULES = ["consensus", "consensus_types", "consensus_log", "consensus_messages",
+                     "consensus_snapshot", "driver", "driver_types", "rules", "statemap_tree",
+                     "wire", "records"]
 """The node's core: state machines, rules, tree maths and formats.  ``now`` is an argument."""
 
 
