@@ -50,6 +50,8 @@ class StepFailed(VerificationError):
 # records, the batch.anchor event of a whole class), so decoding is cached by exact
 # bytes.  Only decoding: every proof is verified and every signature checked anew for
 # every bundle.  Failures are never cached (lru_cache does not cache exceptions).
+# tests/client/test_bundle_caches.py holds every client cache to this: bounded, and a
+# one-character change to any piece of a bundle gives the verdict an empty cache gives.
 
 
 @functools.lru_cache(maxsize=1024)

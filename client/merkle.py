@@ -406,6 +406,8 @@ def _check_hash(value: bytes, what: str) -> None:
 
 
 def _check_size(value: int, what: str) -> None:
+    if type(value) is int and 0 <= value <= MAX_TREE_SIZE:
+        return  # the common case first; the full rule below admits int subclasses but bool
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TREE_SIZE:
         raise InvalidProof(f"{what} {value!r} is not an integer in 0..2**64-1")
 
@@ -437,33 +439,32 @@ def root_from_inclusion_proof(
             f"inclusion proof for leaf {index} of {tree_size} must have "
             f"{inner + border} hashes, got {len(proof)}"
         )
-    return _chain_inclusion(index, tree_size - 1, leaf_hash, proof)
+    return _chain_inclusion(index, inner, leaf_hash, proof)
 
 
-def _chain_inclusion(fn: int, sn: int, r: bytes, path: Iterable[bytes]) -> Hash:
-    """Steps 2-5 of RFC 9162 §2.1.3.2 with ``fn``, ``sn``, ``r`` already set.
+def _chain_inclusion(index: int, inner: int, leaf_hash: bytes, proof: Sequence[bytes]) -> Hash:
+    """Steps 2-5 of RFC 9162 §2.1.3.2 for a proof whose length the caller has checked.
 
-    The caller has checked the path length, so the RFC's two shape failures
-    ("sn is 0" before the path ends, "sn is not 0" after it) cannot happen.
+    The RFC's loop walks ``fn``/``sn`` up the tree; split at the level where the
+    path meets the tree's right edge (:func:`_path_lengths`), it is two plain
+    loops, as transparency-dev/merkle chains them: below, bit ``i`` of ``index``
+    says which side the sibling is on; above, the path runs along the right
+    edge, where only right children have siblings, so every remaining proof
+    hash is a left sibling.
     """
     sha256 = _sha256
     prefix = _NODE_PREFIX
-    for p in path:
-        assert sn != 0, "proof longer than its (index, size) allow"
-        if fn & 1 or fn == sn:
-            r = sha256(prefix + p + r).digest()
-            if not fn & 1:
-                # Right edge of the tree: a left child without a right sibling
-                # is carried up unchanged, so skip those levels.
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
+    node = leaf_hash
+    path = index
+    for sibling in proof[:inner]:
+        if path & 1:
+            node = sha256(prefix + sibling + node).digest()
         else:
-            r = sha256(prefix + r + p).digest()
-        fn >>= 1
-        sn >>= 1
-    assert sn == 0, "proof shorter than its (index, size) require"
-    return Hash(r)
+            node = sha256(prefix + node + sibling).digest()
+        path >>= 1
+    for sibling in proof[inner:]:
+        node = sha256(prefix + sibling + node).digest()
+    return Hash(node)
 
 
 def verify_inclusion(

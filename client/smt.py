@@ -262,8 +262,13 @@ def root_from_proof(key: bytes, proof: SmtProof, value: bytes | None) -> Hash:
     if not isinstance(key, bytes) or len(key) != KEY_SIZE:
         raise UsageError(f"status key must be {KEY_SIZE} bytes")
     assert isinstance(proof, SmtProof), "decode untrusted proofs with SmtProof.decode"
-    depth = proof.depth
+    siblings = proof.siblings
+    depth = len(siblings)
     terminal = proof.terminal
+    sha256 = hashlib.sha256
+    # Bit ``i`` of the key is bit ``255 - i`` of this integer: one conversion, then
+    # shifts, where indexing the bytes would cost a call per level.
+    key_number = int.from_bytes(key, "big")
     # Cheap checks on the claim and the terminal come before any hashing.
     if value is not None:
         if len(value) > MAX_VALUE_SIZE:
@@ -277,29 +282,34 @@ def root_from_proof(key: bytes, proof: SmtProof, value: bytes | None) -> Hash:
                 f"the proof ends at the leaf of key {terminal.key.hex()}: it shows "
                 f"key {key.hex()} is absent"
             )
-        if terminal.value_hash != value_hash(value):
+        if terminal.value_hash != sha256(value).digest():
             raise InvalidProof("the proof's leaf holds another value than the one claimed")
-        node = leaf_hash_from_value_hash(key, terminal.value_hash)
+        node: bytes = sha256(LEAF_PREFIX + key + terminal.value_hash).digest()
     elif terminal is None:
         node = EMPTY
     else:
         if terminal.key == key:
             raise InvalidProof(f"the proof ends at the leaf of key {key.hex()}: it is present")
         # A leaf can only sit at depth d on K's path if it shares K's first d
-        # bits; without this a prover could present a leaf from anywhere.
-        if not shares_prefix(terminal.key, key, depth):
+        # bits; without this a prover could present a leaf from anywhere
+        # (shares_prefix, on integers: the keys' XOR has no set bit in the first d).
+        if (int.from_bytes(terminal.key, "big") ^ key_number) >> (KEY_BITS - depth):
             raise InvalidProof(
                 f"the proof's leaf key {terminal.key.hex()} does not share the first "
                 f"{depth} bits of key {key.hex()}, so it cannot lie on its path"
             )
-        node = leaf_hash_from_value_hash(terminal.key, terminal.value_hash)
-    siblings = proof.siblings
-    for index in range(depth - 1, -1, -1):
-        if key_bit(key, index):
-            node = internal_hash(siblings[index], node)
+        node = sha256(LEAF_PREFIX + terminal.key + terminal.value_hash).digest()
+    # Fold from depth d-1 up to 0: the lowest bit of ``path`` is key_bit(key, depth - 1),
+    # 1 where the path went right (the sibling is on the left).
+    path = key_number >> (KEY_BITS - depth)
+    prefix = INTERNAL_PREFIX
+    for sibling in reversed(siblings):
+        if path & 1:
+            node = sha256(prefix + sibling + node).digest()
         else:
-            node = internal_hash(node, siblings[index])
-    return node
+            node = sha256(prefix + node + sibling).digest()
+        path >>= 1
+    return Hash(node)
 
 
 def verify_membership(root: bytes, key: bytes, value: bytes, proof: SmtProof) -> None:
