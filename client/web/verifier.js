@@ -3292,6 +3292,12 @@
     const value = Number(`${sign ? '-' : ''}${digits}e${exp}`);
     return { value, text: pythonFloatRepr(value) };
   }
+  /** pathway_verify._json_number: a result in the verdict's JSON, the double a JSON reader
+   * makes of it, null beyond the double range. */
+  function jsonNumber(exact) {
+    const { value } = shownNumber(exact);
+    return Number.isFinite(value) ? value : null;
+  }
   /** A requirement's min_result as pydantic keeps it: an int, or the double of a fraction. */
   const minResultShown = (v) => (typeof v === 'bigint' ? { value: Number(v), text: String(v) }
     : { value: Number(v.toString()), text: pythonFloatRepr(Number(v.toString())) });
@@ -3624,7 +3630,7 @@
   });
   const credentialJson = (c) => ({
     number: c.number, label: c.label, status: c.verdict.status, holder: c.holder,
-    achievements: [...c.achievements], result: c.result === null ? null : shownNumber(c.result).value,
+    achievements: [...c.achievements], result: c.result === null ? null : jsonNumber(c.result),
     issued_at: c.verdict.issued_at, meets: c.meets, verdict: c.verdict,
   });
 

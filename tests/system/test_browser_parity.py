@@ -26,7 +26,7 @@ from typing import Any
 from client.strictjson import MAX_JSON_DEPTH
 from client.verdict import EXIT_CODES
 from tests import webcases
-from tests.system import test_browser
+from tests.system import test_browser, test_browser_pathway
 
 browser = test_browser.browser
 page = test_browser.page
@@ -312,3 +312,53 @@ def test_browser_and_python_give_the_same_verdict_on_every_crafted_file(page: An
     assert not differences, "\n".join(
         f"{name}:\n  python:  {json.dumps(want)[:600]}\n  browser: {json.dumps(got)[:600]}"
         for name, want, got in differences[:8]) + f"\n({len(differences)} differ)"
+
+
+# -- pathways: the claims read from each credential ------------------------------------------
+
+lab = test_browser_pathway.lab
+"""tests/system/test_browser_pathway.py's ledger: Open Badges credentials and pathways."""
+
+RESULTS = (*BIG_INTEGERS, "-0", "70.0", "1e400", "0.10000000000000001", '"9007199254740993"',
+           '"12345678901234567890.5"', '"1' + '0' * 400 + '"', '"12345678901234567000"',
+           _nest(MAX_JSON_DEPTH + 1))
+"""Result values a holder could write into an Open Badges credential they present."""
+
+
+def pathway_cases(lab: Any) -> list[Case]:
+    """The complete v1 pathway, its SQL badge's result changed by the holder: the bundle no
+    longer matches (step 7), and the result the verdict shows must still be the same."""
+    bundle, credential = lab.pairs["sql"]
+    document = json.loads(credential)
+    document["credentialSubject"]["result"] = [{"type": ["Result"], "value": "@V@"}]
+    template = json.dumps(document, indent=2)
+    others = [lab.pairs[name] for name in ("statistics", "visualisation")]
+    cases = []
+    for value in RESULTS:
+        case = test_browser_pathway._case(lab, f"pathway/result-{value[:30]}-{len(value)}", "v1")
+        case["pairs"] = [(bundle, template.replace('"@V@"', value)), *others]
+        cases.append(case)
+    return cases
+
+
+PATHWAY_VERDICT_TEXTS = f"""async (packed) => (await ({test_browser_pathway.VERIFY_PATHWAYS})(
+    packed)).map((verdict) => JSON.stringify(verdict))"""
+"""Each verdict as the JSON text the page writes: numbers as ECMAScript prints doubles."""
+
+
+def test_pathway_verdicts_show_the_same_claims(page: Any, lab: Any) -> None:
+    """Compared as JSON texts read back exactly (Python ints), not as values that crossed
+    into Python as doubles: a verdict that prints 9007199254740993 where the page prints
+    9007199254740992 is a different verdict to whoever reads it."""
+    cases = pathway_cases(lab)
+    page.goto(test_browser._file_url(test_browser.WEB / "index.html"))
+    texts = page.evaluate(PATHWAY_VERDICT_TEXTS,
+                          list(test_browser_pathway._packed(cases, lab.trust_text)))
+    differences = []
+    for case, text in zip(cases, texts, strict=True):
+        want = json.loads(json.dumps(lab.expected(case)))
+        got = json.loads(text)
+        if got != want:
+            differences.append((case["name"], want["credentials"], got["credentials"]))
+        assert want["status"] == "incomplete", case["name"]
+    assert not differences, test_browser_pathway._report(differences)
