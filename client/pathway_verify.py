@@ -39,6 +39,7 @@ another issuer or of another holder, or the pathway bundle is stale), or
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -425,7 +426,7 @@ class CredentialOutcome:
     def as_json(self) -> dict[str, object]:
         return {"number": self.number, "label": self.label, "status": self.verdict.status,
                 "holder": self.holder, "achievements": list(self.achievements),
-                "result": None if self.result is None else _number(self.result),
+                "result": None if self.result is None else _json_number(self.result),
                 "issued_at": self.verdict.as_json()["issued_at"], "meets": self.meets,
                 "verdict": self.verdict.as_json()}
 
@@ -566,6 +567,21 @@ def _number(value: Decimal | float) -> int | float:
     if isinstance(value, int) or (isinstance(value, Decimal) and value == value.to_integral()):
         return int(value)
     return float(value)
+
+
+def _json_number(value: Decimal) -> int | float | None:
+    """A result as the verdict's JSON carries it: the double a JSON reader makes of it
+    (I-JSON, RFC 7493 §2.2; verifier.js holds no other), null beyond the double range.
+    An integer below 1e21 is written as ECMAScript writes that double (the value of its
+    shortest text, the one number :func:`client.credentials.check_ijson` accepts for
+    it), so both verifiers print the same digits.  Messages show the exact value
+    (:func:`_number`)."""
+    nearest = float(value)
+    if not math.isfinite(nearest):
+        return None
+    if nearest.is_integer() and abs(nearest) < 1e21:
+        return int(Decimal(repr(nearest)))
+    return nearest
 
 
 def _plain(value: Any) -> Any:

@@ -4,11 +4,18 @@
 NaN and Infinity.  A trust file with two ``"threshold"`` members or a bundle
 with two ``"checkpoint"`` members must be refused, not half-read, so every
 JSON edge of vcledger parses through :func:`loads`.
+
+Nesting is capped by a written rule (:data:`MAX_JSON_DEPTH`, docs/protocol.md
+§13.1) checked before parsing, not by whatever depth exhausts a parser's stack:
+Python's recursion limit and a browser's stack give out at different depths, and
+the browser verifier (client/web/verifier.js) must refuse exactly what this
+module refuses.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +27,43 @@ class JsonError(InvalidEncoding):
     """A JSON document is malformed or uses a form the protocol forbids."""
 
     code = "bad_json"
+
+
+MAX_JSON_DEPTH = 128
+"""Most arrays and objects open at once in any JSON document the protocol reads.
+
+Protocol documents nest a few levels (a bundle 4, a verifiable credential rarely
+10); the cap leaves room for any real credential and keeps every reader, in any
+language, far from its stack limit."""
+
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+"""A string (to its closing quote, or to the end of an unterminated one) or a bracket.
+Strings are matched whole so that brackets inside them do not count; every match
+succeeds once started, so the scan is linear."""
+
+
+def nesting_problem(text: str) -> str | None:
+    """Why ``text`` nests too deeply for :func:`loads`, or None.
+
+    The depth is counted before parsing, on any text, valid JSON or not: outside
+    strings each ``[`` or ``{`` opens a level and each ``]`` or ``}`` closes one
+    (never below zero); a string runs from ``"`` to the next ``"`` not escaped by
+    a backslash, or to the end of the text.  More than :data:`MAX_JSON_DEPTH`
+    levels open at once is refused.  client/web/verifier.js counts the same way.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None  # the common case: too few openers to nest that deep
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return (f"nests more than {MAX_JSON_DEPTH} arrays and objects deep "
+                        f"(at character {match.start()})")
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+    return None
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -55,8 +99,9 @@ def loads(
     """Parse untrusted JSON: size cap first, then strict UTF-8 and strict JSON.
 
     Raises :class:`JsonError` naming ``what`` for oversized input, invalid
-    UTF-8, a byte order mark, duplicate member names, NaN/Infinity, syntax
-    errors, integers too long to convert and nesting too deep to parse.
+    UTF-8, a byte order mark, nesting deeper than :data:`MAX_JSON_DEPTH`
+    (:func:`nesting_problem`), duplicate member names, NaN/Infinity, syntax
+    errors and integers too long to convert, in that order of checks.
     """
     if len(data) > max_size:
         raise JsonError(f"{what} is {len(data)} bytes; the limit is {max_size}")
@@ -67,6 +112,9 @@ def loads(
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise JsonError(f"{what} is not valid UTF-8 (byte {exc.start})") from exc
+    problem = nesting_problem(data)
+    if problem is not None:
+        raise JsonError(f"{what} {problem}")
     try:
         if type(data) is str and parse_float is None and parse_int is None:
             # What json.loads does for a str, minus building a decoder per call.
@@ -92,5 +140,3 @@ def loads(
         # (4300 by default) with a plain ValueError, which json passes through.
         raise JsonError(f"{what} has a number too long to read (over "
                         f"{sys.get_int_max_str_digits()} digits)") from exc
-    except RecursionError as exc:
-        raise JsonError(f"{what} nests too deeply") from exc

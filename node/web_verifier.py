@@ -4,7 +4,7 @@
 network's trust file built in and a Content-Security-Policy that lets nothing but
 the page's own inline script and style run.  The read-only GET endpoints carry
 ``Access-Control-Allow-Origin: *`` so that page, or a saved copy of it, can fetch
-proofs from any origin.  :mod:`node.api` mounts both.
+proofs from any origin, and a CORS preflight to them is answered.  :mod:`node.api` mounts both.
 """
 
 from __future__ import annotations
@@ -77,9 +77,35 @@ def verify_page_response(trust_text: str) -> web.Response:
     })
 
 
+CORS_ALLOWED_HEADERS = "Accept, Cache-Control, If-Modified-Since, If-None-Match"
+"""Request headers a page may add to a read (beyond the CORS-safelisted ones): the caching
+headers a reader of proofs and tiles sends.  They change nothing the node answers."""
+
+CORS_MAX_AGE_SECONDS = 7200
+"""How long a browser may reuse a preflight answer: Chromium's own ceiling."""
+
+
+def _is_preflight_for_cors_get(request: web.Request, exempt_paths: Collection[str]) -> bool:
+    """Whether ``request`` is a CORS preflight (OPTIONS with Origin and
+    Access-Control-Request-Method) for a GET or HEAD of an endpoint that answers GET with
+    CORS: its route exists and takes GET, and it is not one of ``exempt_paths``."""
+    if (request.method != "OPTIONS" or "Origin" not in request.headers
+            or request.headers.get("Access-Control-Request-Method") not in ("GET", "HEAD")
+            or request.path in exempt_paths):
+        return False
+    refused = request.match_info.http_exception
+    return isinstance(refused, web.HTTPMethodNotAllowed) and "GET" in refused.allowed_methods
+
+
 def cors_middleware(exempt_paths: Collection[str]) -> Middleware:
     """``Access-Control-Allow-Origin: *`` on the read-only GET endpoints, errors included,
     so a page of any origin (the browser verifier, a saved copy) can read proofs.
+
+    A preflight for a GET of one of those endpoints, which a browser sends before a GET
+    with a header outside the CORS safelist, is answered 204 allowing GET, the
+    :data:`CORS_ALLOWED_HEADERS` and a :data:`CORS_MAX_AGE_SECONDS` cache; any other
+    OPTIONS (a preflight for a POST, to the peer socket, or no preflight at all) falls
+    through to the router's 405 (404 for no endpoint), JSON and without CORS headers.
 
     Never on what writes (POST) nor on ``exempt_paths`` (the peer socket): no page may
     submit events in a visitor's name, and peers are not browsers.  The API uses no
@@ -89,6 +115,14 @@ def cors_middleware(exempt_paths: Collection[str]) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if _is_preflight_for_cors_get(request, exempt_paths):
+            return web.Response(status=204, headers={
+                "Access-Control-Allow-Origin": "*",
+                "Access-Control-Allow-Methods": "GET",
+                "Access-Control-Allow-Headers": CORS_ALLOWED_HEADERS,
+                "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
+                "Allow": "GET, HEAD, OPTIONS",
+            })
         response = await handler(request)
         if (request.method in ("GET", "HEAD") and request.path not in exempt_paths
                 and not response.prepared):

@@ -631,6 +631,34 @@
 
   function jsonError(m) { return new LedgerError(m, 'JsonError'); }
 
+  // strictjson.MAX_JSON_DEPTH and nesting_problem: the written cap (docs/protocol.md §13.1),
+  // counted before parsing, so neither this page's stack nor Python's recursion decides.
+  const MAX_JSON_DEPTH = 128;
+  const STRING_OR_BRACKET = /"[^"\\]*(?:\\[\s\S][^"\\]*)*(?:"|\\?$)|[[\]{}]/g;
+  function nestingProblem(text) {
+    let openers = 0;
+    for (let i = 0; i < text.length && openers <= MAX_JSON_DEPTH; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x5b || c === 0x7b) openers++;
+    }
+    if (openers <= MAX_JSON_DEPTH) return null;
+    let depth = 0;
+    STRING_OR_BRACKET.lastIndex = 0;
+    for (const match of text.matchAll(STRING_OR_BRACKET)) {
+      const token = match[0];
+      if (token === '[' || token === '{') {
+        depth++;
+        if (depth > MAX_JSON_DEPTH) {
+          const at = codePoints(text.slice(0, match.index)).length;  // Python counts code points
+          return `nests more than ${MAX_JSON_DEPTH} arrays and objects deep (at character ${at})`;
+        }
+      } else if (token === ']' || token === '}') {
+        depth = Math.max(depth - 1, 0);
+      }
+    }
+    return null;
+  }
+
   /** strictjson.loads: size cap, strict UTF-8, no BOM, no duplicate members, no NaN. */
   function loadsStrict(data, what, maxSize, hooks) {
     if (data.length > maxSize) throw jsonError(`${what} is ${data.length} bytes; the limit is ${maxSize}`);
@@ -640,6 +668,8 @@
     const bad = invalidUtf8At(data);
     if (bad >= 0) throw jsonError(`${what} is not valid UTF-8 (byte ${bad})`);
     const text = new TextDecoder('utf-8').decode(data);
+    const problem = nestingProblem(text);
+    if (problem !== null) throw jsonError(`${what} ${problem}`);
     const wrap = (f) => (...args) => {
       try {
         return f(...args);
@@ -672,7 +702,6 @@
       if (exc && exc.kind === 'IntTooLong') {
         throw jsonError(`${what} has a number too long to read (over ${MAX_INT_DIGITS} digits)`);
       }
-      if (exc instanceof RangeError) throw jsonError(`${what} nests too deeply`);
       throw exc;
     }
   }
@@ -690,6 +719,8 @@
     str(min, max, pattern) {
       return (v) => {
         if (typeof v !== 'string') return 'Input should be a valid string';
+        // pydantic-core holds strings as UTF-8, which has no lone surrogates ("\ud800").
+        if (hasLoneSurrogate(v)) return 'Input should be a valid string, unable to parse raw data as a unicode string';
         const n = codePoints(v).length;
         if (min !== undefined && n < min) return `String should have at least ${min} ${plural(min, 'character')}`;
         if (max !== undefined && n > max) return `String should have at most ${max} ${plural(max, 'character')}`;
@@ -716,6 +747,10 @@
   function validateModel(spec, value, loc, errors) {
     if (!(value instanceof Map)) {
       errors.push([loc, `Input should be a valid dictionary or instance of ${spec.name}`]);
+      return;
+    }
+    if (Array.from(value.keys()).some(hasLoneSurrogate)) {  // pydantic cannot read the member names
+      errors.push([loc, 'Input should be a valid string, unable to parse raw data as a unicode string']);
       return;
     }
     for (const [name, field] of spec.fields) {
@@ -3257,6 +3292,12 @@
     const value = Number(`${sign ? '-' : ''}${digits}e${exp}`);
     return { value, text: pythonFloatRepr(value) };
   }
+  /** pathway_verify._json_number: a result in the verdict's JSON, the double a JSON reader
+   * makes of it, null beyond the double range. */
+  function jsonNumber(exact) {
+    const { value } = shownNumber(exact);
+    return Number.isFinite(value) ? value : null;
+  }
   /** A requirement's min_result as pydantic keeps it: an int, or the double of a fraction. */
   const minResultShown = (v) => (typeof v === 'bigint' ? { value: Number(v), text: String(v) }
     : { value: Number(v.toString()), text: pythonFloatRepr(Number(v.toString())) });
@@ -3589,7 +3630,7 @@
   });
   const credentialJson = (c) => ({
     number: c.number, label: c.label, status: c.verdict.status, holder: c.holder,
-    achievements: [...c.achievements], result: c.result === null ? null : shownNumber(c.result).value,
+    achievements: [...c.achievements], result: c.result === null ? null : jsonNumber(c.result),
     issued_at: c.verdict.issued_at, meets: c.meets, verdict: c.verdict,
   });
 

@@ -2,8 +2,8 @@
 
 The page must carry this network's trust file and run nothing but its own inline code;
 read-only GET answers (errors included) carry ``Access-Control-Allow-Origin: *`` so a
-page of any origin can read proofs, and nothing that writes (POST) nor the peer socket
-ever does.
+page of any origin can read proofs, a CORS preflight to exactly those endpoints is
+answered (204), and nothing that writes (POST) nor the peer socket ever allows an origin.
 """
 
 from __future__ import annotations
@@ -118,6 +118,55 @@ async def test_writes_and_the_peer_socket_allow_no_origin(node: Any) -> None:
     response = await client.options("/v1/events", headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert CORS not in response.headers
+
+
+PREFLIGHT = {"Origin": "https://hr.example", "Access-Control-Request-Method": "GET",
+             "Access-Control-Request-Headers": "cache-control"}
+
+
+async def test_preflight_to_a_read_only_endpoint_allows_the_get(node: Any) -> None:
+    _, client = node
+    for path in ("/healthz", "/metrics", "/verify", f"/v1/issuers/{ISSUER.did}",
+                 "/v1/entries/0", "/v1/checkpoint", "/checkpoint", "/tile/0/000",
+                 "/v1/proof/inclusion"):
+        response = await client.options(path, headers=PREFLIGHT)
+        assert response.status == 204, (path, await response.text())
+        assert response.headers[CORS] == "*", path
+        assert response.headers["Access-Control-Allow-Methods"] == "GET", path
+        allowed = {h.strip().lower() for h in
+                   response.headers["Access-Control-Allow-Headers"].split(",")}
+        assert "cache-control" in allowed and "if-none-match" in allowed, path
+        assert int(response.headers["Access-Control-Max-Age"]) > 0, path
+        assert await response.read() == b"", path
+    # The GET it cleared the way for still carries the header.
+    response = await client.get("/healthz", headers={"Origin": "https://hr.example",
+                                                     "Cache-Control": "no-cache"})
+    assert response.status == 200 and response.headers[CORS] == "*"
+
+
+async def test_preflight_elsewhere_is_refused_as_json_without_cors(node: Any) -> None:
+    _, client = node
+    # What writes, the peer socket, an endpoint that does not exist, a preflight for a
+    # write to a read-only endpoint, and an OPTIONS that is no preflight at all.
+    for path, method, status, code in [
+            ("/v1/events", "POST", 405, "method_not_allowed"),
+            ("/v1/events", "GET", 405, "method_not_allowed"),
+            ("/v1/events/batch", "POST", 405, "method_not_allowed"),
+            (PEER_PATH, "GET", 405, "method_not_allowed"),
+            ("/v1/no-such-thing", "GET", 404, "not_found"),
+            ("/healthz", "POST", 405, "method_not_allowed"),
+            ("/healthz", "DELETE", 405, "method_not_allowed"),
+            ("/healthz", None, 405, "method_not_allowed")]:
+        headers = {name: value for name, value in PREFLIGHT.items()
+                   if name != "Access-Control-Request-Method"}
+        if method is not None:
+            headers["Access-Control-Request-Method"] = method
+        response = await client.options(path, headers=headers)
+        assert response.status == status, (path, method, await response.text())
+        assert response.content_type == "application/json", path
+        assert (await response.json())["error"]["code"] == code, path
+        assert CORS not in response.headers, path
+        assert "Access-Control-Allow-Methods" not in response.headers, path
 
 
 def test_trust_json_is_what_init_writes(tmp_path: Path) -> None:
