@@ -111,9 +111,17 @@ def hosts_on_a_bridge() -> Iterator[Hosts]:
     namespaces = [f"vcledger-{tag}-host{i}" for i in range(HOSTS)]
     made_namespaces: list[str] = []
     made_links: list[str] = []
+    # A host firewall may drop forwarded frames (Docker sets the FORWARD policy to DROP, and
+    # bridged frames pass FORWARD when br_netfilter is loaded): let this bridge's own through.
+    forward_rule = ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
+    iptables = shutil.which("iptables")
+    inserted = False
     try:
         ip("link", "add", "name", bridge, "type", "bridge")
         made_links.append(bridge)
+        if iptables is not None:  # no firewall support at all means nothing drops frames
+            inserted = subprocess.run([iptables, "-I", *forward_rule], check=False,
+                                      capture_output=True).returncode == 0
         ip("addr", "add", f"{subnet}.1/24", "dev", bridge)
         ip("link", "set", "dev", bridge, "up")
         addresses = []
@@ -133,6 +141,9 @@ def hosts_on_a_bridge() -> Iterator[Hosts]:
             addresses.append(address)
         yield Hosts(f"{subnet}.1", addresses, namespaces)
     finally:
+        if inserted:
+            subprocess.run([iptables or "iptables", "-D", *forward_rule], check=False,
+                           capture_output=True)
         for namespace in reversed(made_namespaces):  # takes its end of each veth with it
             subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
         for link in reversed(made_links):
