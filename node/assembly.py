@@ -146,7 +146,7 @@ def readings_of(service: NodeService, producer: BlockProducer) -> NodeReadings:
 
     held = count_evidence(service.store)
     common = NodeReadings(
-        clock=lambda: service.clock(),  # noqa: PLW0108 - tests set the clock after assembly
+        clock=service.clock,
         data_dir=service.config.data_dir,
         newest_block_time=newest_block_time,
         newest_checkpoint_time=lambda: newest_checkpoint_time(checkpoints, quorum),
