@@ -1,13 +1,14 @@
 """The one place a node is put together: store, ledger, mempool, checkpoints, signature
-checker, metrics, service, block producer (with its peers) and the HTTP API.
+checker, metrics, service, peer set, block producer and the HTTP API.
 
 :func:`assemble_node` is what ``vcledger-node run`` and the in-process tests
 use.  Each part is built here and handed to the parts that use it through their
 constructors: the service gets the store, ledger, mempool, checkpoints,
-signature checker and metrics; the producer gets the service; the API reads the
-service; the metrics read every part through one :class:`NodeReadings`.  The
-service knows its producer through :meth:`node.service.NodeService.start`.  No
-part writes another's attributes.
+signature checker and metrics; the producer gets the service and the peer set
+(whose callbacks forward to the producer); the API reads the service; the metrics
+read every part through one :class:`NodeReadings`.  The service knows its
+producer through :meth:`node.service.NodeService.start`.  No part writes another's
+attributes.
 
 The node's wall clock is a parameter.  :func:`wall_clock_from_environment`
 reads the one test-only knob, :data:`TEST_CLOCK_OFFSET_VARIABLE`, so a test can
@@ -21,7 +22,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -34,10 +35,12 @@ from node.errors import ConfigError
 from node.ledger import Ledger
 from node.mempool import Mempool
 from node.metrics import NodeMetrics, NodeReadings, newest_checkpoint_time
+from node.peers import FrameHandler, PeerConnection, PeerSet
 from node.producer import ConsensusProducer, ServedSingleValidator
 from node.service import BlockProducer, NodeService
 from node.signatures import SignatureChecker
 from node.store import Store
+from node.wire import max_frame_size
 
 log = logging.getLogger("vcledger.node")
 
@@ -58,10 +61,35 @@ ProducerFactory = Callable[[NodeService], BlockProducer]
 
 def make_producer(service: NodeService) -> BlockProducer:
     """The sole validator of a one-validator network decides alone; consensus otherwise
-    (also for observers, which follow the validators)."""
+    (also for observers, which follow the validators).  Either way with its peer set."""
+    built: ConsensusProducer | ServedSingleValidator
+    # The producer is built with the peer set, and the set calls back into the producer:
+    # its callbacks forward to the producer made next (no frame arrives before start).
+    peers = make_peer_set(
+        service,
+        handler=lambda connection, frame: built.on_frame(connection, frame),  # noqa: PLW0108
+        greeting=lambda connection: built.greeting(connection))  # noqa: PLW0108
     if len(service.genesis.validators) == 1 and service.config.role == "validator":
-        return ServedSingleValidator(service)
-    return ConsensusProducer(service, evidence_held=count_evidence(service.store))
+        built = ServedSingleValidator(service, peers)
+    else:
+        built = ConsensusProducer(service, peers, evidence_held=count_evidence(service.store))
+    return built
+
+
+def make_peer_set(service: NodeService, *, handler: FrameHandler,
+                  greeting: Callable[[PeerConnection], Iterable[bytes]]) -> PeerSet:
+    """The node's peer connections: this network's peers of the node file, hello with the
+    head height, frames up to the largest block the genesis allows."""
+    genesis, ledger = service.genesis, service.ledger
+    return PeerSet(
+        origin=genesis.origin,
+        genesis_hash=genesis.hash,
+        peer_urls=service.config.peers,
+        max_frame=max_frame_size(genesis.consensus.max_block_events),
+        handler=handler,
+        hello_height=lambda: ledger.head.height,
+        greeting=greeting,
+    )
 
 
 def count_evidence(store: Store) -> int:
@@ -118,7 +146,7 @@ def readings_of(service: NodeService, producer: BlockProducer) -> NodeReadings:
 
     held = count_evidence(service.store)
     common = NodeReadings(
-        clock=lambda: service.clock(),  # noqa: PLW0108 - tests set the clock after assembly
+        clock=service.clock,
         data_dir=service.config.data_dir,
         newest_block_time=newest_block_time,
         newest_checkpoint_time=lambda: newest_checkpoint_time(checkpoints, quorum),

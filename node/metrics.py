@@ -16,6 +16,8 @@ the output and no dashboard or alert reads them.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -32,10 +34,11 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from client.checkpoint import checkpoint_time
 from client.note import TIMESTAMP_SIZE, parse_note
@@ -154,6 +157,42 @@ class _ReadCounters(Collector):
             yield CounterMetricFamily(name, documentation, value=0 if read is None else read())
 
 
+class CountedHistogram(Collector):
+    """A histogram that takes many equal observations in one call.
+
+    A block commits a thousand events admitted in a few submissions: one
+    :meth:`observe` per submission rather than per event (prometheus_client's
+    ``Histogram.observe`` costs microseconds each, on the event loop).  The
+    exposition is the same as a ``Histogram``'s (``_bucket``, ``_count``, ``_sum``).
+    Used from the event loop only, so it takes no lock.
+    """
+
+    def __init__(self, name: str, documentation: str, *, buckets: tuple[float, ...],
+                 registry: CollectorRegistry) -> None:
+        self._name, self._documentation = name, documentation
+        self._bounds = (*sorted(buckets), math.inf)
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+        registry.register(self)
+
+    def observe(self, amount: float, count: int = 1) -> None:
+        """Record ``count`` observations of ``amount``."""
+        self._counts[bisect.bisect_left(self._bounds, amount)] += count
+        self._sum += amount * count
+
+    def describe(self) -> Iterator[Metric]:
+        yield HistogramMetricFamily(self._name, self._documentation)
+
+    def collect(self) -> Iterator[Metric]:
+        cumulative = list(itertools.accumulate(self._counts))
+        yield HistogramMetricFamily(
+            self._name, self._documentation,
+            # The bucket labels prometheus_client's own Histogram writes.
+            buckets=[(floatToGoString(bound), float(total))  # type: ignore[no-untyped-call]
+                     for bound, total in zip(self._bounds, cumulative, strict=True)],
+            sum_value=self._sum)
+
+
 class NodeMetrics:
     def __init__(self) -> None:
         # Process-wide switch; set here so that no registry of a node ever has them.
@@ -180,7 +219,7 @@ class NodeMetrics:
             registry=self.registry)
         self.mempool_size = Gauge(
             "vcledger_mempool_events", "Events waiting for a block", registry=self.registry)
-        self.commit_latency = Histogram(
+        self.commit_latency = CountedHistogram(
             "vcledger_commit_latency_seconds", "From admission to durable commit",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=self.registry)

@@ -89,7 +89,6 @@ from node.wire import (
     decode_proposal,
     decode_vote,
     encode_frame,
-    max_frame_size,
     read_certificate_claim,
     sign_proposal,
     sign_vote,
@@ -121,7 +120,9 @@ class ConsensusProducer:
     """A :class:`node.service.BlockProducer` for a network of several validators; an
     observer runs it too, following decisions and catching up without voting."""
 
-    def __init__(self, service: NodeService, *, evidence_held: int = 0) -> None:
+    def __init__(self, service: NodeService, peers: PeerSet, *, evidence_held: int = 0) -> None:
+        """``peers`` is built by :func:`node.assembly.make_producer`, its frame handler and
+        greeting forwarding to this producer's :meth:`on_frame` and :meth:`greeting`."""
         self.service = service
         self.ledger = service.ledger
         self.round_changes = 0
@@ -149,15 +150,7 @@ class ConsensusProducer:
         self.early_cosignatures: list[CosignatureFrame] = []
         self._timers: list[asyncio.TimerHandle] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._peers = PeerSet(
-            origin=self.origin,
-            genesis_hash=genesis.hash,
-            peer_urls=service.config.peers,
-            max_frame=max_frame_size(self.params.max_block_events),
-            handler=self._on_frame,
-            hello_height=lambda: self.ledger.head.height,
-            greeting=self._greeting,
-        )
+        self._peers = peers
         self.catch_up = CatchUp(self._peers, lambda: self.ledger.head.height, self._commit_fetched)
 
     def _sign(self, message: Message) -> Message:
@@ -388,7 +381,7 @@ class ConsensusProducer:
 
     # -- peers ----------------------------------------------------------------------------
 
-    async def _on_frame(self, connection: PeerConnection, frame: Frame) -> bool:
+    async def on_frame(self, connection: PeerConnection, frame: Frame) -> bool:
         """Called by the peer layer for each new frame; True means forward it."""
         if isinstance(frame, VoteFrame):
             vote = self._verified(decode_vote, frame.signed_vote)
@@ -460,7 +453,8 @@ class ConsensusProducer:
         log.warning("evidence: validator %s signed two different %s messages at height %d "
                     "round %d", signer.hex()[:16], kind, first.height, first.round)
 
-    def _greeting(self, connection: PeerConnection) -> list[bytes]:
+    def greeting(self, connection: PeerConnection) -> list[bytes]:
+        """The frames a newly connected peer is sent first."""
         # Pending events too: those admitted while this node had no peer were gossiped
         # to no one, and an observer never proposes them itself.
         pending = [e.encoded for e in self.service.mempool.peek(GREETING_EVENTS)]
@@ -507,18 +501,11 @@ class ServedSingleValidator(SingleValidatorProducer):
     them.
     """
 
-    def __init__(self, service: NodeService) -> None:
+    def __init__(self, service: NodeService, peers: PeerSet) -> None:
+        """``peers`` as for :class:`ConsensusProducer`."""
         super().__init__(service)
         self.origin = service.genesis.origin
-        self._peers = PeerSet(
-            origin=self.origin,
-            genesis_hash=service.genesis.hash,
-            peer_urls=service.config.peers,
-            max_frame=max_frame_size(service.genesis.consensus.max_block_events),
-            handler=self._on_frame,
-            hello_height=lambda: service.ledger.head.height,
-            greeting=lambda connection: head_frames(service),
-        )
+        self._peers = peers
 
     @property
     def peers(self) -> PeerSet:
@@ -542,7 +529,10 @@ class ServedSingleValidator(SingleValidatorProducer):
                 self.service, self.service.ledger.head.tree_size):
             self._peers.broadcast(frame)
 
-    async def _on_frame(self, connection: PeerConnection, frame: Frame) -> bool:
+    def greeting(self, connection: PeerConnection) -> list[bytes]:
+        return head_frames(self.service)
+
+    async def on_frame(self, connection: PeerConnection, frame: Frame) -> bool:
         if isinstance(frame, EventsFrame):
             try:
                 await self.service.submit(list(frame.events), from_peer=True)

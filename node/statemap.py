@@ -26,8 +26,14 @@ from node.store import LruCache, Store, StoreBatch
 
 __all__ = ["NODE_CACHE_SIZE", "StatusMap"]
 
-NODE_CACHE_SIZE = 32768
-"""Status-map nodes kept in memory (a few MiB): the top levels every update and proof reads."""
+NODE_CACHE_SIZE = 2**17
+"""Status-map nodes kept in memory (~270 bytes each with the LRU's entry: ~35 MiB at most).
+
+As many as a full tree has above depth 17, so the levels every update and proof reads stay
+in memory up to a million keys, and a tree of up to ~60k keys (the ingest benchmark's
+20k) is not read from LevelDB at all.  32k nodes held less than the benchmark's tree:
+each update then read one or two nodes back (status-map stage 10.1 -> 8.2 us per event at
+20k keys, docs/performance.md "Ingest").  Bounded, so the heap does not grow with the log."""
 
 
 class _CachedNodes:

@@ -57,8 +57,9 @@ from benchmarks.node_scale import (
 from benchmarks.signatures import LibsodiumPool
 from client.events import decode_event, signing_bytes
 from client.hashes import Hash
+from node.assembly import assemble_node
 from node.errors import MempoolFull
-from node.service import NodeService, SingleValidatorProducer
+from node.service import SingleValidatorProducer
 
 NAME = "node_ingest"
 
@@ -73,9 +74,12 @@ BASELINE_PROCESSES = 2
 async def _ingest(encoded: list[bytes], last: Hash, warm_up: list[bytes]) -> float:
     with tempfile.TemporaryDirectory(prefix="vcledger-bench-") as directory:
         network = write_network(Path(directory))
-        service = NodeService(network.config, network.genesis, VALIDATOR)
+        # The plain single validator: the benchmark has no peers to serve.
+        assembled = assemble_node(network.config, network.genesis, VALIDATOR,
+                                  producer=SingleValidatorProducer)
+        service = assembled.service
         try:
-            await service.start(SingleValidatorProducer(service))
+            await service.start(assembled.producer)
             # Untimed: the first block, the issuer, and the worker processes' start.
             first = registration()
             await service.submit([first.encoded])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Callable
 
 import msgpack
 import pytest
@@ -15,12 +16,16 @@ from client.block import BlockHeader, decode_header, decode_leaf, validator_set_
 from client.errors import InvalidEncoding, SignatureError, VerificationError
 from client.events import (
     MAX_EVENT_SIZE,
+    MAX_TIMESTAMP,
     CredentialIssue,
     EventKind,
     IssuerRegister,
     RevocationReason,
     SignedEvent,
+    _decode_credential_issue,
     decode_event,
+    encode_event,
+    event_from_fields,
     sign_event,
 )
 from client.merkle import leaf_hash
@@ -46,6 +51,7 @@ from tests.protocol_fixtures import (
     GOVERNANCE,
     ISSUER,
     ORIGIN,
+    OTHER_ISSUER,
     fixed_digest,
     sample_events,
     sample_payloads,
@@ -272,3 +278,99 @@ def test_sample_payload_signers_match_the_rules() -> None:
     """The fixtures are used by rule tests; keep their intent visible here."""
     kinds = [p.kind for p, _ in sample_payloads()]
     assert kinds[0] is EventKind.ISSUER_REGISTER and kinds[-1] is EventKind.ISSUER_RETIRE
+
+
+# -- the credential.issue fast path decides exactly as the general decoder ------------------
+
+def _general_decode(data: bytes) -> SignedEvent:
+    """The decoder every kind goes through (no fast path)."""
+    return event_from_fields(encoding.unpack(data, max_size=MAX_EVENT_SIZE, what="event"), data)
+
+
+def _outcome(decode: Callable[[bytes], SignedEvent], data: bytes) -> object:
+    try:
+        return decode(data)
+    except InvalidEncoding as exc:
+        return (type(exc), str(exc))
+
+
+# Every width msgpack may use for the created time, at both ends, and one past the maximum.
+_CREATED_EDGES = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x1_0000, 2**32 - 1, 2**32,
+                  MAX_TIMESTAMP, MAX_TIMESTAMP + 1, 2**64 - 1]
+
+
+def _packed_str(text: bytes) -> bytes:
+    return (bytes([0xA0 | len(text)]) if len(text) < 32
+            else b"\xd9" + bytes([len(text)]) if len(text) < 256
+            else b"\xda" + len(text).to_bytes(2, "big")) + text
+
+
+@st.composite
+def issue_like_bytes(draw: st.DrawFn) -> bytes:
+    """credential.issue events, canonical or not quite: every field at its edges, then
+    perhaps one mutation (a byte changed, inserted, removed, the input cut short, a wider
+    encoding of the created time, another issuer string)."""
+    created = draw(st.sampled_from(_CREATED_EDGES) | st.integers(0, 2**64 - 1))
+    did = draw(st.sampled_from([ISSUER.did, GOVERNANCE.did, OTHER_ISSUER.did]))
+    signer = draw(st.binary(min_size=32, max_size=32))
+    signature = draw(st.binary(min_size=64, max_size=64))
+    digest = draw(st.binary(min_size=32, max_size=32))
+    fields = [1, "credential.issue", created, [did, digest], signer, signature]
+    data = bytearray(msgpack.packb(fields, use_bin_type=True))
+    mutation = draw(st.sampled_from(["none", "flip", "insert", "delete", "truncate",
+                                     "wide created", "issuer"]))
+    if mutation == "flip":
+        position = draw(st.integers(0, len(data) - 1))
+        data[position] = draw(st.integers(0, 255))
+    elif mutation == "insert":
+        data.insert(draw(st.integers(0, len(data))), draw(st.integers(0, 255)))
+    elif mutation == "delete":
+        del data[draw(st.integers(0, len(data) - 1))]
+    elif mutation == "truncate":
+        del data[draw(st.integers(0, len(data) - 1)):]
+    elif mutation == "wide created" and created <= MAX_TIMESTAMP:
+        marker, width = draw(st.sampled_from([(0xCC, 1), (0xCD, 2), (0xCE, 4), (0xCF, 8)]))
+        if created < 2 ** (8 * width):
+            head = msgpack.packb([1, "credential.issue", created])[:-len(
+                msgpack.packb(created))]
+            tail = data[len(msgpack.packb([1, "credential.issue", created])):]
+            data = bytearray(head + bytes([marker]) + created.to_bytes(width, "big") + tail)
+    elif mutation == "issuer":
+        text = draw(st.binary(max_size=70) | st.text(max_size=70).map(
+            lambda t: t.encode("utf-8", "surrogatepass")) | st.sampled_from(
+            [did.encode()[:-1], did.encode() + b"x", did.upper().encode(), b"did:key:z" * 5]))
+        # [1, kind, created] packs to as many bytes as the event's head (0x93 for 0x96).
+        payload_at = len(msgpack.packb([1, "credential.issue", created]))
+        assert data[payload_at] == 0x92
+        old_issuer = _packed_str(did.encode())
+        data = bytearray(data[:payload_at + 1] + _packed_str(text)
+                         + data[payload_at + 1 + len(old_issuer):])
+    return bytes(data)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(issue_like_bytes() | st.binary(max_size=300))
+def test_fast_issue_decoder_accepts_and_refuses_exactly_as_the_general_one(data: bytes) -> None:
+    general = _outcome(_general_decode, data)
+    assert _outcome(decode_event, data) == general
+    assert _outcome(lambda d: decode_event(d, event_hash=leaf_hash(d)), data) == general
+    fast = _decode_credential_issue(data, None)
+    if isinstance(general, SignedEvent) and general.kind is EventKind.CREDENTIAL_ISSUE:
+        assert fast == general  # every valid credential.issue takes the fast path
+    else:
+        assert fast is None
+
+
+@pytest.mark.parametrize("created", _CREATED_EDGES)
+def test_fast_issue_decoder_at_every_created_time_width(created: int) -> None:
+    data = encode_event(CredentialIssue(ISSUER.did, fixed_digest("w")), created,
+                        ISSUER.public_key, b"\x07" * 64)
+    general = _outcome(_general_decode, data)
+    assert _outcome(decode_event, data) == general
+    assert isinstance(general, SignedEvent) == (created <= MAX_TIMESTAMP)
+    assert (_decode_credential_issue(data, None) is not None) == (created <= MAX_TIMESTAMP)
+
+
+def test_non_bytes_input_is_refused_as_by_the_general_decoder() -> None:
+    data = bytearray(EVENTS[0].encoded)
+    assert _outcome(decode_event, data) == _outcome(_general_decode, data)  # type: ignore[arg-type]

@@ -51,11 +51,34 @@ BATCH = build_batch(BATCH_DIGESTS)
 BATCH_ID = "2026-autumn"
 
 
+class TestClock:
+    """The node's wall clock, handed to its assembly: ``time.time()`` until the test stops
+    it, then a time only the test moves."""
+
+    __test__ = False  # not a test class, for pytest
+
+    def __init__(self) -> None:
+        self._stopped_at: float | None = None
+
+    def __call__(self) -> float:
+        return time.time() if self._stopped_at is None else self._stopped_at
+
+    def stop(self) -> float:
+        """Stop the clock now; returns the time it shows from then on."""
+        self._stopped_at = time.time()
+        return self._stopped_at
+
+    def advance(self, seconds: float) -> None:
+        assert self._stopped_at is not None, "stop the clock before moving it"
+        self._stopped_at += seconds
+
+
 @dataclass
 class LiveNode:
     service: NodeService
     server: TestServer
     validator_seed: bytes
+    clock: TestClock
     anchor: SignedEvent | None = None
 
     @property
@@ -132,13 +155,14 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[LiveNode]:
     net = write_network(tmp_path / "net", governance=GOVERNANCE)
-    assembled = assemble_in_process(net)
+    clock = TestClock()
+    assembled = assemble_in_process(net, clock=clock)
     service = assembled.service
     await service.start(assembled.producer)
     server = TestServer(assembled.app, host="127.0.0.1")
     await server.start_server()
     anchor = ISSUER.sign(BatchAnchor(ISSUER.did, BATCH_ID, BATCH.root, BATCH.size))
-    node = LiveNode(service, server, net.validator_keys[0].seed, anchor)
+    node = LiveNode(service, server, net.validator_keys[0].seed, clock, anchor)
     # Block 1 registers the issuer; block 2 issues "a" and "b" and anchors a batch.
     await node.seal(ISSUER.register(GOVERNANCE))
     await node.seal(ISSUER.issue("a"), ISSUER.issue("b"), anchor)
@@ -341,8 +365,7 @@ async def test_a_bundle_that_does_not_verify_is_not_refreshed(live: LiveNode,
 
 
 async def test_the_node_reports_the_age_of_its_newest_checkpoint(live: LiveNode) -> None:
-    clock = [time.time()]
-    live.service.clock = lambda: clock[0]  # the node's clock: cosignatures and the scrape
+    stopped_at = live.clock.stop()  # the node's clock: cosignatures and the scrape
     head = await live.seal()
 
     async def age() -> float:
@@ -353,8 +376,8 @@ async def test_the_node_reports_the_age_of_its_newest_checkpoint(live: LiveNode)
                     if s.name == "vcledger_checkpoint_age_seconds"]
         return float(value)
 
-    cosigned_at = int(clock[0])
+    cosigned_at = int(stopped_at)
     assert live.checkpoint_note().startswith(f"{live.trust.origin}\n{head.tree_size}\n")
-    assert await age() == pytest.approx(clock[0] - cosigned_at)
-    clock[0] += 600  # no block for ten minutes
-    assert await age() == pytest.approx(clock[0] - cosigned_at)
+    assert await age() == pytest.approx(stopped_at - cosigned_at)
+    live.clock.advance(600)  # no block for ten minutes
+    assert await age() == pytest.approx(stopped_at + 600 - cosigned_at)
