@@ -59,9 +59,12 @@ def _seconds(value: float) -> str:
 
 
 def _figure(row: Row, seconds: float | None) -> str:
-    """Seconds, or for a row that counts items the rate, e.g. ``14,100 events/s``."""
+    """Seconds, an amount (``68.2 MB``), or for a row that counts items the rate, e.g.
+    ``14,100 events/s``."""
     if seconds is None:
         return "-"
+    if row.quantity:
+        return f"{seconds:,.1f} {row.quantity}"
     if row.count is None:
         return _seconds(seconds)
     return f"{row.count / seconds:,.0f} {row.unit}/s"

@@ -57,6 +57,8 @@ class Row:
     count: int | None = None
     unit: str = ""
     goal: str = ""
+    quantity: str = ""
+    """Set (e.g. ``MB``) when ``ours`` and ``baseline`` are amounts of that, not seconds."""
 
     @property
     def speedup(self) -> float | None:

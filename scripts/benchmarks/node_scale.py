@@ -361,11 +361,11 @@ def run(quick: bool) -> list[Row]:
         Row(benchmark=(f"node RssAnon (heap) at {large} events, MB: {large_anon:.1f} vs "
                        f"{small_anon:.1f} at {small} (+{large_anon - small_anon:.1f})"),
             ours=large_anon, baseline_name=f"RssAnon at {small} + {GROWTH_BUDGET_MB:g} MB",
-            baseline=small_anon + GROWTH_BUDGET_MB, target=1.0),
+            baseline=small_anon + GROWTH_BUDGET_MB, target=1.0, quantity="MB"),
         Row(benchmark=(f"node VmRSS at {large} events, MB: {large_rss:.1f} vs {small_rss:.1f} "
                        f"at {small} (+{large_rss - small_rss:.1f}; LevelDB's mmapped tables)"),
             ours=large_rss, baseline_name=f"VmRSS at {small} + {GROWTH_BUDGET_MB:g} MB",
-            baseline=small_rss + GROWTH_BUDGET_MB),
+            baseline=small_rss + GROWTH_BUDGET_MB, quantity="MB"),
         Row(benchmark=f"node restart to /healthz, {large} events",
             ours=restart_large, baseline_name="the 1 s target", baseline=RESTART_TARGET_S,
             target=1.0),
