@@ -89,6 +89,7 @@ class Row:
             "count": self.count,
             "unit": self.unit,
             "goal": self.goal,
+            "quantity": self.quantity,
         }
 
 
