@@ -260,7 +260,8 @@ class NodeMetrics:
             "vcledger_peers_known", "Peers this node is configured to connect to",
             registry=self.registry)
         self.consensus_height = Gauge(
-            "vcledger_consensus_height", "Height consensus is deciding", registry=self.registry)
+            "vcledger_consensus_height", "Height consensus is deciding (between heights: the "
+            "next one)", registry=self.registry)
         self.evidence_records = Gauge(
             "vcledger_evidence_records", "Evidence records of validator misbehaviour (double "
             "signing) the node holds", registry=self.registry)

@@ -174,10 +174,12 @@ class ConsensusProducer:
     def behind_peers(self) -> bool:
         return self.catch_up.behind_peers()
 
-    def consensus_position(self) -> tuple[int, int] | None:
-        """``(height, round)`` the driver is deciding; None between heights."""
+    def consensus_position(self) -> tuple[int, int]:
+        """``(height, round)`` the driver is deciding.  Between heights (an idle network
+        starts one only every empty-block interval) that is the next height, round 0: the
+        one it will decide, so the gauge never reads "unknown" on a healthy node."""
         if not self.driver.height_started:
-            return None
+            return self.service.ledger.head.height + 1, 0
         return self.driver.machine.height, self.driver.machine.round
 
     def commit_expected(self) -> bool:
