@@ -297,7 +297,7 @@ async def _measure(directory: Path, sizes: dict[str, float], *,
                 return rows
 
             # -- latency at half the measured load
-            rate = 0.5 * count / ours
+            rate = sizes.get("latency_rate") or 0.5 * count / ours
             interval = LATENCY_BATCH / rate
             latencies: list[float] = []
             pending: list[asyncio.Task[None]] = []
@@ -368,7 +368,8 @@ def run(quick: bool) -> list[Row]:
 
 def main(argv: list[str]) -> None:
     """Manual runs, for profiling: ``python -m benchmarks.network [--quick] [--events N]
-    [--throughput-only] [--catch-up N] [--profile DIR]`` (from scripts/, with the .venv's
+    [--throughput-only] [--catch-up N] [--latency-rate R] [--profile DIR]`` (from scripts/,
+    with the .venv's
     python; ``--catch-up 0`` skips the catch-up row, which takes most of a full run);
     ``--profile`` runs every node under cProfile and leaves ``DIR/node{i}.prof``."""
     parser = argparse.ArgumentParser(prog="benchmarks.network")
@@ -377,6 +378,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument("--catch-up", type=int, help="events behind for the catch-up row "
                         "(0 skips it)")
+    parser.add_argument("--latency-rate", type=float,
+                        help="events/s for the latency row (default: half the measured rate), "
+                        "so that before/after runs offer the same load")
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--keep-logs", type=Path, help="copy the nodes' logs here")
     args = parser.parse_args(argv)
@@ -384,6 +388,8 @@ def main(argv: list[str]) -> None:
     if args.events is not None:
         sizes["events"] = args.events
     sizes["throughput_only"] = float(args.throughput_only)
+    if args.latency_rate is not None:
+        sizes["latency_rate"] = args.latency_rate
     if args.catch_up is not None:
         sizes["catch_up"] = args.catch_up
     if args.profile is not None:
