@@ -311,6 +311,7 @@ async def _measure(directory: Path, sizes: dict[str, float], *,
                 await _post_batch(session, net.urls[n % NODES], batch, wait=True)
                 latencies.extend([time.perf_counter() - sent] * len(batch))
 
+            latency_cpu_before = net.cpu_seconds()[0]
             deadline = time.perf_counter() + sizes["latency_seconds"]
             n = 0
             next_send = time.perf_counter()
@@ -322,6 +323,7 @@ async def _measure(directory: Path, sizes: dict[str, float], *,
                 next_send += interval
                 await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
             await asyncio.gather(*pending)
+            latency_cpu = net.cpu_seconds()[0] - latency_cpu_before
             latencies.sort()
             p50 = latencies[len(latencies) // 2]
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
@@ -329,6 +331,11 @@ async def _measure(directory: Path, sizes: dict[str, float], *,
                             "250 ms budget", 0.25, target=1.0, goal=GOAL_LATENCY_P50))
             rows.append(Row(f"commit latency p99 at {rate:.0f} events/s (half load)", p99,
                             "1 s budget", 1.0, target=1.0, goal=GOAL_LATENCY_P99))
+            # Why "half load" may not be half: batches of 25 with ?wait=commit cost the
+            # nodes more CPU per event than the throughput phase's batches of 500.
+            rows.append(Row(f"CPU s of the 4 node processes, latency phase ({len(latencies)} "
+                            "events)", latency_cpu, "libsodium CPU s, 4 verifies per event",
+                            baseline_cpu * len(latencies) / count))
 
             # -- catch-up
             behind = int(sizes["catch_up"])
@@ -369,8 +376,8 @@ def run(quick: bool) -> list[Row]:
 def main(argv: list[str]) -> None:
     """Manual runs, for profiling: ``python -m benchmarks.network [--quick] [--events N]
     [--throughput-only] [--catch-up N] [--latency-rate R] [--profile DIR]`` (from scripts/,
-    with the .venv's
-    python; ``--catch-up 0`` skips the catch-up row, which takes most of a full run);
+    with the .venv's python); ``--catch-up 0`` skips the catch-up row, which takes most of
+    a full run; ``--latency-rate`` fixes the latency row's load so that runs compare;
     ``--profile`` runs every node under cProfile and leaves ``DIR/node{i}.prof``."""
     parser = argparse.ArgumentParser(prog="benchmarks.network")
     parser.add_argument("--quick", action="store_true")
