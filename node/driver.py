@@ -13,7 +13,11 @@ What the driver decides:
 * **Pacing.**  A height starts when events are pending, when a peer's message
   for it arrives, or when ``empty_block_interval`` has passed since the last
   block, so an idle network seals an empty block only that often.  A proposer
-  lets events gather for ``block_interval`` unless a block's worth is waiting.
+  lets events gather until the oldest pending one has waited ``block_interval``
+  (at once if it already has, or if a block's worth is waiting): under load the
+  events that arrived while the previous block was being decided have waited
+  long enough, and waiting again at each height would add a whole
+  ``block_interval`` to every block's latency.
 * **Validity requests.**  A proposal whose block this node does not hold is
   handed out as :class:`CheckProposal`; the runner executes it against the
   ledger and answers with :class:`ProposalChecked`.  Proposals for the next
@@ -144,6 +148,7 @@ class ConsensusDriver(Generic[P]):
         self.last_block_at = 0.0
         self._now = 0.0
         self._pending_events = 0
+        self._pending_since: float | None = None
         self._actions: list[Action[P]] = []
         self._feed_queue: deque[Input] = deque()
         self._feeding = False
@@ -166,10 +171,14 @@ class ConsensusDriver(Generic[P]):
 
     # -- the one entry point ---------------------------------------------------------------
 
-    def handle(self, item: DriverInput[P], now: float, *, pending_events: int) -> list[Action[P]]:
-        """Take one input at time ``now``; ``pending_events`` is the mempool's size."""
+    def handle(self, item: DriverInput[P], now: float, *, pending_events: int,
+               pending_since: float | None = None) -> list[Action[P]]:
+        """Take one input at time ``now``; ``pending_events`` is the mempool's size and
+        ``pending_since`` when its oldest event was admitted (on ``now``'s clock; None if
+        unknown, and then the events are given a whole ``block_interval`` from now)."""
         self._now = now
         self._pending_events = pending_events
+        self._pending_since = pending_since if pending_events else None
         self._actions = []
         self.ignored = []
         if isinstance(item, Recover):
@@ -288,15 +297,22 @@ class ConsensusDriver(Generic[P]):
             self._actions.append(SetTimer(effect.at, TimeoutInput(effect.kind, effect.height,
                                                                   effect.round)))
         elif isinstance(effect, RequestBlock):
-            # Let events gather for block_interval, unless a block's worth is waiting.
-            full = self._pending_events >= self.pacing.max_block_events
-            delay = 0.0 if full else self.pacing.block_interval
-            self._actions.append(SetTimer(self._now + delay,
-                                          BuildDue(effect.height, effect.round)))
+            self._actions.append(SetTimer(self._build_at(), BuildDue(effect.height,
+                                                                     effect.round)))
         elif isinstance(effect, Decide):
             self._decision = effect
         else:
             self._actions.append(RecordEvidence(effect))
+
+    def _build_at(self) -> float:
+        """When to build a proposal: once the oldest pending event has waited
+        ``block_interval`` (so a block is not a handful of events), at once if a
+        block's worth is waiting."""
+        if self._pending_events >= self.pacing.max_block_events:
+            return self._now
+        if self._pending_since is None:
+            return self._now + self.pacing.block_interval
+        return max(self._now, self._pending_since + self.pacing.block_interval)
 
     def _broadcast(self, message: Message) -> None:
         assert self.signer is not None and self.own_id is not None, \

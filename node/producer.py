@@ -225,7 +225,8 @@ class ConsensusProducer:
         answered at once (a built or checked block, a commit) is handed back at once."""
         before = (self.driver.machine.height, self.driver.machine.round)
         actions = self.driver.handle(item, time.monotonic(),
-                                     pending_events=len(self.service.mempool))
+                                     pending_events=len(self.service.mempool),
+                                     pending_since=self.service.oldest_pending_admitted_at())
         for refused in self.driver.ignored:
             log.info("consensus ignored a message: %s", refused.diagnostics())
         after = (self.driver.machine.height, self.driver.machine.round)

@@ -352,6 +352,11 @@ class NodeService:
                 return False
         return True
 
+    def oldest_pending_admitted_at(self) -> float | None:
+        """When (``time.monotonic()``) the oldest event still in the mempool was admitted."""
+        oldest = self.mempool.peek(1)
+        return self._admitted_at.get(oldest[0].hash) if oldest else None
+
     def _reject(self, error: LedgerError, *, event: SignedEvent | None = None,
                 event_hash: Hash | None = None, from_peer: bool = False,
                 at_block: bool = False) -> Rejected:

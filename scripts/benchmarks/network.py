@@ -253,7 +253,12 @@ async def _measure(directory: Path, sizes: dict[str, float], *,
         for i in range(NODES):
             net.start(i)
         timeout = aiohttp.ClientTimeout(total=600)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        # No client-side cap on connections (aiohttp's default is 100): at half load
+        # ~100 batches a second wait for their commit at once, and a capped pool
+        # would queue them in this process, counting the harness's queue as the
+        # network's latency and sending them on in bursts.
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             async def ready() -> bool:
                 healths = await asyncio.gather(*(_health(session, u) for u in net.urls))
                 return all(h is not None and int(h["peers"] or 0) >= NODES - 1  # type: ignore[call-overload]
@@ -292,28 +297,33 @@ async def _measure(directory: Path, sizes: dict[str, float], *,
                 return rows
 
             # -- latency at half the measured load
-            rate = 0.5 * count / ours
+            rate = sizes.get("latency_rate") or 0.5 * count / ours
             interval = LATENCY_BATCH / rate
             latencies: list[float] = []
             pending: list[asyncio.Task[None]] = []
             latency_events = _signed(issuer, int(rate * sizes["latency_seconds"]) + LATENCY_BATCH,
                                      "latency")
 
-            async def timed(n: int, batch: list[SignedEvent]) -> None:
-                sent = time.perf_counter()
+            async def timed(n: int, batch: list[SignedEvent], due: float) -> None:
+                # From the moment the batch was due, not when this task got to run: a
+                # harness that falls behind its pace must not hide that as less latency.
+                sent = due
                 await _post_batch(session, net.urls[n % NODES], batch, wait=True)
                 latencies.extend([time.perf_counter() - sent] * len(batch))
 
+            latency_cpu_before = net.cpu_seconds()[0]
             deadline = time.perf_counter() + sizes["latency_seconds"]
             n = 0
             next_send = time.perf_counter()
             while time.perf_counter() < deadline and (n + 1) * LATENCY_BATCH <= len(latency_events):
                 pending.append(asyncio.create_task(
-                    timed(n, latency_events[n * LATENCY_BATCH:(n + 1) * LATENCY_BATCH])))
+                    timed(n, latency_events[n * LATENCY_BATCH:(n + 1) * LATENCY_BATCH],
+                          next_send)))
                 n += 1
                 next_send += interval
                 await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
             await asyncio.gather(*pending)
+            latency_cpu = net.cpu_seconds()[0] - latency_cpu_before
             latencies.sort()
             p50 = latencies[len(latencies) // 2]
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
@@ -321,9 +331,16 @@ async def _measure(directory: Path, sizes: dict[str, float], *,
                             "250 ms budget", 0.25, target=1.0, goal=GOAL_LATENCY_P50))
             rows.append(Row(f"commit latency p99 at {rate:.0f} events/s (half load)", p99,
                             "1 s budget", 1.0, target=1.0, goal=GOAL_LATENCY_P99))
+            # Why "half load" may not be half: batches of 25 with ?wait=commit cost the
+            # nodes more CPU per event than the throughput phase's batches of 500.
+            rows.append(Row(f"CPU s of the 4 node processes, latency phase ({len(latencies)} "
+                            "events)", latency_cpu, "libsodium CPU s, 4 verifies per event",
+                            baseline_cpu * len(latencies) / count))
 
             # -- catch-up
             behind = int(sizes["catch_up"])
+            if not behind:
+                return rows
             net.stop(NODES - 1)
             live = net.urls[:NODES - 1]
             backlog = _signed(issuer, behind, "catch-up")
@@ -358,12 +375,19 @@ def run(quick: bool) -> list[Row]:
 
 def main(argv: list[str]) -> None:
     """Manual runs, for profiling: ``python -m benchmarks.network [--quick] [--events N]
-    [--throughput-only] [--profile DIR]`` (from scripts/, with the .venv's python);
+    [--throughput-only] [--catch-up N] [--latency-rate R] [--profile DIR]`` (from scripts/,
+    with the .venv's python); ``--catch-up 0`` skips the catch-up row, which takes most of
+    a full run; ``--latency-rate`` fixes the latency row's load so that runs compare;
     ``--profile`` runs every node under cProfile and leaves ``DIR/node{i}.prof``."""
     parser = argparse.ArgumentParser(prog="benchmarks.network")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int)
     parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--catch-up", type=int, help="events behind for the catch-up row "
+                        "(0 skips it)")
+    parser.add_argument("--latency-rate", type=float,
+                        help="events/s for the latency row (default: half the measured rate), "
+                        "so that before/after runs offer the same load")
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--keep-logs", type=Path, help="copy the nodes' logs here")
     args = parser.parse_args(argv)
@@ -371,6 +395,10 @@ def main(argv: list[str]) -> None:
     if args.events is not None:
         sizes["events"] = args.events
     sizes["throughput_only"] = float(args.throughput_only)
+    if args.latency_rate is not None:
+        sizes["latency_rate"] = args.latency_rate
+    if args.catch_up is not None:
+        sizes["catch_up"] = args.catch_up
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vcledger-bench-net-") as tmp:
