@@ -5,9 +5,9 @@
  * WebCrypto (crypto.subtle), everything else is here.  Every check, its order and
  * every message follow the Python modules named in the section headings, so that
  * window.vcledger.verify(...) returns the same verdict as
- * client.verify.verify_bundle(...).as_json() (tests/test_browser.py compares them), and
+ * client.verify.verify_bundle(...).as_json() (tests/system/test_browser.py compares them), and
  * window.vcledger.verifyPathway(...) the same as
- * client.pathway_verify.verify_pathway(...).as_json() (tests/test_browser_pathway.py).
+ * client.pathway_verify.verify_pathway(...).as_json() (tests/system/test_browser_pathway.py).
  *
  * Conventions: protocol integers are BigInt, byte strings Uint8Array; a failed
  * check throws a LedgerError whose message is the Python diagnostics() text.
