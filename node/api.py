@@ -220,11 +220,18 @@ def _wait_timeout(request: web.Request, service: NodeService) -> float:
     return value
 
 
-async def _settle(service: NodeService, result: SubmitResult, timeout: float) -> SubmitResult:
-    if not isinstance(result, Pending):
-        return result
-    outcome = await service.wait_for(result.event_hash, timeout)
-    return result if outcome is None else outcome
+async def _settle(service: NodeService, results: list[SubmitResult], timeout: float
+                  ) -> list[SubmitResult]:
+    """Each pending result replaced by its outcome, if it comes within ``timeout``."""
+    pending = [(i, r.event_hash) for i, r in enumerate(results) if isinstance(r, Pending)]
+    if not pending:
+        return results
+    outcomes = await service.wait_for_all([event_hash for _, event_hash in pending], timeout)
+    settled = list(results)
+    for (i, _), outcome in zip(pending, outcomes, strict=True):
+        if outcome is not None:
+            settled[i] = outcome
+    return settled
 
 
 # -- handlers --------------------------------------------------------------------------
@@ -249,7 +256,7 @@ async def submit_event(request: web.Request) -> web.Response:
     if isinstance(result, Rejected):
         raise result.error
     if wait:
-        result = await _settle(service, result, timeout)
+        (result,) = await _settle(service, [result], timeout)
         if isinstance(result, Rejected):
             raise result.error
     body_json = _result_json(result)
@@ -282,7 +289,7 @@ async def submit_events(request: web.Request) -> web.Response:
         raise UsageError("the batch holds no events")
     results = await service.submit(events)
     if wait:
-        results = list(await asyncio.gather(*(_settle(service, r, timeout) for r in results)))
+        results = await _settle(service, results, timeout)
     return web.json_response({"results": [_result_json(r) for r in results]})
 
 

@@ -74,7 +74,7 @@ from node.driver_types import (
 )
 from node.errors import PeerProtocolError, RuleViolation
 from node.ledger import PreparedBlock
-from node.peers import SEND_QUEUE, PeerConnection, PeerSet
+from node.peers import GOSSIP_FRAME_EVENTS, SEND_QUEUE, EventGossip, PeerConnection, PeerSet
 from node.records import BlockBody, EvidenceRecord
 from node.service import NodeService, SingleValidatorProducer
 from node.wire import (
@@ -151,6 +151,7 @@ class ConsensusProducer:
         self._timers: list[asyncio.TimerHandle] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._peers = peers
+        self.event_gossip = EventGossip(peers)
         self.catch_up = CatchUp(self._peers, lambda: self.ledger.head.height, self._commit_fetched)
 
     def _sign(self, message: Message) -> Message:
@@ -166,8 +167,7 @@ class ConsensusProducer:
         return self._peers
 
     def events_admitted(self, events: list[SignedEvent]) -> None:
-        for start in range(0, len(events), 500):
-            self._peers.broadcast(EventsFrame(tuple(e.encoded for e in events[start:start + 500])))
+        self.event_gossip.add(e.encoded for e in events)
         if not self.driver.height_started:
             self.inbox.put_nowait(Wake())
 
@@ -216,6 +216,7 @@ class ConsensusProducer:
             for task in self._tasks:
                 task.cancel()
             self.catch_up.stop()
+            self.event_gossip.flush()  # to the peers' send queues, before they close
             await self._peers.close()
 
     # -- carrying out the driver's actions -----------------------------------------------
@@ -461,8 +462,8 @@ class ConsensusProducer:
         # Pending events too: those admitted while this node had no peer were gossiped
         # to no one, and an observer never proposes them itself.
         pending = [e.encoded for e in self.service.mempool.peek(GREETING_EVENTS)]
-        events = [encode_frame(EventsFrame(tuple(pending[start:start + 500])))
-                  for start in range(0, len(pending), 500)]
+        events = [encode_frame(EventsFrame(tuple(pending[start:start + GOSSIP_FRAME_EVENTS])))
+                  for start in range(0, len(pending), GOSSIP_FRAME_EVENTS)]
         return head_frames(self.service) + self.driver.messages_for_greeting() + events
 
     async def _regossip_loop(self) -> None:

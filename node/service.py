@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -370,26 +370,43 @@ class NodeService:
 
     async def wait_for(self, event_hash: Hash, timeout: float) -> Outcome | None:
         """Wait until the event is committed or dropped at block building; None on timeout."""
-        position = self.ledger.event_position(event_hash)
-        if position is not None:
-            return Committed(event_hash, position.index, position.height)
-        if event_hash in self._rejections:
-            return self._rejections[event_hash]
-        if event_hash not in self.mempool or not self._producing:
-            return None
-        future: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(event_hash, []).append(future)
+        (outcome,) = await self.wait_for_all([event_hash], timeout)
+        return outcome
+
+    async def wait_for_all(self, event_hashes: Sequence[Hash], timeout: float
+                           ) -> list[Outcome | None]:
+        """:meth:`wait_for` for each event, sharing one deadline: a batch costs one timer
+        and one wait, not a task, a timer and a shielded future per event."""
+        outcomes: list[Outcome | None] = [None] * len(event_hashes)
+        waiting: list[tuple[int, Hash, asyncio.Future[Outcome | None]]] = []
+        loop = asyncio.get_running_loop()
+        for i, event_hash in enumerate(event_hashes):
+            position = self.ledger.event_position(event_hash)
+            if position is not None:
+                outcomes[i] = Committed(event_hash, position.index, position.height)
+            elif event_hash in self._rejections:
+                outcomes[i] = self._rejections[event_hash]
+            elif event_hash in self.mempool and self._producing:
+                future: asyncio.Future[Outcome | None] = loop.create_future()
+                self._waiters.setdefault(event_hash, []).append(future)
+                waiting.append((i, event_hash, future))
+        if not waiting:
+            return outcomes
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            return None
+            await asyncio.wait([future for _, _, future in waiting], timeout=timeout)
         finally:
-            waiters = self._waiters.get(event_hash)
-            if waiters is not None:
-                if future in waiters:
-                    waiters.remove(future)
-                if not waiters:
-                    del self._waiters[event_hash]
+            for i, event_hash, future in waiting:
+                if future.done() and not future.cancelled():
+                    outcomes[i] = future.result()
+                else:
+                    future.cancel()
+                waiters = self._waiters.get(event_hash)
+                if waiters is not None:
+                    if future in waiters:
+                        waiters.remove(future)
+                    if not waiters:
+                        del self._waiters[event_hash]
+        return outcomes
 
     # -- block writing (called by the producer only) --------------------------------------
 
