@@ -76,7 +76,8 @@ from node.errors import PeerProtocolError, RuleViolation
 from node.ledger import PreparedBlock
 from node.peers import GOSSIP_FRAME_EVENTS, SEND_QUEUE, EventGossip, PeerConnection, PeerSet
 from node.records import BlockBody, EvidenceRecord
-from node.service import NodeService, SingleValidatorProducer
+from node.service import NodeService
+from node.single_validator import SingleValidatorProducer
 from node.wire import (
     CosignatureFrame,
     EventsFrame,

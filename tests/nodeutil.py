@@ -52,7 +52,7 @@ from client.trust import format_trust
 from node.assembly import AssembledNode, ProducerFactory, assemble_node
 from node.config import Genesis, NodeConfig, load_genesis, load_node_config
 from node.provision import NodeFiles, genesis_toml, node_toml
-from node.service import SingleValidatorProducer
+from node.single_validator import SingleValidatorProducer
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ORIGIN = "vcledger.example/test"

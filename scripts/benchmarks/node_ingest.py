@@ -59,7 +59,7 @@ from client.events import decode_event, signing_bytes
 from client.hashes import Hash
 from node.assembly import assemble_node
 from node.errors import MempoolFull
-from node.service import SingleValidatorProducer
+from node.single_validator import SingleValidatorProducer
 
 NAME = "node_ingest"
 

@@ -36,9 +36,9 @@ from node.service import (
     NodeService,
     Pending,
     Rejected,
-    SingleValidatorProducer,
     SubmitResult,
 )
+from node.single_validator import SingleValidatorProducer
 from node.store import Store, StoreBatch
 from tests.nodeutil import (
     FAST_CONSENSUS,
