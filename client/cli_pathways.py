@@ -39,7 +39,7 @@ from client.keys import read_key_file
 if TYPE_CHECKING:
     from client.http import NodeClient
     from client.pathway import Definition, PathwayBundle
-    from client.pathway_verify import PathwayBundleVerdict
+    from client.pathway_verdict import PathwayBundleVerdict
 
 
 def _definition(path: str) -> Definition:

@@ -124,10 +124,12 @@ STEPS: tuple[str, ...] = (
 class _Verification:
     """The state of one verification: what the steps so far have established."""
 
-    def __init__(self, trust: Trust | None, origin: str, options: VerifyOptions) -> None:
+    def __init__(self, trust: Trust | None, origin: str, options: VerifyOptions,
+                 parsed_credential: dict[str, Any] | None = None) -> None:
         self.trust = trust
         self.origin = origin
         self.options = options
+        self.parsed_credential = parsed_credential
         self.signatures = 0
         # Established by the steps, in order.
         self.bundle: Bundle
@@ -234,7 +236,8 @@ class _Verification:
         credential_json = self.options.credential_json
         if credential_json is not None:
             try:
-                document = credentials.parse_credential(credential_json)
+                document = (self.parsed_credential if self.parsed_credential is not None
+                            else credentials.parse_credential(credential_json))
                 computed = credentials.digest_document(document)
             except InvalidEncoding as exc:
                 raise StepFailed(f"the credential file cannot be digested: "
@@ -498,6 +501,7 @@ def verify_bundle(
     trust: Trust,
     *,
     credential_json: bytes | None = None,
+    parsed_credential: dict[str, Any] | None = None,
     digest_only: bool = False,
     now: int | None = None,
     max_age: int | TrustPolicy | None = TRUST_POLICY,
@@ -515,17 +519,22 @@ def verify_bundle(
     file's by default; None: unbounded, and the verdict says so) and, unless
     ``at`` names another moment, is when the credential's own validity dates
     are checked.  ``expected_issuer`` pins the issuer (its did:key or one of
-    its identifiers).  Never raises for bad bundle data: every failure is an
-    ``invalid`` verdict naming its step.
+    its identifiers).  ``parsed_credential`` is ``credential_json`` as
+    :func:`client.credentials.parse_credential` returned it, for a caller that reads
+    the file too (it is then parsed once); it must be that file's, and is not
+    modified.  Never raises for bad bundle data: every failure is an ``invalid``
+    verdict naming its step.
     """
     if credential_json is None and not digest_only:
         raise UsageError("give the credential file, or digest_only=True to check the bundle alone")
     if credential_json is not None and digest_only:
         raise UsageError("give either the credential file or digest_only=True, not both")
+    if parsed_credential is not None and credential_json is None:
+        raise UsageError("parsed_credential is the credential file's parse: give the file too")
     limit = resolve_max_age(max_age, trust)
     options = VerifyOptions(credential_json, now, limit, at, expected_issuer,
                        max_age_from_trust=max_age is TRUST_POLICY)
-    return _run(bundle, _Verification(trust, trust.origin, options))
+    return _run(bundle, _Verification(trust, trust.origin, options, parsed_credential))
 
 
 def verify_bundle_without_trust(

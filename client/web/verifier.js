@@ -3292,7 +3292,7 @@
     const value = Number(`${sign ? '-' : ''}${digits}e${exp}`);
     return { value, text: pythonFloatRepr(value) };
   }
-  /** pathway_verify._json_number: a result in the verdict's JSON, the double a JSON reader
+  /** pathway_verdict._json_number: a result in the verdict's JSON, the double a JSON reader
    * makes of it, null beyond the double range. */
   function jsonNumber(exact) {
     const { value } = shownNumber(exact);
@@ -3546,7 +3546,7 @@
     return result;
   }
 
-  // -- credentials against the definition (client/pathway_verify.py) --------------------------------
+  // -- credentials against the definition (client/pathway_requirements.py) --------------------------
 
   /** _maximum_matching: a largest assignment of requirements to distinct credentials (Kuhn's
    * augmenting paths, in the given order, so it is deterministic): Map requirement -> credential. */

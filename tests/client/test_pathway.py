@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from client import credentials
 from client.bundle import StatusEntry, format_bundle
 from client.cli import main as cli_main
 from client.credentials import digest as credential_digest
@@ -48,12 +49,8 @@ from client.pathway import (
     parse_pathway_bundle,
     pathway_bundle_json,
 )
-from client.pathway_verify import (
-    PATHWAY_STEPS,
-    PathwayVerdict,
-    verify_pathway,
-    verify_pathway_bundle,
-)
+from client.pathway_verdict import PathwayVerdict
+from client.pathway_verify import PATHWAY_STEPS, verify_pathway, verify_pathway_bundle
 from client.status import PathwayRecord, decode_record, issuer_status_key, pathway_status_key
 from client.trust import Trust, parse_trust
 from tests.client.test_verify import GOVERNANCE, ORIGIN, InProcessLedger, key
@@ -252,6 +249,23 @@ def test_order_and_extra_credentials_do_not_matter(world: World) -> None:
     assert verdict.status == "complete", verdict.lines()
     assert [r.credential for r in verdict.requirements] == [4, 5, 1]
     assert [c.meets for c in verdict.credentials] == [3, None, None, 1, 2]
+
+
+def test_each_credential_file_is_parsed_once(world: World,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle's digest check and the requirements read the same parsed document."""
+    parsed: list[bytes] = []
+    parse = credentials.parse_credential
+
+    def counting_parse(credential_json: bytes) -> dict[str, Any]:
+        parsed.append(credential_json)
+        return parse(credential_json)
+
+    monkeypatch.setattr(credentials, "parse_credential", counting_parse)
+    names = ["sql", "statistics", "visualisation"]
+    verdict = world.verify(names)
+    assert verdict.status == "complete", verdict.lines()
+    assert sorted(parsed) == sorted(world.files[name] for name in names)
 
 
 # -- incomplete -------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "t
                "monotonic_ns"}
 PURE_CLIENT_MODULES = ["encoding", "hashes", "merkle", "batch", "keys", "note", "checkpoint",
                        "events", "credentials", "smt", "bundle", "verify", "trust", "tlogproof",
-                       "durations", "tiles"]
+                       "durations", "tiles", "pathway_verify", "pathway_verdict",
+                       "pathway_requirements"]
 PURE_NODE_MODULES = ["consensus", "consensus_types", "consensus_log", "consensus_messages",
                      "consensus_snapshot", "driver", "driver_types", "rules", "statemap_tree",
                      "wire", "records"]
