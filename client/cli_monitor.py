@@ -114,8 +114,7 @@ def add_monitor_command(sub: argparse._SubParsersAction[Any]) -> None:
                                    "with the other nodes', and record the newest in --state.  "
                                    "Exit 4 with both signed checkpoints on a split view.")
     p.add_argument("--node", action="append", metavar="URL",
-                   help=f"node API URL (repeatable; default: ${NODE_ENV}); with --issuer, "
-                        "tried in order until one can be read")
+                   help=f"node API URL (repeatable; default: ${NODE_ENV})")
     p.add_argument("--trust", required=True, metavar="TRUSTFILE", help="the network's trust file")
     p.add_argument("--state", metavar="FILE",
                    help="where the last verified checkpoint is kept (default: the network's "
