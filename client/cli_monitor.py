@@ -67,21 +67,17 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def _watch_issuer(args: argparse.Namespace, trust: Trust, urls: list[str],
                   state_path: Path | None) -> int:
-    from client.http import NodeClient  # noqa: PLC0415
+    from client.http import normalize_node_url  # noqa: PLC0415
     from client.issuer_watch import load_records  # noqa: PLC0415
-    from client.monitor import watch_issuer  # noqa: PLC0415
+    from client.monitor import watch_issuer_on_any  # noqa: PLC0415
 
     issuer = checked_did(args.issuer, "--issuer")
-    if len(urls) != 1:
-        raise UsageError("--issuer reads the log from one node: give one --node URL")
+    # Every URL checked now: a typo in a fallback must not wait for the first node's outage.
+    nodes = [normalize_node_url(url) for url in urls]
     records = load_records([Path(path) for path in args.expect or ()])
-
-    async def run() -> Any:
-        async with NodeClient(urls[0], timeout=args.timeout) as node:
-            return await watch_issuer(node, trust, issuer, records, now=now(),
-                                      state_path=state_path, rescan=args.rescan)
-
-    report = run_async(run())
+    report = run_async(watch_issuer_on_any(nodes, trust, issuer, records, timeout=args.timeout,
+                                           now=now(), state_path=state_path,
+                                           rescan=args.rescan))
     report_result(args, report.as_json(), report.lines())
     return int(report.exit_code)
 

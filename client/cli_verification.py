@@ -5,6 +5,7 @@ credential's proofs.  ``verify`` is fully offline; the others load the HTTP clie
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,6 @@ from client.cli_shared import (
     parse_moment,
     read_receipt,
     read_trust,
-    remember_checkpoint,
     report_result,
     run_async,
     with_node,
@@ -34,6 +34,7 @@ from client.durations import describe_age, describe_duration
 from client.errors import InvalidEncoding, LedgerError, UsageError, VerificationError
 from client.files import InputFileError, read_input_file, write_output_file
 from client.hashes import Hash
+from client.state import CheckpointMemory, state_file
 from client.status import (
     CredentialRecord,
     batch_status_key,
@@ -94,7 +95,9 @@ async def _fetch_and_verify(node: NodeClient, trust: Trust | None, *, data: byte
                             digest: Hash, receipt: CredentialReceipt | None,
                             issuer: str, max_age: int | TrustPolicy | None = TRUST_POLICY,
                             expected_issuer: str | None = None,
-                            remember: bool = False) -> tuple[Any, Verdict]:
+                            memory: CheckpointMemory | None = None) -> tuple[Any, Verdict]:
+    """Fetch the credential's bundle and verify it; with ``memory``, every checkpoint
+    that passed is checked against the remembered one and remembered."""
     from client.http import NodeRejected, fetch_bundle  # noqa: PLC0415 - verify must not load aiohttp
 
     origin = await network_origin(node, trust)
@@ -108,21 +111,23 @@ async def _fetch_and_verify(node: NodeClient, trust: Trust | None, *, data: byte
             raise
         # The node's own words are not repeated: only what is proven.
         return None, await _never_recorded(node, trust, issuer=issuer, digest=digest,
-                                           receipt=receipt, remember=remember,
+                                           receipt=receipt, memory=memory,
                                            max_age=max_age)
     if trust is None:
         verdict = verify_bundle_without_trust(bundle, origin, credential_json=data, now=now())
     else:
         verdict = verify_bundle(bundle, trust, credential_json=data, now=now(),
                                 max_age=max_age, expected_issuer=expected_issuer)
-        if verdict.status != "invalid" and remember:
-            await remember_checkpoint(node, bundle.event_proof.checkpoint_note, trust)
+        if verdict.status != "invalid" and memory is not None:
+            # A node (or a mirror in front of it) must not take us back in time.
+            await memory.check_and_remember(node, bundle.event_proof.checkpoint_note, now())
     return bundle, verdict
 
 
 async def _never_recorded(node: NodeClient, trust: Trust, *, issuer: str,
                           digest: Hash, receipt: CredentialReceipt | None,
-                          remember: bool, max_age: int | TrustPolicy | None) -> Verdict:
+                          memory: CheckpointMemory | None,
+                          max_age: int | TrustPolicy | None) -> Verdict:
     """The node says it has no record of the credential: prove it before saying so.
 
     A forgery is the verdict ``invalid`` (exit 4), never an outage; but a node's word
@@ -144,8 +149,8 @@ async def _never_recorded(node: NodeClient, trust: Trust, *, issuer: str,
             raise NodeResponseError(f"node {node.url} says it has no record of this "
                                     f"credential, but its proof does not verify: "
                                     f"{exc.diagnostics()}") from exc
-        if remember:
-            await remember_checkpoint(node, note, trust)
+        if memory is not None:
+            await memory.check_and_remember(node, note, now())
         return proven
 
     proven = await prove("issuer", issuer_status_key(issuer))
@@ -193,10 +198,13 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     if trust is None and args.max_age is not None:
         raise UsageError("--max-age bounds the checkpoint's age under a trust file: pass --trust")
     max_age = chosen_max_age(args, STATUS_MAX_AGE) if trust is not None else None
-    bundle, verdict = run_async(with_node(
-        args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest, receipt=receipt,
-                                       issuer=issuer, remember=trust is not None,
-                                       max_age=max_age)))
+    with contextlib.ExitStack() as stack:
+        memory = (None if trust is None
+                  else stack.enter_context(CheckpointMemory(state_file(trust.origin), trust)))
+        bundle, verdict = run_async(with_node(
+            args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest,
+                                                 receipt=receipt, issuer=issuer, memory=memory,
+                                                 max_age=max_age)))
     if bundle is None:  # the node proved it has no record, or proved it too old to tell
         raise (StaleCheckpoint if verdict.status == "stale" else VerificationError)(
             f"no bundle was written: {verdict.message}")
@@ -216,9 +224,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     data, digest, receipt, issuer = _credential_and_receipt(args)
     trust = read_trust(args.trust)
     max_age = chosen_max_age(args, STATUS_MAX_AGE)
-    _, verdict = run_async(with_node(
-        args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest, receipt=receipt,
-                                     issuer=issuer, max_age=max_age, remember=True)))
+    # The state file is read once for the run, however many checkpoints it checks.
+    with CheckpointMemory(state_file(trust.origin), trust) as memory:
+        _, verdict = run_async(with_node(
+            args, lambda node: _fetch_and_verify(node, trust, data=data, digest=digest,
+                                                 receipt=receipt, issuer=issuer,
+                                                 max_age=max_age, memory=memory)))
     report_result(args, verdict.as_json(), verdict.lines())
     return verdict.exit_code
 

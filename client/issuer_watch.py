@@ -33,9 +33,11 @@ its pure part, with no network access (the driver is
   twice for the same event unless asked (``--rescan``).
 
 Exit codes (``vcledger monitor --issuer``): 0 nothing unexpected,
-:data:`EXIT_UNEXPECTED` unexpected events, 1 could not check (node down,
-served entries that do not match its checkpoint, a rollback), 4 a fork (an
-inconsistent checkpoint: an alarm of its own, with both notes as evidence).
+:data:`EXIT_UNEXPECTED` unexpected events, 1 could not check (no node given
+could be read: down, 5xx, served entries that do not match its checkpoint, a
+rollback; :class:`NoNodeReadable` lists why for each), 4 a fork (an
+inconsistent checkpoint from any node: an alarm of its own, with both notes
+as evidence).
 """
 
 from __future__ import annotations
@@ -72,9 +74,11 @@ __all__ = [
     "Finding",
     "IssuerRecords",
     "LogScan",
+    "NoNodeReadable",
     "ReadVia",
     "RecordsError",
     "Sighting",
+    "SkippedNode",
     "WatchReport",
     "WatchState",
     "classify",
@@ -106,6 +110,37 @@ class EntriesDoNotMatch(LedgerError):
 
     code = "entries_do_not_match"
     exit_code = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedNode:
+    """A node that could not be read, and why (its error's code and diagnostics)."""
+
+    node: str
+    code: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"node": self.node, "code": self.code, "message": self.message}
+
+
+class NoNodeReadable(LedgerError):
+    """None of the nodes given could be read: the issuer's events could not be checked."""
+
+    code = "no_node_readable"
+    exit_code = 1
+
+    def __init__(self, skipped: Sequence[SkippedNode]) -> None:
+        self.skipped = tuple(skipped)
+        super().__init__(f"could not check: none of the {len(self.skipped)} nodes could be "
+                         "read; nothing was recorded")
+
+    def diagnostics(self) -> str:
+        return "; ".join([str(self), *(s.message for s in self.skipped)])
+
+    def as_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": str(self),
+                "nodes": [s.as_json() for s in self.skipped]}
 
 
 # -- the issuer's records ----------------------------------------------------------------------
@@ -551,6 +586,8 @@ class WatchReport:
     findings: list[Finding]
     read_via: ReadVia | None = None
     """None when there was nothing new to read."""
+    skipped: tuple[SkippedNode, ...] = ()
+    """Nodes tried before ``node`` that could not be read."""
 
     @property
     def exit_code(self) -> int:
@@ -559,6 +596,7 @@ class WatchReport:
     def as_json(self) -> dict[str, Any]:
         return {"result": "unexpected_events" if self.findings else "ok",
                 "issuer": self.issuer, "node": self.node,
+                "nodes_skipped": [s.as_json() for s in self.skipped],
                 "read": {"from_index": self.from_size, "tree_size": self.tree_size,
                          "via": None if self.read_via is None else self.read_via.value},
                 "events_under_issuer": self.events_seen, "accounted_for": self.accounted,
@@ -573,9 +611,12 @@ class WatchReport:
                else " one entry per request (the node serves no tile/entries bundles)")
         lines = [f"issuer {self.issuer}: read log indexes {self.from_size}.."
                  f"{self.tree_size - 1} from {self.node}{via}" if self.tree_size > self.from_size
-                 else f"issuer {self.issuer}: no new log entries (tree size {self.tree_size})",
+                 else f"issuer {self.issuer}: no new log entries at {self.node} (tree size "
+                      f"{self.tree_size})",
                  f"  {self.events_seen} event(s) under the issuer, {self.accounted} accounted "
                  f"for by the records ({len(self.records.event_hashes)} event hashes)"]
+        lines.extend(f"  could not read {s.node}, so read {self.node}: {s.message}"
+                     for s in self.skipped)
         lines.extend(f"  skipped {path}: not a record (no event_hash or anchor_event_hash)"
                      for path in self.records.files_skipped)
         lines.extend(f"  {f.line()}" for f in self.findings)

@@ -26,7 +26,9 @@ monitor: it reads every new log entry from one node (256 per request through
 the C2SP tlog-tiles entry bundles, or one per request from a node without
 them) and reports the events under one issuer's DID that the issuer's records
 do not account for; its pure part, and the reasons, are in
-:mod:`client.issuer_watch`.
+:mod:`client.issuer_watch`.  :func:`watch_issuer_on_any` gives it several
+nodes to try in order, so an issuer's alerting does not go dark while one
+node is down.
 """
 
 from __future__ import annotations
@@ -41,13 +43,15 @@ from typing import Any
 
 from client.checkpoint import verify_checkpoint
 from client.errors import InvalidEncoding, LedgerError, VerificationError
-from client.http import NodeClient, NodeRejected, NodeResponseError
+from client.http import NodeClient, NodeRejected, NodeResponseError, NodeUnavailable
 from client.issuer_watch import (
     EntriesDoNotMatch,
     Finding,
     IssuerRecords,
     LogScan,
+    NoNodeReadable,
     ReadVia,
+    SkippedNode,
     WatchReport,
     WatchState,
     classify,
@@ -76,6 +80,7 @@ __all__ = [
     "monitor_once",
     "monitor_round",
     "watch_issuer",
+    "watch_issuer_on_any",
 ]
 
 ENTRY_FETCH_WINDOW = 16
@@ -330,6 +335,56 @@ async def watch_issuer(
     accounted = sum(1 for s in scan.sightings if s.event.hash in records)
     return WatchReport(issuer, node.url, note, start.tree_size, new.tree_size,
                        len(scan.sightings), accounted, records, findings, read_via)
+
+
+NODE_TROUBLES: tuple[type[LedgerError], ...] = (
+    NodeUnavailable, NodeRejected, NodeResponseError, EntriesDoNotMatch, CheckpointRollback)
+"""What makes :func:`watch_issuer_on_any` move on to the next node: the node is down,
+answers 5xx, refuses, serves something malformed, entries that do not match its own
+checkpoint, or an older checkpoint than one already verified.  Each says nothing against
+the log, and nothing was recorded.  Never among them: a checkpoint that does not verify or
+is inconsistent with the remembered one (:class:`ForkDetected`), which is evidence."""
+
+
+async def watch_issuer_on_any(
+    urls: Sequence[str],
+    trust: Trust,
+    issuer: str,
+    records: IssuerRecords,
+    *,
+    timeout: float = 30.0,
+    now: int | None = None,
+    state_path: Path | None = None,
+    state_dir: Path | None = None,
+    rescan: bool = False,
+) -> WatchReport:
+    """:func:`watch_issuer` on the first of ``urls`` that can be read, trying them in order.
+
+    A node that cannot be read (:data:`NODE_TROUBLES`) is noted in the report's
+    ``skipped`` and the next is tried, from the same remembered state: a
+    failed run records nothing.  Every checkpoint any node serves is verified
+    and checked against the remembered one exactly as with one node, so a
+    fork raises :class:`ForkDetected` at once, whatever the other nodes would
+    say.  Raises :class:`NoNodeReadable` (exit 1) when no node could be read;
+    with a single URL, that node's own error instead.
+    """
+    assert urls, "at least one node URL"
+    skipped: list[SkippedNode] = []
+    for url in urls:
+        node = NodeClient(url, timeout=timeout)
+        try:
+            async with node:
+                report = await watch_issuer(node, trust, issuer, records, now=now,
+                                            state_path=state_path, state_dir=state_dir,
+                                            rescan=rescan)
+        except NODE_TROUBLES as exc:
+            if len(urls) == 1:
+                raise
+            skipped.append(SkippedNode(node.url, exc.code, exc.diagnostics()))
+            continue
+        report.skipped = tuple(skipped)
+        return report
+    raise NoNodeReadable(tuple(skipped))
 
 
 async def _read_leaves(node: NodeClient, scan: LogScan, tree_size: int) -> ReadVia | None:

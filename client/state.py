@@ -41,7 +41,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, BinaryIO, Protocol
 
 from pydantic import Field, ValidationError
 
@@ -58,6 +58,7 @@ __all__ = [
     "LEGACY_FORMATS",
     "STATE_DIR_ENV",
     "STATE_FORMAT",
+    "CheckpointMemory",
     "CheckpointRollback",
     "ConsistencyProver",
     "Evidence",
@@ -249,6 +250,11 @@ def load_remembered(path: Path, trust: Trust) -> Remembered | None:
         return None
     except OSError as exc:
         raise StateFileError(f"cannot read the checkpoint state {path}: {exc.strerror}") from exc
+    return _parse_state(path, data, trust)
+
+
+def _parse_state(path: Path, data: bytes, trust: Trust) -> Remembered:
+    """:func:`load_remembered` of the bytes read from ``path``."""
     try:
         document = strictjson.loads(data, what=f"checkpoint state {path}",
                                     max_size=MAX_STATE_SIZE)
@@ -320,18 +326,27 @@ def remember(path: Path, remembered: Remembered, trust: Trust) -> bool:
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with _locked(path):
-            current = load_remembered(path, trust)
-            if current is not None and current.tree_size >= remembered.tree_size:
-                if current.tree_size == remembered.tree_size and current.root != remembered.root:
-                    raise ForkDetected(
-                        f"two different roots for tree size {current.tree_size}",
-                        current.evidence("remembered"), remembered.evidence())
-                return False
-            write_text_atomically(path, format_state(remembered))
-            return True
+            return _write_unless_newer(path, load_remembered(path, trust), remembered)
     except OSError as exc:
-        raise StateFileError(f"cannot write the checkpoint state {path}: {exc.strerror}; set "
-                             f"{STATE_DIR_ENV} to a writable directory") from exc
+        raise _unwritable(path, exc) from exc
+
+
+def _unwritable(path: Path, exc: OSError) -> StateFileError:
+    return StateFileError(f"cannot write the checkpoint state {path}: {exc.strerror}; set "
+                          f"{STATE_DIR_ENV} to a writable directory")
+
+
+def _write_unless_newer(path: Path, current: Remembered | None, remembered: Remembered) -> bool:
+    """Under ``path``'s lock, with ``current`` its content: record ``remembered`` unless
+    ``current`` is as large a tree (the same size with another root is a fork)."""
+    if current is not None and current.tree_size >= remembered.tree_size:
+        if current.tree_size == remembered.tree_size and current.root != remembered.root:
+            raise ForkDetected(
+                f"two different roots for tree size {current.tree_size}",
+                current.evidence("remembered"), remembered.evidence())
+        return False
+    write_text_atomically(path, format_state(remembered))
+    return True
 
 
 def remembered_checkpoint(trust: Trust, state_dir: Path | None = None) -> VerifiedCheckpoint | None:
@@ -408,15 +423,26 @@ async def check_against_remembered(
     remembered (``refresh`` also proves it consistent with the bundle's);
     they then call :func:`remember`.
     """
+    new = _verified_from(node, new_note_text, trust, now)
+    path = _state_path(trust, state_dir, state_path)
+    await _check_against(load_remembered(path, trust), path, node, new)
+    return new
+
+
+def _verified_from(node: ConsistencyProver, new_note_text: str, trust: Trust,
+                   now: int | None) -> Remembered:
     try:
         verified = verify_checkpoint(new_note_text, trust.origin, trust.verifiers(),
                                      trust.threshold, now=now)
     except VerificationError as exc:
         raise VerificationError(f"node {node.url} served a checkpoint that does not verify "
                                 f"under the trust file: {exc.diagnostics()}") from exc
-    path = _state_path(trust, state_dir, state_path)
-    new = Remembered(node.url, new_note_text, verified)
-    old = load_remembered(path, trust)
+    return Remembered(node.url, new_note_text, verified)
+
+
+async def _check_against(old: Remembered | None, path: Path, node: ConsistencyProver,
+                         new: Remembered) -> None:
+    """Steps 3-4 of :func:`check_and_remember`: ``new`` against ``old``, read from ``path``."""
     if old is not None:
         if new.tree_size < old.tree_size:
             raise CheckpointRollback(
@@ -428,7 +454,6 @@ async def check_against_remembered(
             raise ForkDetected(f"the checkpoint node {node.url} serves is not consistent with "
                                f"the one verified before: {problem}",
                                old.evidence(f"remembered in {path}"), new.evidence())
-    return new
 
 
 async def check_and_remember(
@@ -461,3 +486,115 @@ async def check_and_remember(
                                          state_dir=state_dir, state_path=state_path)
     remember(_state_path(trust, state_dir, state_path), new, trust)
     return new.verified
+
+
+class CheckpointMemory:
+    """One run's view of a state file: read and verified once, then kept in memory.
+
+    ``vcledger status`` may check several checkpoints in one run (a bundle's,
+    or the two status proofs of a credential the node has no record of), and
+    :func:`check_and_remember` reads and verifies the file twice for each:
+    before the check and again under the lock.  This view reads it once, on
+    the first check, and keeps what it read or wrote since.  The locking
+    guarantee stays that of :func:`remember`: under the lock, if another run
+    replaced the file meanwhile, it is read again and a newer checkpoint is
+    never undone.  Every writer replaces the file by rename
+    (:func:`client.files.write_text_atomically`), and the file this view read
+    is held open so its inode cannot be reused: the path naming that same
+    inode, size and modification time means nobody wrote since.
+
+    Use it in a ``with`` block (it holds a file open); not for concurrent use
+    within one process.
+    """
+
+    def __init__(self, path: Path, trust: Trust) -> None:
+        self.path = path
+        self.trust = trust
+        self._loaded = False
+        self._current: Remembered | None = None
+        self._handle: BinaryIO | None = None
+        self._seen: tuple[int, int, int, int] | None = None
+
+    def __enter__(self) -> CheckpointMemory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    @property
+    def current(self) -> Remembered | None:
+        """The remembered checkpoint, read from the file on first use."""
+        if not self._loaded:
+            self._read()
+        return self._current
+
+    def _read(self) -> None:
+        self.close()
+        try:
+            handle = self.path.open("rb")
+        except FileNotFoundError:
+            self._current, self._seen, self._loaded = None, None, True
+            return
+        except OSError as exc:
+            raise StateFileError(f"cannot read the checkpoint state {self.path}: "
+                                 f"{exc.strerror}") from exc
+        self._handle = handle
+        try:
+            data = handle.read(MAX_STATE_SIZE + 1)
+            self._seen = _identity(os.fstat(handle.fileno()))
+        except OSError as exc:
+            self.close()
+            raise StateFileError(f"cannot read the checkpoint state {self.path}: "
+                                 f"{exc.strerror}") from exc
+        self._current = _parse_state(self.path, data, self.trust)
+        self._loaded = True
+
+    def _unchanged_since_read(self) -> bool:
+        """Whether the path still names the file this view read or wrote (under the lock)."""
+        try:
+            now_there = _identity(os.stat(self.path))
+        except FileNotFoundError:
+            return self._seen is None
+        return now_there == self._seen
+
+    async def check(self, node: ConsistencyProver, new_note_text: str,
+                    now: int | None) -> Remembered:
+        """:func:`check_against_remembered` against this view, writing nothing."""
+        new = _verified_from(node, new_note_text, self.trust, now)
+        await _check_against(self.current, self.path, node, new)
+        return new
+
+    def remember(self, remembered: Remembered) -> bool:
+        """:func:`remember` into this view's file; the file is read again only if another
+        run replaced it since this view last read or wrote it."""
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with _locked(self.path):
+                if not self._loaded or not self._unchanged_since_read():
+                    self._read()
+                if not _write_unless_newer(self.path, self._current, remembered):
+                    return False
+                # Held open like a file read: the inode stays ours to compare with.
+                self.close()
+                self._handle = self.path.open("rb")
+                self._seen = _identity(os.fstat(self._handle.fileno()))
+                self._current = remembered
+                return True
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from exc
+
+    async def check_and_remember(self, node: ConsistencyProver, new_note_text: str,
+                                 now: int | None) -> VerifiedCheckpoint:
+        """:func:`check_and_remember` through this view."""
+        new = await self.check(node, new_note_text, now)
+        self.remember(new)
+        return new.verified
+
+
+def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)

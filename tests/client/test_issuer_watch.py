@@ -9,7 +9,9 @@ without tiles is read entry by entry, and a forged bundle is caught.  The
 end-to-end test runs one real node and catches an issuance made with a copy
 of the issuer's key that its records do not hold, then unrecorded rotation,
 identifier change and compromise, a second run that reports nothing new, a
-forged (inconsistent) checkpoint and a node that is down.
+forged (inconsistent) checkpoint and a node that is down.  With several nodes,
+a node that is down or answers 5xx is passed over for the next, but a node
+serving a fork is an alarm even while another node is healthy.
 """
 
 from __future__ import annotations
@@ -45,13 +47,14 @@ from client.events import (
     sign_event,
 )
 from client.hashes import Hash, sha256
-from client.http import NodeClient, NodeResponseError
+from client.http import NodeClient, NodeResponseError, NodeUnavailable
 from client.issuer_watch import (
     EXIT_UNEXPECTED,
     EntriesDoNotMatch,
     Finding,
     IssuerRecords,
     LogScan,
+    NoNodeReadable,
     ReadVia,
     RecordsError,
     Sighting,
@@ -65,9 +68,9 @@ from client.issuer_watch import (
 )
 from client.keys import KeyPair, read_key_file
 from client.merkle import CompactRange, leaf_hash, root_hash, verify_inclusion
-from client.monitor import watch_issuer
+from client.monitor import watch_issuer, watch_issuer_on_any
 from client.note import cosign, parse_note
-from client.state import StateFileError
+from client.state import ForkDetected, StateFileError
 from client.tiles import (
     TILE_WIDTH,
     TileRef,
@@ -278,12 +281,15 @@ BLOCKS = 4
 class Mirror:
     """Forwards every GET to ``upstream``, counting requests by kind; ``tiles`` False
     answers 404 for every tile (a node from before the tile API), ``tamper`` rewrites
-    entry bundles on the way."""
+    entry bundles on the way, ``failing`` answers every request with that HTTP status,
+    and ``checkpoint`` is served instead of the node's own."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.tiles = True
         self.tamper: Callable[[bytes], bytes] | None = None
+        self.failing: int | None = None
+        self.checkpoint: str | None = None
         self.requests: Counter[str] = Counter()
         self.session: aiohttp.ClientSession | None = None
         app = web.Application()
@@ -298,6 +304,11 @@ class Mirror:
         kind = ("tile" if request.path.startswith("/tile/") else "entry"
                 if request.path.startswith("/v1/entries/") else "other")
         self.requests[kind] += 1
+        if self.failing is not None:
+            return web.json_response({"error": {"code": "internal", "message": "overloaded"}},
+                                     status=self.failing)
+        if request.path == "/v1/checkpoint" and self.checkpoint is not None:
+            return web.Response(text=self.checkpoint, content_type="text/plain")
         if kind == "tile" and not self.tiles:
             return web.Response(status=404, text="404: Not Found")
         assert self.session is not None
@@ -311,6 +322,16 @@ class Mirror:
     def count(self, kind: str) -> int:
         return self.requests[kind]
 
+    async def __aenter__(self) -> Mirror:
+        self.session = aiohttp.ClientSession()
+        await self.server.start_server()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.server.close()
+        assert self.session is not None
+        await self.session.close()
+
     def reset(self) -> None:
         self.requests.clear()
 
@@ -323,6 +344,7 @@ class Watched:
     mirror: Mirror
     records: IssuerRecords
     state: Path
+    network: Any
 
     @property
     def trust(self) -> Any:
@@ -338,6 +360,11 @@ class Watched:
             return await watch_issuer(node, self.trust, LIVE_ISSUER.did, self.records,
                                       now=int(time.time()), state_path=self.state)
 
+    async def watch_any(self, *urls: str) -> WatchReport:
+        return await watch_issuer_on_any(urls, self.trust, LIVE_ISSUER.did, self.records,
+                                         timeout=5, now=int(time.time()),
+                                         state_path=self.state)
+
 
 @pytest.fixture
 async def watched(tmp_path: Path) -> AsyncIterator[Watched]:
@@ -352,7 +379,8 @@ async def watched(tmp_path: Path) -> AsyncIterator[Watched]:
     await mirror.server.start_server()
     try:
         recorded = [LIVE_ISSUER.register(LIVE_GOVERNANCE, created=1)]
-        live = Watched(service, mirror, IssuerRecords(frozenset(), 0), tmp_path / "state.json")
+        live = Watched(service, mirror, IssuerRecords(frozenset(), 0), tmp_path / "state.json",
+                       net)
         await live.seal(recorded[0])
         for block in range(BLOCKS):
             events = [LIVE_ISSUER.issue(f"live {block}/{n}", created=2)
@@ -447,6 +475,94 @@ async def test_a_forged_entry_bundle_is_caught_and_nothing_is_recorded(
     # Served honestly again, the same state reads the whole log.
     watched.mirror.tamper = None
     assert (await watched.watch()).exit_code == 0
+
+
+# -- several nodes: pass over the ones that are down, never over a fork --------------------------
+
+
+async def test_a_node_that_is_down_or_failing_is_passed_over_for_the_next(
+        watched: Watched) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    report = await watched.watch_any(down, watched.mirror.url)
+    assert report.node == watched.mirror.url and report.exit_code == 0
+    assert report.events_seen == report.accounted == 1 + BLOCKS * EVENTS_PER_BLOCK
+    assert [(s.node, s.code) for s in report.skipped] == [(down, "node_unavailable")]
+    lines = report.lines()
+    assert f"from {watched.mirror.url}" in lines[0]
+    assert any(line.startswith(f"  could not read {down}, so read {watched.mirror.url}")
+               for line in lines)
+    assert report.as_json()["nodes_skipped"][0]["node"] == down
+
+    # The first node answers 5xx: the next is read, and the watch goes on from the state
+    # the previous run recorded, naming that node when there is nothing new.
+    async with Mirror(watched.mirror.upstream) as failing:
+        failing.failing = 503
+        stray = LIVE_ISSUER.issue("while a node was failing", created=3)
+        await watched.seal(stray)
+        report = await watched.watch_any(failing.url, watched.mirror.url)
+        assert [f.event.hash for f in report.findings] == [stray.hash]
+        assert [s.code for s in report.skipped] == ["node_unavailable"]
+        assert "overloaded" in report.skipped[0].message
+        again = await watched.watch_any(failing.url, watched.mirror.url)
+        assert again.lines()[0] == (f"issuer {LIVE_ISSUER.did}: no new log entries at "
+                                    f"{watched.mirror.url} (tree size {again.tree_size})")
+
+
+async def test_when_no_node_can_be_read_nothing_is_checked_or_recorded(
+        watched: Watched) -> None:
+    watched.mirror.failing = 500
+    down = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(NoNodeReadable) as raised:
+        await watched.watch_any(down, watched.mirror.url)
+    assert [s.node for s in raised.value.skipped] == [down, watched.mirror.url]
+    assert raised.value.exit_code == 1
+    assert raised.value.as_json()["nodes"][1]["code"] == "node_unavailable"
+    assert not watched.state.exists()
+    assert not watch_state_file(watched.state, LIVE_ISSUER.did).exists()
+    # One node only: its own error, as before several nodes were allowed.
+    with pytest.raises(NodeUnavailable):
+        await watched.watch_any(watched.mirror.url)
+
+
+async def test_a_node_serving_a_fork_is_an_alarm_although_the_next_is_healthy(
+        watched: Watched) -> None:
+    first = await watched.watch()
+    remembered = watched.state.read_bytes()
+    watched.mirror.reset()
+    async with Mirror(watched.mirror.upstream) as forked:
+        forked.checkpoint = _forged_checkpoint(watched, first.tree_size)
+        with pytest.raises(ForkDetected) as raised:
+            await watched.watch_any(forked.url, watched.mirror.url)
+        assert raised.value.second.note == forked.checkpoint
+        assert forked.url in raised.value.description
+        assert watched.mirror.count("other") == 0  # the healthy node was never asked
+    assert watched.state.read_bytes() == remembered
+
+
+def test_the_command_tries_every_node_and_says_why_none_could_be_read(tmp_path: Path) -> None:
+    network = write_network(tmp_path / "net")
+    down = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
+    watch = ["monitor", "--issuer", LIVE_ISSUER.did, "--trust", str(network.trust),
+             "--state", str(tmp_path / "state.json"), "--timeout", "5"]
+    code, report, err = _cli(*watch, "--node", down[0], "--node", down[1])
+    assert code == 1, err
+    assert report["error"]["code"] == "no_node_readable"
+    assert [n["node"] for n in report["error"]["nodes"]] == down
+    code, _, err = _cli(*watch, "--node", down[0], "--node", down[1], json_output=False)
+    assert code == 1 and "none of the 2 nodes could be read" in err
+    assert all(url in err for url in down) and "Traceback" not in err
+    # A malformed fallback URL is refused before any node is asked.
+    code, report, err = _cli(*watch, "--node", down[0], "--node", "ftp://nowhere")
+    assert code == 2 and "ftp://nowhere" in report["error"]["message"], err
+
+
+def _forged_checkpoint(watched: Watched, size: int) -> str:
+    """A checkpoint of another history at ``size``, validly cosigned by the validator."""
+    body = Checkpoint(watched.trust.origin, size, Hash(bytes(range(32)))).body()
+    trust_document = json.loads(watched.network.trust.read_text())
+    validator = read_key_file(watched.network.nodes[0].directory / "validator.key")
+    return body + "\n" + cosign(body, trust_document["validators"][0]["name"],
+                                 validator.seed, int(time.time()))
 
 
 def _count(bundle: bytes) -> int:

@@ -16,6 +16,7 @@ from typing import cast
 import pytest
 
 import client.files
+import client.state
 from client import keys, note
 from client.checkpoint import format_checkpoint, verify_checkpoint
 from client.errors import InvalidProof, LedgerError, VerificationError
@@ -26,6 +27,7 @@ from client.monitor import monitor_once
 from client.state import (
     STATE_DIR_ENV,
     STATE_FORMAT,
+    CheckpointMemory,
     CheckpointRollback,
     ForkDetected,
     Remembered,
@@ -290,6 +292,78 @@ def test_remember_never_replaces_a_newer_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(ForkDetected, match="two different roots for tree size 78"):
         remember(path, _remembered(78, FORKED), TRUST)
     assert path.read_bytes() == before
+
+
+# -- one read per run (vcledger status) ----------------------------------------------------
+
+
+@pytest.fixture
+def state_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every time a state file's bytes are parsed and its checkpoint verified."""
+    reads: list[Path] = []
+    parse = client.state._parse_state
+
+    def counting(path: Path, data: bytes, trust: Trust) -> Remembered:
+        reads.append(path)
+        return parse(path, data, trust)
+
+    monkeypatch.setattr(client.state, "_parse_state", counting)
+    return reads
+
+
+async def test_a_run_reads_the_state_file_once_however_many_checkpoints_it_checks(
+        tmp_path: Path, state_reads: list[Path]) -> None:
+    path = tmp_path / "state.json"
+    assert remember(path, _remembered(14), TRUST)
+    state_reads.clear()
+    node = FakeNode()
+    with CheckpointMemory(path, TRUST) as memory:
+        await memory.check_and_remember(node, cosigned(78), NOW)
+        await memory.check_and_remember(node, cosigned(90), NOW)
+        # Checked against what this run remembered last, not the file as first read.
+        assert node.proofs == [(14, 78), (78, 90)]
+        with pytest.raises(CheckpointRollback, match="already verified 90"):
+            await memory.check(node, cosigned(50), NOW)
+        with pytest.raises(ForkDetected):
+            await memory.check_and_remember(FakeNode(FORKED), cosigned(95, FORKED), NOW)
+    assert state_reads == [path]
+    assert load_remembered(path, TRUST).tree_size == 90  # type: ignore[union-attr]
+
+
+async def test_no_state_file_yet_is_read_once_too(tmp_path: Path,
+                                                  state_reads: list[Path]) -> None:
+    path = tmp_path / "new" / "state.json"
+    with CheckpointMemory(path, TRUST) as memory:
+        await memory.check_and_remember(FakeNode(), cosigned(14), NOW)
+        await memory.check_and_remember(FakeNode(), cosigned(78), NOW)
+    assert state_reads == []  # nothing to read; what it wrote it already knew
+    assert load_remembered(path, TRUST).tree_size == 78  # type: ignore[union-attr]
+
+
+async def test_a_run_never_undoes_what_another_run_recorded_meanwhile(
+        tmp_path: Path, state_reads: list[Path]) -> None:
+    path = tmp_path / "state.json"
+    assert remember(path, _remembered(14), TRUST)
+    with CheckpointMemory(path, TRUST) as memory:
+        checked = await memory.check(FakeNode(), cosigned(78), NOW)
+        assert remember(path, _remembered(95), TRUST)  # a monitor, between check and write
+        state_reads.clear()
+        assert not memory.remember(checked)
+        assert state_reads == [path]  # the file changed under it: read again, under the lock
+        assert load_remembered(path, TRUST).tree_size == 95  # type: ignore[union-attr]
+        # And what it read again is what it checks the next checkpoint against.
+        with pytest.raises(CheckpointRollback, match="already verified 95"):
+            await memory.check(FakeNode(), cosigned(90), NOW)
+
+    # Another run's checkpoint of the same size with another root is a fork, as with remember().
+    path.unlink()
+    with CheckpointMemory(path, TRUST) as memory:
+        checked = await memory.check(FakeNode(), cosigned(78), NOW)
+        assert remember(path, _remembered(78, FORKED), TRUST)
+        forked = path.read_bytes()
+        with pytest.raises(ForkDetected, match="two different roots for tree size 78"):
+            memory.remember(checked)
+    assert path.read_bytes() == forked
 
 
 def test_the_state_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
