@@ -243,18 +243,12 @@ def load_remembered(path: Path, trust: Trust) -> Remembered | None:
     cannot be read, is malformed, is for another network, or its checkpoint
     does not verify under the trust file.
     """
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_STATE_SIZE + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise StateFileError(f"cannot read the checkpoint state {path}: {exc.strerror}") from exc
-    return _parse_state(path, data, trust)
+    with CheckpointMemory(path, trust) as memory:
+        return memory.current
 
 
 def _parse_state(path: Path, data: bytes, trust: Trust) -> Remembered:
-    """:func:`load_remembered` of the bytes read from ``path``."""
+    """The checkpoint recorded in the bytes read from ``path`` (see :func:`load_remembered`)."""
     try:
         document = strictjson.loads(data, what=f"checkpoint state {path}",
                                     max_size=MAX_STATE_SIZE)
@@ -423,10 +417,8 @@ async def check_against_remembered(
     remembered (``refresh`` also proves it consistent with the bundle's);
     they then call :func:`remember`.
     """
-    new = _verified_from(node, new_note_text, trust, now)
-    path = _state_path(trust, state_dir, state_path)
-    await _check_against(load_remembered(path, trust), path, node, new)
-    return new
+    with CheckpointMemory(_state_path(trust, state_dir, state_path), trust) as memory:
+        return await memory.check(node, new_note_text, now)
 
 
 def _verified_from(node: ConsistencyProver, new_note_text: str, trust: Trust,
