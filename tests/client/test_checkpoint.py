@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from client import checkpoint, errors, keys, note
 from client.errors import InvalidEncoding, SignatureError, UsageError, VerificationError
 from client.hashes import as_hash
+from tests.client.test_note import CT_CHECKPOINT, CT_LOG_VKEY, WITNESS_VKEYS
 
 VECTORS = json.loads(
     (Path(__file__).parents[1] / "vectors" / "checkpoint_vectors.json").read_text(encoding="utf-8")
@@ -22,28 +23,8 @@ VECTORS = json.loads(
 # The tlog-checkpoint specification's example body.
 SPEC_BODY = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
 
-# A real CT log checkpoint with four public witnesses' cosignatures (see test_note.py).
+# A real CT log checkpoint cosigned by four public witnesses, with their keys (test_note.py).
 CT_ORIGIN = "arche2025h1.staging.ct.transparency.dev"
-CT_CHECKPOINT = """arche2025h1.staging.ct.transparency.dev
-1432088532
-U7WM79jrzyhGZ5/GUBTpM7NzwdyfFx61t3RovgcC4Ro=
-
-— arche2025h1.staging.ct.transparency.dev zTM8sQAAAZ5W0WdjBAMARjBEAiBjW5IQf9pvsYLfQFX6hoGREPMHbdQ3urbllzalApkptQIgIpwtEroeW2BXaHAI4kJXFbon5Ch9MNL5zRNZ55lvGt0=
-— arche2025h1.staging.ct.transparency.dev ui8GwCF1+kWqZrxGdhj4aX3gcw7XUlXQQabg/27lefwhUkzbC3NygNI75MdhL1bfTW9g8Ei59RA23oHP7Ry1k3ZFWwQ=
-— transparency.dev/DEV:witness-little-garden 2AQqhwAAAABqEiEgzgFIqqhbUoDwjMWE6UP8nd8/KYTzwZ2rhIgcqoXHAwVkjZr4AscylP3v7sEodkRAErumC2q44vdgJY096st5BQ==
-— witness1.smartit.nu/witness1 pIyCDwAAAABqEiEghIp82KWebrw7/oHQwlTAm3g2RKS4+eebl8eO0WH+/iEcxZ75W3u5hNI7TOQtmJbqmNWVuE0tgh0XwzdZsDsUAQ==
-— remora.n621.de 2net5wAAAABqEiEgPlfF3V06o0Y+fHM+J5J9s27wgxxcOVSpZ/2g/KSiXCg9DEZI+aVCIobWX9sXTynk5XeU/zZ0WBxtqB0DrAWfBw==
-— witness.stagemole.eu Z/euoAAAAABqEiEgw0i+7g2ENfDAWHmtRzCfKTHSDwYDJA2NmKeGi9Y8FtEyOUvVr+AJmIY/2TUFucgKi7lI7cUiOvKFYe/TmN9DAg==
-"""  # noqa: E501
-WITNESS_VKEYS = [
-    "witness.stagemole.eu+67f7aea0+BEqSG3yu9YrmcM3BHvQYTxwFj3uSWakQepafafpUqklv",
-    "transparency.dev/DEV:witness-little-garden+d8042a87+BCtusOxINQNUTN5Oj8HObRkh2yHf/MwYaGX4CPdiVEPM",
-    "witness1.smartit.nu/witness1+a48c820f+BPSFWg9G6KPiO7QPryYO5Xq4oYJJ+kAvLKLSimDhoxMO",
-    "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2",
-]
-CT_LOG_VKEY = (
-    "arche2025h1.staging.ct.transparency.dev+ba2f06c0+AU0vHmlGCS/PdN8b2OaGmKprLI8HKM+dJ472xgFYh15f"
-)
 
 
 def test_specification_example_body() -> None:
