@@ -61,14 +61,12 @@ from client.issuer_watch import (
 )
 from client.merkle import verify_inclusion
 from client.state import (
+    CheckpointMemory,
     CheckpointRollback,
     Evidence,
     Remembered,
-    check_against_remembered,
-    load_remembered,
+    chosen_state_file,
     prove_consistent,
-    remember,
-    state_file,
 )
 from client.tiles import entry_bundles, format_tile_path, parse_entry_bundle
 from client.trust import Trust
@@ -255,11 +253,10 @@ async def monitor_once(
     which ``vcledger status`` and ``refresh`` read and advance too.  Raises
     :class:`StateFileError` for a state file it cannot use.
     """
-    path = state_path if state_path is not None else state_file(trust.origin, state_dir)
-    previous = load_remembered(path, trust)
-    report = await monitor_round(clients, trust, previous, now=now)
-    if report.advanced and report.state is not None:
-        remember(path, report.state, trust)
+    with CheckpointMemory(chosen_state_file(trust, state_dir, state_path), trust) as memory:
+        report = await monitor_round(clients, trust, memory.current, now=now)
+        if report.advanced and report.state is not None:
+            memory.remember(report.state)
     return report
 
 
@@ -294,42 +291,41 @@ async def watch_issuer(
     4. only then are the checkpoint and the watch (how far it read, what it
        reported) recorded, so a failed run is simply repeated by the next one.
     """
-    checkpoint_path = state_path if state_path is not None else state_file(trust.origin,
-                                                                            state_dir)
-    # 1. A verified checkpoint, consistent with everything this machine saw before.
-    note = await node.checkpoint(min_cosignatures=trust.threshold)
-    new = await check_against_remembered(node, note, trust, now, state_path=checkpoint_path)
-    watch_path = watch_state_file(checkpoint_path, issuer)
-    watch = load_watch_state(watch_path, trust.origin, issuer)
-    start = WatchState(trust.origin, issuer, reported=watch.reported) if rescan else watch
-    if start.tree_size > new.tree_size:
-        raise CheckpointRollback(
-            f"node {node.url} serves tree size {new.tree_size}, but the watch of {issuer} "
-            f"already read {start.tree_size} entries ({watch_path}); it may be stale or hiding "
-            "events; try another node")
+    with CheckpointMemory(chosen_state_file(trust, state_dir, state_path), trust) as memory:
+        # 1. A verified checkpoint, consistent with everything this machine saw before.
+        note = await node.checkpoint(min_cosignatures=trust.threshold)
+        new = await memory.check(node, note, now)
+        watch_path = watch_state_file(memory.path, issuer)
+        watch = load_watch_state(watch_path, trust.origin, issuer)
+        start = WatchState(trust.origin, issuer, reported=watch.reported) if rescan else watch
+        if start.tree_size > new.tree_size:
+            raise CheckpointRollback(
+                f"node {node.url} serves tree size {new.tree_size}, but the watch of {issuer} "
+                f"already read {start.tree_size} entries ({watch_path}); it may be stale or hiding "
+                "events; try another node")
 
-    # 2. Every new leaf, proven all at once by the root of the extended range.
-    scan = LogScan(issuer, start.compact)
-    read_via = await _read_leaves(node, scan, new.tree_size)
-    scan.verify(new.checkpoint, node.url)
+        # 2. Every new leaf, proven all at once by the root of the extended range.
+        scan = LogScan(issuer, start.compact)
+        read_via = await _read_leaves(node, scan, new.tree_size)
+        scan.verify(new.checkpoint, node.url)
 
-    # 3. Evidence a third party can check with the trust file alone.
-    findings: list[Finding] = []
-    for sighting in classify(scan.sightings, records, start.reported, rescan=rescan):
-        proof = await node.inclusion_proof(sighting.index, new.tree_size)
-        try:
-            verify_inclusion(sighting.event.hash, sighting.index, new.tree_size, proof,
-                             new.root)
-        except VerificationError as exc:
-            raise EntriesDoNotMatch(
-                f"node {node.url} served a bad inclusion proof for log entry "
-                f"{sighting.index} ({exc.diagnostics()}); nothing was recorded; try another "
-                "node") from exc
-        findings.append(Finding(sighting.index, sighting.event, tuple(proof),
-                                sighting.event.hash in start.reported))
+        # 3. Evidence a third party can check with the trust file alone.
+        findings: list[Finding] = []
+        for sighting in classify(scan.sightings, records, start.reported, rescan=rescan):
+            proof = await node.inclusion_proof(sighting.index, new.tree_size)
+            try:
+                verify_inclusion(sighting.event.hash, sighting.index, new.tree_size, proof,
+                                 new.root)
+            except VerificationError as exc:
+                raise EntriesDoNotMatch(
+                    f"node {node.url} served a bad inclusion proof for log entry "
+                    f"{sighting.index} ({exc.diagnostics()}); nothing was recorded; try another "
+                    "node") from exc
+            findings.append(Finding(sighting.index, sighting.event, tuple(proof),
+                                    sighting.event.hash in start.reported))
 
-    # 4. Record, checkpoint first: the watch never gets ahead of a remembered checkpoint.
-    remember(checkpoint_path, new, trust)
+        # 4. Record, checkpoint first: the watch never gets ahead of a remembered checkpoint.
+        memory.remember(new)
     reported = start.reported | {f.event.hash for f in findings}
     save_watch_state(watch_path, WatchState(trust.origin, issuer, scan.compact, reported))
     accounted = sum(1 for s in scan.sightings if s.event.hash in records)

@@ -39,13 +39,11 @@ from client.errors import VerificationError
 from client.http import NodeClient, NodeResponseError, fetch_bundle
 from client.note import parse_note
 from client.state import (
+    CheckpointMemory,
     CheckpointRollback,
     Evidence,
     ForkDetected,
-    check_against_remembered,
-    check_and_remember,
     prove_consistent,
-    remember,
     state_file,
 )
 from client.trust import Trust
@@ -102,30 +100,32 @@ async def refresh_bundle(
     old_checkpoint = _checkpoint_of(old)
     old_note = old.event_proof.checkpoint_note
 
-    # 2. The node's newest checkpoint, against what this machine verified before.
-    note_text = await node.checkpoint(min_cosignatures=trust.threshold)
-    new = await check_against_remembered(node, note_text, trust, now, state_dir=state_dir)
+    # The state file is read and verified once for the whole run (CheckpointMemory).
+    with CheckpointMemory(state_file(trust.origin, state_dir), trust) as memory:
+        # 2. The node's newest checkpoint, against what this machine verified before.
+        note_text = await node.checkpoint(min_cosignatures=trust.threshold)
+        new = await memory.check(node, note_text, now)
 
-    # 3. Not older than the bundle's, and an extension of it.
-    if new.tree_size < old_checkpoint.tree_size:
-        raise CheckpointRollback(
-            f"this node serves tree size {new.tree_size}; the bundle is already at tree size "
-            f"{old_checkpoint.tree_size} — it may be stale or hiding events (node {node.url}); "
-            "the bundle was left as it was; try another node")
-    problem = await prove_consistent(old_checkpoint, new.checkpoint, node)
-    if problem is not None:
-        raise ForkDetected(
-            f"the checkpoint node {node.url} serves is not consistent with the bundle's: "
-            f"{problem}", Evidence("the bundle", old_note), new.evidence())
+        # 3. Not older than the bundle's, and an extension of it.
+        if new.tree_size < old_checkpoint.tree_size:
+            raise CheckpointRollback(
+                f"this node serves tree size {new.tree_size}; the bundle is already at tree size "
+                f"{old_checkpoint.tree_size} — it may be stale or hiding events (node {node.url}); "
+                "the bundle was left as it was; try another node")
+        problem = await prove_consistent(old_checkpoint, new.checkpoint, node)
+        if problem is not None:
+            raise ForkDetected(
+                f"the checkpoint node {node.url} serves is not consistent with the bundle's: "
+                f"{problem}", Evidence("the bundle", old_note), new.evidence())
 
-    # 4. Remember it, then fetch the proofs for the same credential.
-    remember(state_file(trust.origin, state_dir), new, trust)
-    fresh = await fetch_bundle(node, issuer=old.issuer, credential_digest=old.credential_digest,
-                               receipt=old.receipt, min_cosignatures=trust.threshold)
-    fresh_note = fresh.event_proof.checkpoint_note
-    if fresh_note != note_text:
-        # The node sealed a block in between (or answers inconsistently): the same checks.
-        await check_and_remember(node, fresh_note, trust, now, state_dir=state_dir)
+        # 4. Remember it, then fetch the proofs for the same credential.
+        memory.remember(new)
+        fresh = await fetch_bundle(node, issuer=old.issuer, credential_digest=old.credential_digest,
+                                   receipt=old.receipt, min_cosignatures=trust.threshold)
+        fresh_note = fresh.event_proof.checkpoint_note
+        if fresh_note != note_text:
+            # The node sealed a block in between (or answers inconsistently): the same checks.
+            await memory.check_and_remember(node, fresh_note, now)
 
     # 5. The same issuing event, and proofs that verify.
     if fresh.event != old.event or fresh.event_proof.index != old.event_proof.index:

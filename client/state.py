@@ -67,6 +67,7 @@ __all__ = [
     "StateFileError",
     "check_against_remembered",
     "check_and_remember",
+    "chosen_state_file",
     "consistency_problem",
     "default_state_dir",
     "format_state",
@@ -398,7 +399,9 @@ async def prove_consistent(older: Checkpoint, newer: Checkpoint,
     return consistency_problem(older, newer, proof)
 
 
-def _state_path(trust: Trust, state_dir: Path | None, state_path: Path | None) -> Path:
+def chosen_state_file(trust: Trust, state_dir: Path | None = None,
+                      state_path: Path | None = None) -> Path:
+    """``state_path`` if given (``--state FILE``), else :func:`state_file` of ``trust``'s origin."""
     return state_path if state_path is not None else state_file(trust.origin, state_dir)
 
 
@@ -417,7 +420,7 @@ async def check_against_remembered(
     remembered (``refresh`` also proves it consistent with the bundle's);
     they then call :func:`remember`.
     """
-    with CheckpointMemory(_state_path(trust, state_dir, state_path), trust) as memory:
+    with CheckpointMemory(chosen_state_file(trust, state_dir, state_path), trust) as memory:
         return await memory.check(node, new_note_text, now)
 
 
@@ -476,7 +479,7 @@ async def check_and_remember(
     """
     new = await check_against_remembered(node, new_note_text, trust, now,
                                          state_dir=state_dir, state_path=state_path)
-    remember(_state_path(trust, state_dir, state_path), new, trust)
+    remember(chosen_state_file(trust, state_dir, state_path), new, trust)
     return new.verified
 
 
