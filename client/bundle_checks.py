@@ -13,13 +13,14 @@ Decoding (not verifying) is cached by exact bytes; see below.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from client.block import BlockHeader, decode_leaf
 from client.bundle import StatusEntry
 from client.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
-from client.errors import InvalidEncoding, VerificationError
+from client.errors import InvalidEncoding, LedgerError, VerificationError
 from client.events import SignedEvent
 from client.merkle import leaf_hash, verify_inclusion
 from client.note import parse_note
@@ -29,7 +30,9 @@ from client.tlogproof import TlogProof
 from client.trust import Trust
 
 __all__ = [
+    "LoggedBundle",
     "ProvenStatusRecord",
+    "SharedSteps",
     "StepFailed",
     "cached_leaf",
     "cached_record",
@@ -38,6 +41,7 @@ __all__ = [
     "prove_leaf",
     "prove_record",
     "prove_signer_standing",
+    "run_steps",
     "verify_status_record",
 ]
 
@@ -140,6 +144,78 @@ def prove_signer_standing(header: BlockHeader, untrusted_entry: StatusEntry, iss
         raise StepFailed(f"the event's signer {signer.hex()} was not a key of "
                          f"{issuer} at index {index}")
     return record
+
+
+class LoggedBundle(Protocol):
+    """What steps 2 to 5 read of any bundle: its origin, one event leaf and the block
+    header leaf, each with its tlog-proof to the same checkpoint."""
+
+    @property
+    def origin(self) -> str: ...
+    @property
+    def event(self) -> bytes: ...
+    @property
+    def event_proof(self) -> TlogProof: ...
+    @property
+    def header(self) -> bytes: ...
+    @property
+    def header_proof(self) -> TlogProof: ...
+
+
+B = TypeVar("B", bound=LoggedBundle)
+
+
+class SharedSteps(Generic[B]):
+    """Steps 2 to 5 of every kind of bundle's verification (a credential's, a pathway's),
+    as methods of the verification's state; a subclass adds step 1 (which sets
+    :attr:`bundle`) and its own steps from 6 on."""
+
+    noun = "bundle"
+    """How step 2's message names the bundle."""
+
+    def __init__(self, trust: Trust | None, origin: str, now: int | None) -> None:
+        self.trust = trust
+        self.origin = origin
+        self.now = now
+        self.signatures = 0
+        """Ed25519 verifications performed so far."""
+        self.bundle: B
+        self.checkpoint: Checkpoint
+        self.checkpoint_time: int | None = None
+        self.header: BlockHeader
+
+    def origin_matches(self) -> None:
+        """Step 2."""
+        if self.bundle.origin != self.origin:
+            raise StepFailed(f"the {self.noun} is for network {self.bundle.origin!r}; the "
+                             f"trust file is for {self.origin!r}")
+
+    def checkpoint_opens(self) -> None:
+        """Step 3: :func:`open_checkpoint`."""
+        self.checkpoint, self.checkpoint_time, cosigners = open_checkpoint(
+            self.bundle.event_proof.checkpoint_note, self.trust, self.origin, self.now)
+        self.signatures += cosigners
+
+    def header_included(self) -> None:
+        """Step 4: :func:`prove_header`."""
+        self.header = prove_header(self.checkpoint, self.bundle.header, self.bundle.header_proof,
+                                   self.bundle.event_proof.checkpoint_note)
+
+    def event_included(self) -> None:
+        """Step 5: :func:`prove_leaf`."""
+        prove_leaf(self.checkpoint, self.bundle.event, self.bundle.event_proof)
+
+
+def run_steps(steps: Sequence[Callable[[], None]]) -> tuple[int, LedgerError] | None:
+    """Run numbered steps in order: the first failure's (1-based number, error), or None
+    when every step passed.  Only a :class:`LedgerError` is a failed step; anything else
+    is a bug and propagates."""
+    for number, step in enumerate(steps, start=1):
+        try:
+            step()
+        except LedgerError as exc:
+            return number, exc
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from client.bundle import (
     StatusEntry,
     TlogProofText,
     _status_entry,
+    _status_json,
     _StatusEntryModel,
     _tlog_proof,
 )
@@ -56,7 +57,7 @@ from client.events import (
 from client.hashes import Hash, sha256
 from client.keys import MAX_DID_LENGTH, public_key_from_did
 from client.strictmodel import StrictModel
-from client.tlogproof import TlogProof, format_tlog_proof, parse_tlog_proof
+from client.tlogproof import TlogProof, format_tlog_proof, make_tlog_proof
 
 __all__ = [
     "MAX_DEFINITION_SIZE",
@@ -527,11 +528,6 @@ def parse_pathway_bundle(untrusted: bytes | str, what: str = "pathway bundle") -
         raise PathwayBundleFormatError(f"{what}: {exc.diagnostics()}") from exc
 
 
-def _entry_json(entry: StatusEntry) -> dict[str, Any]:
-    assert entry.value is not None
-    return {"value": encoding.encode_base64(entry.value), "proof": entry.proof.to_hex()}
-
-
 def pathway_bundle_json(bundle: PathwayBundle) -> dict[str, Any]:
     """The pathway bundle as a JSON object, members in the documented order."""
     return {
@@ -546,8 +542,8 @@ def pathway_bundle_json(bundle: PathwayBundle) -> dict[str, Any]:
         "header": encoding.encode_base64(bundle.header),
         "header_proof": format_tlog_proof(bundle.header_proof.index, bundle.header_proof.proof,
                                           bundle.header_proof.checkpoint_note),
-        "status": {"owner": _entry_json(bundle.status.owner),
-                   "pathway": _entry_json(bundle.status.pathway)},
+        "status": {"owner": _status_json(bundle.status.owner),
+                   "pathway": _status_json(bundle.status.pathway)},
     }
 
 
@@ -584,11 +580,10 @@ def build_pathway_bundle(
     if status.owner.value is None or status.pathway.value is None:
         raise UsageError("a pathway bundle needs the owner's and the pathway's records")
     try:
-        event_proof = parse_tlog_proof(format_tlog_proof(event_index, event_audit_path,
-                                                         checkpoint_note))
+        # Each proof formatted and read back once, as build_bundle does.
+        event_proof = make_tlog_proof(event_index, event_audit_path, checkpoint_note)
         tree_size = event_proof.checkpoint().tree_size
-        header_proof = parse_tlog_proof(format_tlog_proof(tree_size - 1, header_audit_path,
-                                                          checkpoint_note))
+        header_proof = make_tlog_proof(tree_size - 1, header_audit_path, checkpoint_note)
     except InvalidEncoding as exc:
         raise UsageError(f"cannot build the pathway bundle: {exc.diagnostics()}") from exc
     return PathwayBundle(origin, owner, pathway_id, definition, event, event_proof, header,

@@ -19,7 +19,14 @@ from typing import Any, Literal
 
 from client.durations import describe_age, describe_duration
 from client.pathway import Definition, Requirement
-from client.verdict import EXIT_CODES, IssuerInfo, Verdict, format_date, format_time, format_time_ms
+from client.verdict import (
+    IssuerInfo,
+    Verdict,
+    VerdictText,
+    format_date,
+    format_time,
+    format_time_ms,
+)
 
 __all__ = [
     "CompetencyInfo",
@@ -79,7 +86,7 @@ class PathwayInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class PathwayBundleVerdict:
+class PathwayBundleVerdict(VerdictText):
     """The outcome of verifying a pathway bundle alone: ``valid``, ``stale`` (the
     checkpoint is older than the maximum age: a newer version or a retirement would not
     show) or ``invalid`` (``step`` names the first failed step)."""
@@ -91,13 +98,6 @@ class PathwayBundleVerdict:
     step_name: str | None = None
     pathway: PathwayInfo | None = None
     definition: Definition | None = field(default=None, repr=False)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
-
-    def lines(self) -> list[str]:
-        return [self.message, *(f"  note: {n}" for n in self.notes)]
 
     def as_json(self) -> dict[str, object]:
         return {"status": self.status, "message": self.message, "notes": list(self.notes),
@@ -226,7 +226,7 @@ class RequirementOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class PathwayVerdict:
+class PathwayVerdict(VerdictText):
     """The outcome of checking credentials against a pathway.
 
     ``status``: ``complete`` (exit 0), ``incomplete`` (exit 7) or ``invalid`` (exit 4,
@@ -251,11 +251,6 @@ class PathwayVerdict:
     earliest_ms: int | None = None
     latest_ms: int | None = None
     span_within: bool | None = None
-
-    @property
-    def exit_code(self) -> int:
-        """The CLI exit code: 0 complete, 7 incomplete, 4 invalid."""
-        return EXIT_CODES[self.status]
 
     def lines(self) -> list[str]:
         """The verdict as text a person reads."""

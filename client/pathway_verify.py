@@ -45,18 +45,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from client import credentials
-from client.block import BlockHeader, decode_leaf
+from client.block import decode_leaf
 from client.bundle import Bundle
 from client.bundle_checks import (
+    SharedSteps,
     StepFailed,
-    open_checkpoint,
-    prove_header,
-    prove_leaf,
     prove_record,
     prove_signer_standing,
+    run_steps,
 )
-from client.checkpoint import Checkpoint
-from client.errors import InvalidEncoding, LedgerError, UsageError
+from client.errors import InvalidEncoding, UsageError
 from client.events import PathwayDefine, SignedEvent
 from client.pathway import (
     Definition,
@@ -109,17 +107,14 @@ PATHWAY_STEPS: tuple[str, ...] = (
 """Step names of a pathway bundle's verification; step ``n`` is ``PATHWAY_STEPS[n - 1]``."""
 
 
-class _PathwayCheck:
+class _PathwayCheck(SharedSteps[PathwayBundle]):
     """The state of one pathway bundle's verification, established step by step."""
 
+    noun = "pathway bundle"
+
     def __init__(self, trust: Trust, now: int | None, expected_owner: str | None) -> None:
-        self.trust = trust
-        self.now = now
+        super().__init__(trust, trust.origin, now)
         self.expected_owner = expected_owner
-        self.bundle: PathwayBundle
-        self.checkpoint: Checkpoint
-        self.checkpoint_time: int | None = None
-        self.header: BlockHeader
         self.event: SignedEvent
         self.define: PathwayDefine
         self.definition: Definition
@@ -130,21 +125,7 @@ class _PathwayCheck:
         self.bundle = (untrusted if isinstance(untrusted, PathwayBundle)
                        else parse_pathway_bundle(untrusted))
 
-    def origin_matches(self) -> None:
-        if self.bundle.origin != self.trust.origin:
-            raise StepFailed(f"the pathway bundle is for network {self.bundle.origin!r}; the "
-                             f"trust file is for {self.trust.origin!r}")
-
-    def checkpoint_opens(self) -> None:
-        self.checkpoint, self.checkpoint_time, _ = open_checkpoint(
-            self.bundle.event_proof.checkpoint_note, self.trust, self.trust.origin, self.now)
-
-    def header_included(self) -> None:
-        self.header = prove_header(self.checkpoint, self.bundle.header, self.bundle.header_proof,
-                                   self.bundle.event_proof.checkpoint_note)
-
-    def event_included(self) -> None:
-        prove_leaf(self.checkpoint, self.bundle.event, self.bundle.event_proof)
+    # Steps 2 to 5: SharedSteps (origin, checkpoint, block header, event inclusion).
 
     def event_signed(self) -> None:
         leaf = decode_leaf(self.bundle.event)
@@ -159,7 +140,7 @@ class _PathwayCheck:
                              f"{payload.owner}, not the bundle's {self.bundle.pathway_id} of "
                              f"{self.bundle.owner}")
         # Signatures last: everything cheaper about the event has been checked.
-        leaf.verify_signature(self.trust.origin)
+        leaf.verify_signature(self.origin)
         self.event = leaf
         self.define = payload
 
@@ -268,14 +249,13 @@ def verify_pathway_bundle(
     check = _PathwayCheck(trust, now, expected_owner)
     steps = _bundle_steps(check, pathway_bundle)
     assert len(steps) == len(PATHWAY_STEPS)
-    for number, step in enumerate(steps, start=1):
-        try:
-            step()
-        except LedgerError as exc:
-            name = PATHWAY_STEPS[number - 1]
-            return PathwayBundleVerdict(
-                "invalid", f"invalid: step {number} ({name}): {exc.diagnostics()}",
-                step=number, step_name=name)
+    failed = run_steps(steps)
+    if failed is not None:
+        number, exc = failed
+        name = PATHWAY_STEPS[number - 1]
+        return PathwayBundleVerdict(
+            "invalid", f"invalid: step {number} ({name}): {exc.diagnostics()}",
+            step=number, step_name=name)
     assert check.checkpoint_time is not None
     define = check.define
     info = PathwayInfo(

@@ -33,6 +33,7 @@ __all__ = [
     "TrustPolicy",
     "Verdict",
     "VerdictStatus",
+    "VerdictText",
     "VerifyOptions",
     "bundle_verdict",
     "format_date",
@@ -111,8 +112,28 @@ class IssuerInfo:
                 "compromised_since_index": self.compromised_since_index}
 
 
+class VerdictText:
+    """The exit code and text every verdict class shares (a credential's, a pathway's, a
+    pathway bundle's): a base of frozen slotted dataclasses with these three fields."""
+
+    __slots__ = ()
+    status: str
+    message: str
+    notes: tuple[str, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI exit code, from :data:`EXIT_CODES`: 0 valid or complete, 3 revoked,
+        4 invalid, 5 stale, 6 expired/not yet valid, 7 incomplete."""
+        return EXIT_CODES[self.status]
+
+    def lines(self) -> list[str]:
+        """The verdict as text: the message, then each note indented."""
+        return [self.message, *(f"  note: {n}" for n in self.notes)]
+
+
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(VerdictText):
     """The outcome of verifying one bundle.
 
     ``step``/``step_name`` name the first failed step of an ``invalid``
@@ -147,15 +168,6 @@ class Verdict:
     checkpoint_signatures_checked: bool = True
     signatures_verified: int = field(default=0, compare=False)
     """Ed25519 verifications performed (for the benchmark's baseline)."""
-
-    @property
-    def exit_code(self) -> int:
-        """The CLI exit code: 0 valid, 3 revoked, 4 invalid, 5 stale, 6 expired/not yet valid."""
-        return EXIT_CODES[self.status]
-
-    def lines(self) -> list[str]:
-        """The verdict as text: the message, then each note indented."""
-        return [self.message, *(f"  note: {n}" for n in self.notes)]
 
     def as_json(self) -> dict[str, object]:
         revocation = self.revocation

@@ -62,15 +62,13 @@ from client.batch import verify_receipt
 from client.block import BlockHeader
 from client.bundle import Bundle, IncludedHeader, StatusEntry, parse_bundle
 from client.bundle_checks import (
+    SharedSteps,
     StepFailed,
     cached_leaf,
-    open_checkpoint,
-    prove_header,
-    prove_leaf,
     prove_record,
     prove_signer_standing,
+    run_steps,
 )
-from client.checkpoint import Checkpoint
 from client.errors import InvalidEncoding, LedgerError, UsageError
 from client.events import BatchAnchor, CredentialIssue, RevocationReason, SignedEvent
 from client.keys import did_key
@@ -121,21 +119,15 @@ STEPS: tuple[str, ...] = (
 )
 """Step names; step ``n`` is ``STEPS[n - 1]``."""
 
-class _Verification:
+class _Verification(SharedSteps[Bundle]):
     """The state of one verification: what the steps so far have established."""
 
     def __init__(self, trust: Trust | None, origin: str, options: VerifyOptions,
                  parsed_credential: dict[str, Any] | None = None) -> None:
-        self.trust = trust
-        self.origin = origin
+        super().__init__(trust, origin, options.now)
         self.options = options
         self.parsed_credential = parsed_credential
-        self.signatures = 0
-        # Established by the steps, in order.
-        self.bundle: Bundle
-        self.checkpoint: Checkpoint
-        self.checkpoint_time: int | None = None
-        self.header: BlockHeader
+        # Established by the steps, in order (steps 2 to 5: SharedSteps).
         self.event: SignedEvent
         self.anchor: BatchAnchor | None = None
         self.credential: dict[str, Any] | None = None
@@ -156,32 +148,7 @@ class _Verification:
     def format(self, untrusted: Bundle | bytes | str) -> None:
         self.bundle = untrusted if isinstance(untrusted, Bundle) else parse_bundle(untrusted)
 
-    # Step 2 -------------------------------------------------------------------------------
-
-    def origin_matches(self) -> None:
-        if self.bundle.origin != self.origin:
-            raise StepFailed(
-                f"the bundle is for network {self.bundle.origin!r}; the trust file is for "
-                f"{self.origin!r}"
-            )
-
-    # Step 3 -------------------------------------------------------------------------------
-
-    def checkpoint_opens(self) -> None:
-        self.checkpoint, self.checkpoint_time, cosigners = open_checkpoint(
-            self.bundle.event_proof.checkpoint_note, self.trust, self.origin, self.options.now)
-        self.signatures += cosigners
-
-    # Step 4 -------------------------------------------------------------------------------
-
-    def header_included(self) -> None:
-        self.header = prove_header(self.checkpoint, self.bundle.header, self.bundle.header_proof,
-                                   self.bundle.event_proof.checkpoint_note)
-
-    # Step 5 -------------------------------------------------------------------------------
-
-    def event_included(self) -> None:
-        prove_leaf(self.checkpoint, self.bundle.event, self.bundle.event_proof)
+    # Steps 2 to 5: SharedSteps (origin, checkpoint, block header, event inclusion) ---------
 
     # Step 6 -------------------------------------------------------------------------------
 
@@ -471,12 +438,8 @@ def _run(untrusted: Bundle | bytes | str, check: _Verification) -> Verdict:
         check.block_times,
     )
     assert len(steps) == len(STEPS)
-    for number, step in enumerate(steps, start=1):
-        try:
-            step()
-        except LedgerError as exc:
-            return _invalid(check, number, exc)
-    return bundle_verdict(check)
+    failed = run_steps(steps)
+    return bundle_verdict(check) if failed is None else _invalid(check, *failed)
 
 
 def _invalid(check: _Verification, number: int, exc: LedgerError) -> Verdict:

@@ -1300,7 +1300,7 @@
     },
   };
 
-  async function eventFromFields(fields, data) {
+  async function eventFromFields(fields, data, knownLeafHash = null) {
     expectArray(fields, 'event');
     if (!fields.length || fields[0] !== 1n) {
       throw encodingError(`event: unknown format version ${repr(fields.length ? fields[0] : null)}; expected 1`);
@@ -1315,12 +1315,13 @@
       created: expectUint(created, 'created time', MAX_TIMESTAMP),
       signer: expectBytes(signer, 'signer public key', 32),
       signature: expectBytes(signature, 'signature', 64),
-      encoded: data, hash: await leafHash(data),
+      encoded: data, hash: knownLeafHash ?? await leafHash(data),
     };
   }
 
   const decodedLeaves = new Map();
-  async function decodeLeaf(data) {
+  /** knownLeafHash: leafHash(data), when the caller has just computed it (decode_event's event_hash). */
+  async function decodeLeaf(data, knownLeafHash = null) {
     const id = hex(data);
     if (decodedLeaves.has(id)) return decodedLeaves.get(id);
     const fields = expectArray(unpack(data, MAX_LEAF_SIZE, 'log leaf'), 'log leaf');
@@ -1344,7 +1345,7 @@
       leaf.treeSize = leaf.index + 1n;
     } else {
       if (data.length > MAX_EVENT_SIZE) throw encodingError(`event is ${data.length} bytes; the limit is ${MAX_EVENT_SIZE}`);
-      leaf = await eventFromFields(fields, data);
+      leaf = await eventFromFields(fields, data, knownLeafHash);
     }
     if (decodedLeaves.size > 1024) decodedLeaves.clear();
     decodedLeaves.set(id, leaf);
@@ -2329,9 +2330,11 @@
     return leaf;
   }
 
-  /** Step 5: RFC 9162 inclusion of the leaf at the proof's index. */
+  /** Step 5: RFC 9162 inclusion of the leaf at the proof's index; returns the leaf hash. */
   async function proveLeaf(checkpoint, leaf, proof) {
-    await verifyInclusion(await leafHash(leaf), proof.index, checkpoint.treeSize, proof.proof, checkpoint.root);
+    const hash = await leafHash(leaf);
+    await verifyInclusion(hash, proof.index, checkpoint.treeSize, proof.proof, checkpoint.root);
+    return hash;
   }
 
   /** Membership of a record under the header's status root, then its decoding. */
@@ -2370,37 +2373,23 @@
 
   const label = (didText, identity) => `"${identity.name}" (${[...identity.ids, didText].join(', ')})`;
 
-  class Verification {
-    constructor(trust, options) {
-      this.trust = trust;
-      this.origin = trust.origin;
-      this.options = options;
-      this.anchor = null;
-      this.credential = null;
-      this.batchRecord = null;
-      this.credentialRecord = null;
-      this.namedIssuer = null;
-      this.validity = null;
-      this.revoked = null;
-      this.issuedTimeMs = null;
-      this.checkpointTime = null;
-      this.embeddedProof = null;  // 'verified', 'none' or 'not_checked' once step 11 read the file
-      this.uncheckedProofs = [];
+  /** Steps 2 to 5 of every kind of bundle (client.bundle_checks.SharedSteps); a subclass adds
+   * step 1 (which sets this.bundle) and its own steps from 6 on. */
+  class SharedSteps {
+    constructor(trust, now, noun) {
+      Object.assign(this, { trust, origin: trust.origin, now, noun, checkpointTime: null, eventLeafHash: null });
     }
-
-    // Step 1
-    format(data) { this.bundle = parseBundle(data); }
 
     // Step 2
     originMatches() {
       if (this.bundle.origin !== this.origin) {
-        throw stepFailed(`the bundle is for network ${reprStr(this.bundle.origin)}; the trust file is for ${reprStr(this.origin)}`);
+        throw stepFailed(`the ${this.noun} is for network ${reprStr(this.bundle.origin)}; the trust file is for ${reprStr(this.origin)}`);
       }
     }
 
     // Step 3
     async checkpointOpens() {
-      const verified = await verifyCheckpoint(this.bundle.eventProof.checkpointNote, this.trust, this.options.now);
+      const verified = await verifyCheckpoint(this.bundle.eventProof.checkpointNote, this.trust, this.now);
       this.checkpoint = verified.checkpoint;
       this.checkpointTime = verified.time;
     }
@@ -2411,14 +2400,50 @@
                                       this.bundle.eventProof.checkpointNote);
     }
 
-    // Step 5
+    // Step 5 (its leaf hash is step 6's event hash: the leaf is hashed once)
     async eventIncluded() {
-      await proveLeaf(this.checkpoint, this.bundle.event, this.bundle.eventProof);
+      this.eventLeafHash = await proveLeaf(this.checkpoint, this.bundle.event, this.bundle.eventProof);
     }
+  }
+
+  /** Run numbered steps in order: {number, exc} of the first that failed, or null
+   * (client.bundle_checks.run_steps).  A missing WebCrypto is not a failed step: it propagates. */
+  async function runSteps(steps) {
+    for (let number = 1; number <= steps.length; number++) {
+      try {
+        await steps[number - 1]();
+      } catch (exc) {
+        if (exc instanceof LedgerError && exc.kind !== 'NoWebCrypto') return { number, exc };
+        throw exc;
+      }
+    }
+    return null;
+  }
+
+  class Verification extends SharedSteps {
+    constructor(trust, options) {
+      super(trust, options.now, 'bundle');
+      this.options = options;
+      this.anchor = null;
+      this.credential = null;
+      this.batchRecord = null;
+      this.credentialRecord = null;
+      this.namedIssuer = null;
+      this.validity = null;
+      this.revoked = null;
+      this.issuedTimeMs = null;
+      this.embeddedProof = null;  // 'verified', 'none' or 'not_checked' once step 11 read the file
+      this.uncheckedProofs = [];
+    }
+
+    // Step 1
+    format(data) { this.bundle = parseBundle(data); }
+
+    // Steps 2 to 5: SharedSteps
 
     // Step 6
     async eventSigned() {
-      const leaf = await decodeLeaf(this.bundle.event);
+      const leaf = await decodeLeaf(this.bundle.event, this.eventLeafHash);
       if (leaf.type !== 'event') throw stepFailed('the event leaf is a block header, not an issuing event');
       if (leaf.kind !== 'credential.issue' && leaf.kind !== 'batch.anchor') {
         throw stepFailed(`the event is of kind ${leaf.kind}; a bundle needs the credential.issue or batch.anchor event that issued the credential`);
@@ -2843,15 +2868,8 @@
       () => check.digestCommitted(), () => check.issuerInGoodStanding(), () => check.batchRecorded(),
       () => check.credentialRecorded(), () => check.credentialClaims(), () => check.blockTimes(),
     ];
-    for (let number = 1; number <= steps.length; number++) {
-      try {
-        await steps[number - 1]();
-      } catch (exc) {
-        if (exc instanceof LedgerError && exc.kind !== 'NoWebCrypto') return invalidVerdict(check, number, exc);
-        throw exc;
-      }
-    }
-    return outcome(check);
+    const failed = await runSteps(steps);
+    return failed === null ? outcome(check) : invalidVerdict(check, failed.number, failed.exc);
   }
 
   const optionalInt = (v, what) => {
@@ -3356,40 +3374,20 @@
   const ownerLabel = (owner) => label(owner.did, owner);
   const pyOptional = (v) => (v === null ? 'None' : String(v));
 
-  class PathwayCheck {
+  class PathwayCheck extends SharedSteps {
     constructor(trust, now, expectedOwner) {
-      Object.assign(this, { trust, now, expectedOwner, checkpointTime: null });
+      super(trust, now, 'pathway bundle');
+      this.expectedOwner = expectedOwner;
     }
 
     // Step 1
     format(data) { this.bundle = parsePathwayBundle(data); }
 
-    // Step 2
-    originMatches() {
-      if (this.bundle.origin !== this.trust.origin) {
-        throw stepFailed(`the pathway bundle is for network ${reprStr(this.bundle.origin)}; the trust file is for ${reprStr(this.trust.origin)}`);
-      }
-    }
-
-    // Step 3
-    async checkpointOpens() {
-      const verified = await verifyCheckpoint(this.bundle.eventProof.checkpointNote, this.trust, this.now);
-      this.checkpoint = verified.checkpoint;
-      this.checkpointTime = verified.time;
-    }
-
-    // Step 4
-    async headerIncluded() {
-      this.header = await proveHeader(this.checkpoint, this.bundle.header, this.bundle.headerProof,
-                                      this.bundle.eventProof.checkpointNote);
-    }
-
-    // Step 5
-    async eventIncluded() { await proveLeaf(this.checkpoint, this.bundle.event, this.bundle.eventProof); }
+    // Steps 2 to 5: SharedSteps
 
     // Step 6
     async eventSigned() {
-      const leaf = await decodeLeaf(this.bundle.event);
+      const leaf = await decodeLeaf(this.bundle.event, this.eventLeafHash);
       if (leaf.type !== 'event') throw stepFailed('the event leaf is a block header, not a pathway.define event');
       if (leaf.kind !== 'pathway.define') {
         throw stepFailed(`the event is of kind ${leaf.kind}; a pathway bundle needs the pathway.define event of the version it proves`);
@@ -3491,17 +3489,12 @@
       () => check.headerIncluded(), () => check.eventIncluded(), () => check.eventSigned(),
       () => check.definitionCommitted(), () => check.ownerInGoodStanding(), () => check.pathwayCurrent(),
     ];
-    for (let number = 1; number <= steps.length; number++) {
-      try {
-        await steps[number - 1]();
-      } catch (exc) {
-        if (exc instanceof LedgerError && exc.kind !== 'NoWebCrypto') {
-          const name = PATHWAY_STEPS[number - 1];
-          return { verdict: { status: 'invalid', message: `invalid: step ${number} (${name}): ${exc.diagnostics()}`,
-                              notes: [], step: number, step_name: name, pathway: null, definition: null } };
-        }
-        throw exc;
-      }
+    const failed = await runSteps(steps);
+    if (failed !== null) {
+      const { number, exc } = failed;
+      const name = PATHWAY_STEPS[number - 1];
+      return { verdict: { status: 'invalid', message: `invalid: step ${number} (${name}): ${exc.diagnostics()}`,
+                          notes: [], step: number, step_name: name, pathway: null, definition: null } };
     }
     const owner = check.ownerInfo();
     const define = check.define;
