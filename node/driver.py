@@ -305,14 +305,7 @@ class ConsensusDriver(Generic[P]):
             self._actions.append(RecordEvidence(effect))
 
     def _build_at(self) -> float:
-        """When to build a proposal: once the oldest pending event has waited
-        ``block_interval`` (so a block is not a handful of events), at once if a
-        block's worth is waiting."""
-        if self._pending_events >= self.pacing.max_block_events:
-            return self._now
-        if self._pending_since is None:
-            return self._now + self.pacing.block_interval
-        return max(self._now, self._pending_since + self.pacing.block_interval)
+        return self.pacing.build_at(self._now, self._pending_events, self._pending_since)
 
     def _broadcast(self, message: Message) -> None:
         assert self.signer is not None and self.own_id is not None, \

@@ -29,6 +29,17 @@ class Pacing:
     empty_block_interval: float
     max_block_events: int
 
+    def build_at(self, now: float, pending_events: int, pending_since: float | None) -> float:
+        """When to build the next block: once the oldest pending event (admitted at
+        ``pending_since``, on ``now``'s clock) has waited ``block_interval``, so a block is
+        not a handful of events; at once if a block's worth is waiting.  ``pending_since``
+        None (unknown) gives the events a whole ``block_interval`` from ``now``."""
+        if pending_events >= self.max_block_events:
+            return now
+        if pending_since is None:
+            return now + self.block_interval
+        return max(now, pending_since + self.block_interval)
+
 
 Signer: TypeAlias = Callable[[Message], Message]
 """Returns the message with its ``signed`` bytes filled in (Ed25519 in the node)."""

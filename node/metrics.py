@@ -229,11 +229,10 @@ class NodeMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=self.registry)
 
-        self.checkpoint_age = Gauge(
+        self.checkpoint_age = self._read_gauge(
             "vcledger_checkpoint_age_seconds",
             "Age of the newest checkpoint with a quorum of cosignatures, by its time as "
-            "verifiers compute it (NaN before the first one)", registry=self.registry)
-        self.checkpoint_age.set(math.nan)
+            "verifiers compute it (NaN before the first one)")
 
         self.http_requests = Counter(
             "vcledger_http_requests_total", "HTTP requests answered, by route template "
@@ -245,33 +244,27 @@ class NodeMetrics:
             ["route", "method"], buckets=HTTP_LATENCY_BUCKETS, registry=self.registry)
 
         # Read at scrape time from NodeReadings (see watch); NaN until then.
-        self.block_age = Gauge(
+        self.block_age = self._read_gauge(
             "vcledger_newest_block_age_seconds", "Age of the newest committed block by its "
-            "header time (NaN before the first block)", registry=self.registry)
-        self.checkpoint_cosignatures = Gauge(
+            "header time (NaN before the first block)")
+        self.checkpoint_cosignatures = self._read_gauge(
             "vcledger_checkpoint_cosignatures", "Validator cosignatures the node holds on the "
-            "checkpoint of its newest block", registry=self.registry)
-        self.database_bytes = Gauge(
-            "vcledger_database_bytes", "Size on disk of the node's database directory",
-            registry=self.registry)
-        self.peers_connected = Gauge(
-            "vcledger_peers_connected", "Peers with an open connection", registry=self.registry)
-        self.peers_known = Gauge(
-            "vcledger_peers_known", "Peers this node is configured to connect to",
-            registry=self.registry)
-        self.consensus_height = Gauge(
+            "checkpoint of its newest block")
+        self.database_bytes = self._read_gauge(
+            "vcledger_database_bytes", "Size on disk of the node's database directory")
+        self.peers_connected = self._read_gauge(
+            "vcledger_peers_connected", "Peers with an open connection")
+        self.peers_known = self._read_gauge(
+            "vcledger_peers_known", "Peers this node is configured to connect to")
+        self.consensus_height = self._read_gauge(
             "vcledger_consensus_height", "Height consensus is deciding (between heights: the "
-            "next one)", registry=self.registry)
-        self.evidence_records = Gauge(
+            "next one)")
+        self.evidence_records = self._read_gauge(
             "vcledger_evidence_records", "Evidence records of validator misbehaviour (double "
-            "signing) the node holds", registry=self.registry)
-        self.consensus_round = Gauge(
+            "signing) the node holds")
+        self.consensus_round = self._read_gauge(
             "vcledger_consensus_round", "Round of that height consensus is in (above 0: "
-            "rounds were lost)", registry=self.registry)
-        for gauge in (self.block_age, self.checkpoint_cosignatures, self.database_bytes,
-                      self.peers_connected, self.peers_known, self.consensus_height,
-                      self.consensus_round, self.evidence_records):
-            gauge.set(math.nan)
+            "rounds were lost)")
         self._counts = _ReadCounters()
         self._counts.define("vcledger_consensus_round_changes",
                             "Rounds entered above round 0 (each a round lost to a missing "
@@ -281,6 +274,13 @@ class NodeMetrics:
                             "Catch-up block fetches that failed or brought an unusable block")
         self.registry.register(self._counts)
 
+    def _read_gauge(self, name: str, documentation: str) -> Gauge:
+        """A gauge in this node's registry that reads NaN ("unknown") until :meth:`watch`
+        gives it a reading."""
+        gauge = Gauge(name, documentation, registry=self.registry)
+        gauge.set(math.nan)
+        return gauge
+
     def watch_checkpoint_age(self, newest_time: Callable[[], int | None],
                              clock: Callable[[], float]) -> None:
         """Compute ``vcledger_checkpoint_age_seconds`` at each scrape from ``newest_time()``.
@@ -288,22 +288,14 @@ class NodeMetrics:
         At scrape time rather than on each commit, so that a network that
         stopped sealing blocks shows a growing age instead of a frozen one.
         """
-        def age() -> float:
-            time = newest_time()
-            return math.nan if time is None else clock() - time
-
-        self.checkpoint_age.set_function(age)
+        self.checkpoint_age.set_function(_age(newest_time, clock))
 
     def watch(self, readings: NodeReadings) -> None:
         """Read every value that is not counted as it happens from ``readings``, at each
         scrape.  Called once, when the node is assembled."""
         self.watch_checkpoint_age(readings.newest_checkpoint_time, readings.clock)
 
-        def block_age() -> float:
-            time = readings.newest_block_time()
-            return math.nan if time is None else readings.clock() - time
-
-        self.block_age.set_function(block_age)
+        self.block_age.set_function(_age(readings.newest_block_time, readings.clock))
         self.checkpoint_cosignatures.set_function(
             lambda: _maybe(readings.newest_checkpoint_cosignatures()))
         data_dir = readings.data_dir
@@ -327,6 +319,15 @@ class NodeMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _age(newest_time: Callable[[], float | None],
+         clock: Callable[[], float]) -> Callable[[], float]:
+    """A reading of how old ``newest_time()`` is by ``clock()``; NaN while it is None."""
+    def age() -> float:
+        time = newest_time()
+        return math.nan if time is None else clock() - time
+    return age
 
 
 def _first(pair: tuple[int, int] | None) -> int | None:

@@ -13,6 +13,7 @@ import contextlib
 import time
 
 from client.events import SignedEvent
+from node.driver_types import Pacing
 from node.ledger import PreparedBlock
 from node.peers import PeerSet
 from node.service import NodeService
@@ -32,11 +33,9 @@ class SingleValidatorProducer:
         self.service = service
         self.key = service.key
         params = service.genesis.consensus
-        self.max_events = params.max_block_events
-        self.block_interval = params.block_interval_ms / 1000
-        self.empty_interval = params.empty_block_interval_ms / 1000
+        self.pacing = Pacing(params.block_interval_ms / 1000,
+                             params.empty_block_interval_ms / 1000, params.max_block_events)
         self._wake = asyncio.Event()
-        self._pending_since: float | None = None
 
     def commit_expected(self) -> bool:
         return False  # this node alone decides; no block exists elsewhere first
@@ -49,8 +48,6 @@ class SingleValidatorProducer:
         return None
 
     def events_admitted(self, events: list[SignedEvent]) -> None:
-        if self._pending_since is None:
-            self._pending_since = time.monotonic()
         self._wake.set()
 
     async def run(self) -> None:
@@ -64,16 +61,14 @@ class SingleValidatorProducer:
             now = time.monotonic()
             pending = len(service.mempool)
             if pending:
-                since = self._pending_since if self._pending_since is not None else now
-                due = since + self.block_interval
-                if pending >= self.max_events or now >= due:
+                deadline = self.pacing.build_at(now, pending,
+                                                service.oldest_pending_admitted_at())
+                if now >= deadline:
                     await self.seal()
                     last_block = time.monotonic()
                     continue
-                deadline = due
             else:
-                self._pending_since = None
-                deadline = last_block + self.empty_interval
+                deadline = last_block + self.pacing.empty_block_interval
                 if now >= deadline:
                     await self.seal()
                     last_block = time.monotonic()
@@ -88,7 +83,6 @@ class SingleValidatorProducer:
         await service.write_block(block, self.certificate(block))
         service.cosign_head()
         self.committed()
-        self._pending_since = time.monotonic() if len(service.mempool) else None
 
     def certificate(self, block: PreparedBlock) -> bytes | None:
         """The commit certificate stored with ``block`` (none by default)."""
