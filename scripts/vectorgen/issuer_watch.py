@@ -1,7 +1,8 @@
 """Issuer-watch state file vectors (``vcledger-issuer-watch/v1``, docs/protocol.md §10.4).
 
 The file name beside a network's state file (§10.3) for a DID, and one watch document
-whose peaks are computed here with hashlib (RFC 9162 §2.1.1) over the leaves it lists.
+whose peaks are computed over the leaves it lists with vectorgen.bundle's hashlib tree
+hash (RFC 9162 §2.1.1).
 Checked by tests/protocol/test_issuer_watch_vectors.py.
 """
 
@@ -10,25 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 
-from vectorgen import state
+from vectorgen import bundle, state
 
 ORIGIN = "vcledger.example/bundles"
 ISSUERS = ["did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp",
            "did:web:uni.example:issuers:1"]
 
 
-def _mth(leaves: list[bytes]) -> bytes:
-    if len(leaves) == 1:
-        return hashlib.sha256(b"\x00" + leaves[0]).digest()
-    k = 1 << (len(leaves) - 1).bit_length() - 1
-    return hashlib.sha256(b"\x01" + _mth(leaves[:k]) + _mth(leaves[k:])).digest()
-
-
 def _peaks(leaves: list[bytes]) -> list[bytes]:
+    """The roots of the complete subtrees the binary digits of the size give, leftmost first."""
+    hashes = [bundle._leaf_hash(leaf) for leaf in leaves]
     peaks, start = [], 0
-    for level in range(len(leaves).bit_length() - 1, -1, -1):
-        if len(leaves) >> level & 1:
-            peaks.append(_mth(leaves[start:start + (1 << level)]))
+    for level in range(len(hashes).bit_length() - 1, -1, -1):
+        if len(hashes) >> level & 1:
+            peaks.append(bundle._mth(hashes[start:start + (1 << level)]))
             start += 1 << level
     return peaks
 
