@@ -44,7 +44,10 @@ def _bundle(leaves: list[bytes]) -> bytes:
     return b"".join(struct.pack(">H", len(leaf)) + leaf for leaf in leaves)
 
 
-LEAVES = [b"\x01", b"\x92\x01\xa3abc", bytes(range(256)) * 3]
+MAX_LEAF_SIZE = 4096
+"""An event's cap (docs/protocol.md §6), above a block header's 512."""
+
+LEAVES = [b"\x01", b"\x92\x01\xa3abc", bytes(range(256)) * 16]
 
 
 def generate() -> dict[str, object]:
@@ -69,6 +72,8 @@ def generate() -> dict[str, object]:
              "why": "bytes after the entries"},
             {"width": 4, "bundle": good.hex(), "why": "fewer entries than the width"},
             {"width": 1, "bundle": "0000", "why": "an entry of 0 bytes"},
+            {"width": 1, "bundle": _bundle([b"\x01" * (MAX_LEAF_SIZE + 1)]).hex(),
+             "why": "an entry longer than a log leaf"},
             {"width": 1, "bundle": "", "why": "empty"},
         ],
     }}
