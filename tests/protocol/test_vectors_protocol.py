@@ -575,19 +575,11 @@ class IndependentVerifier:
         time = sorted(counted.values(), reverse=True)[self.threshold - 1]
         return int(size), base64.b64decode(root), time
 
-    def verify(self, bundle: dict[str, Any], credential_json: str | None, *, now: int,
-               at: int | None = None, expected_issuer: str | None = None) -> dict[str, Any]:
-        # 1 format (the parts the vectors exercise)
-        refuse_unless(list(bundle) == BUNDLE_MEMBERS, 1, "members")
-        refuse_unless(bundle["format"] == "vcledger-bundle/v2", 1, "format")
-        refuse_unless(bundle["credential_digest"] == bundle["credential_digest"].lower(), 1,
-                      "hex")
-        headers = bundle["block_headers"]
-        refuse_unless(1 <= len(headers) <= 2, 1, "1 or 2 block headers")
-        refuse_unless(all(a["index"] < b["index"] for a, b in itertools.pairwise(headers)), 1,
-                      "block headers ascending, distinct")
-        # 2 origin
-        refuse_unless(bundle["origin"] == self.origin, 2, "origin")
+    def included(self, bundle: dict[str, Any],
+                 now: int) -> tuple[int, bytes, int, list[Any], bytes, int]:
+        """Steps 3-5 of §13.4 and §17.3 alike: the checkpoint, the block header at its last
+        index and the event, both proved included.  (tree size, root, checkpoint time,
+        header fields, event leaf, event index)."""
         # 3 checkpoint
         event_proof = parse_tlog_proof(bundle["event_proof"])
         size, root, checkpoint_time = self.checkpoint(event_proof.note, now)
@@ -601,12 +593,29 @@ class IndependentVerifier:
         head = msgpack.unpackb(header_leaf)
         refuse_unless(head[1] == "block.header" and head[6] + head[7] + 1 == size, 4,
                       "header's tree size")
-        status_root = head[8]
         # 5 event inclusion
         event_leaf = base64.b64decode(bundle["event"])
         index = event_proof.index
         refuse_unless(root_from_path(sha256(b"\x00" + event_leaf), index, size,
                                      event_proof.path) == root, 5, "event inclusion")
+        return size, root, checkpoint_time, head, event_leaf, index
+
+    def verify(self, bundle: dict[str, Any], credential_json: str | None, *, now: int,
+               at: int | None = None, expected_issuer: str | None = None) -> dict[str, Any]:
+        # 1 format (the parts the vectors exercise)
+        refuse_unless(list(bundle) == BUNDLE_MEMBERS, 1, "members")
+        refuse_unless(bundle["format"] == "vcledger-bundle/v2", 1, "format")
+        refuse_unless(bundle["credential_digest"] == bundle["credential_digest"].lower(), 1,
+                      "hex")
+        headers = bundle["block_headers"]
+        refuse_unless(1 <= len(headers) <= 2, 1, "1 or 2 block headers")
+        refuse_unless(all(a["index"] < b["index"] for a, b in itertools.pairwise(headers)), 1,
+                      "block headers ascending, distinct")
+        # 2 origin
+        refuse_unless(bundle["origin"] == self.origin, 2, "origin")
+        # 3-5 checkpoint, block header, event inclusion
+        size, root, checkpoint_time, head, event_leaf, index = self.included(bundle, now)
+        status_root = head[8]
         # 6 event
         _, kind, created, payload, signer, signature = msgpack.unpackb(event_leaf)
         refuse_unless(kind in ("credential.issue", "batch.anchor"), 6, "kind")
@@ -847,24 +856,9 @@ def verify_pathway_independently(bundle: dict[str, Any], trust: dict[str, Any], 
     refuse_unless(_is_pathway_id(bundle["pathway_id"]), 1, "pathway id")
     # 2 origin
     refuse_unless(bundle["origin"] == verifier.origin, 2, "origin")
-    # 3 checkpoint
-    event_proof = parse_tlog_proof(bundle["event_proof"])
-    size, root, checkpoint_time = verifier.checkpoint(event_proof.note, now)
-    # 4 block header
-    header_proof = parse_tlog_proof(bundle["header_proof"])
-    refuse_unless(header_proof.note == event_proof.note and header_proof.index == size - 1, 4,
-                  "header proof")
-    header_leaf = base64.b64decode(bundle["header"])
-    refuse_unless(root_from_path(sha256(b"\x00" + header_leaf), size - 1, size,
-                                 header_proof.path) == root, 4, "header inclusion")
-    head = msgpack.unpackb(header_leaf)
-    refuse_unless(head[1] == "block.header" and head[6] + head[7] + 1 == size, 4, "tree size")
+    # 3-5 checkpoint, block header, event inclusion
+    size, _, checkpoint_time, head, event_leaf, index = verifier.included(bundle, now)
     status_root = head[8]
-    # 5 event inclusion
-    event_leaf = base64.b64decode(bundle["event"])
-    index = event_proof.index
-    refuse_unless(root_from_path(sha256(b"\x00" + event_leaf), index, size,
-                                 event_proof.path) == root, 5, "event inclusion")
     # 6 event: a pathway.define of this owner and pathway, signed for the origin
     _, kind, created, payload, signer, signature = msgpack.unpackb(event_leaf)
     owner, pathway_id = bundle["owner"], bundle["pathway_id"]
