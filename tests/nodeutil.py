@@ -621,6 +621,12 @@ def assemble_in_process(network: NetworkFiles, index: int = 0, *,
                          signature_workers=signature_workers, producer=producer, clock=clock)
 
 
+async def submit_pending(service: Any, events: Sequence[SignedEvent]) -> None:
+    """Submit ``events`` to an in-process node and assert the mempool took every one."""
+    results = await service.submit([e.encoded for e in events])
+    assert all(type(r).__name__ == "Pending" for r in results), results
+
+
 async def seal_block(service: Any) -> Any:
     """Seal the mempool into one block now and cosign it, as the single-validator
     producer would (for tests that drive a ManualProducer node by hand)."""

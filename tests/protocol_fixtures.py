@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
 
 from client.batch import build_batch
 from client.events import (
@@ -84,3 +88,14 @@ def sample_payloads() -> list[tuple[Payload, KeyPair]]:
 def sample_events() -> list[SignedEvent]:
     return [sign_event(p, origin=ORIGIN, key=k, created=CREATED + i)
             for i, (p, k) in enumerate(sample_payloads())]
+
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def bundle_vectorgen() -> ModuleType:
+    """scripts/vectorgen/bundle.py, the generator of the bundle vectors and their
+    hand-built ledger, imported from the scripts directory."""
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    return importlib.import_module("vectorgen.bundle")

@@ -15,9 +15,7 @@ import copy
 import datetime as dt
 import functools
 import hashlib
-import importlib
 import json
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from client.keys import KeyPair
 from client.trust import parse_trust
 from client.verdict import TRUST_POLICY
 from client.verify import verify_bundle
+from tests.protocol_fixtures import bundle_vectorgen
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
 VALID = json.loads((VECTORS / "bundle_valid.json").read_text())
@@ -346,13 +345,6 @@ EXAMPLES = "https://www.w3.org/ns/credentials/examples/v2"
 CREATED = "2026-05-29T20:00:00Z"
 DROP = object()
 """A member value meaning: leave the member out."""
-_SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
-
-def _vectorgen() -> Any:
-    if str(_SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(_SCRIPTS))
-    return importlib.import_module("vectorgen.bundle")
 
 
 def _edited(value: dict[str, Any], changes: dict[str, Any] | None) -> dict[str, Any]:
@@ -411,7 +403,7 @@ def _high_s(proof: dict[str, Any]) -> dict[str, Any]:
 def proof_now() -> int:
     """The clock of :func:`embedded_proof_cases`: an hour after the checkpoint of
     :class:`ProofLedger` (four blocks; its time is the third newest cosignature)."""
-    vg = _vectorgen()
+    vg = bundle_vectorgen()
     delays = sorted(vg.COSIGNATURE_DELAYS, reverse=True)
     return int(vg._block_time_ms(4) // 1000 + delays[vg.THRESHOLD - 1] + 3600)
 
@@ -646,7 +638,7 @@ class ProofLedger:
     def __init__(self, variants: list[Variant]) -> None:
         from tests.protocol_fixtures import ISSUER, ISSUER_IDS, ISSUER_NEXT, OTHER_ISSUER
 
-        vg = _vectorgen()
+        vg = bundle_vectorgen()
         self.vg = vg
         chain = vg._Chain()
         w3c = _w3c_key()

@@ -41,6 +41,7 @@ from tests.nodeutil import (
     digest,
     fixed_key,
     seal_block,
+    submit_pending,
     write_network,
 )
 
@@ -91,8 +92,7 @@ class LiveNode:
 
     async def seal(self, *events: SignedEvent) -> Head:
         if events:
-            results = await self.service.submit([e.encoded for e in events])
-            assert all(type(r).__name__ == "Pending" for r in results), results
+            await submit_pending(self.service, events)
         head: Head = await seal_block(self.service)
         return head
 

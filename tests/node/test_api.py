@@ -53,6 +53,7 @@ from tests.nodeutil import (
     digest,
     fixed_key,
     seal_block,
+    submit_pending,
     write_network,
 )
 
@@ -77,8 +78,7 @@ class Node:
         return head
 
     async def submit(self, *events: SignedEvent) -> None:
-        results = await self.service.submit([e.encoded for e in events])
-        assert all(type(r).__name__ == "Pending" for r in results), results
+        await submit_pending(self.service, events)
 
     async def checkpoint(self, tree_size: int | None = None) -> VerifiedCheckpoint:
         query = "" if tree_size is None else f"?tree_size={tree_size}"

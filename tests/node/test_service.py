@@ -40,6 +40,7 @@ from node.service import (
 )
 from node.single_validator import SingleValidatorProducer
 from node.store import Store, StoreBatch
+from tests import nodeutil
 from tests.nodeutil import (
     FAST_CONSENSUS,
     TestIssuer,
@@ -54,15 +55,13 @@ ISSUER = TestIssuer(fixed_key("issuer"))
 OTHER = TestIssuer(fixed_key("other issuer"))
 
 
-class ManualProducer(SingleValidatorProducer):
-    """The single-validator producer, except that it seals only when the test calls :func:`seal`."""
+class ManualProducer(nodeutil.ManualProducer):
+    """The single-validator producer, except that it seals only when the test calls :func:`seal`,
+    and counts the admissions it is told of."""
 
     def __init__(self, service: NodeService) -> None:
         super().__init__(service)
         self.arrivals = 0
-
-    async def run(self) -> None:
-        await asyncio.Event().wait()
 
     def events_admitted(self, events: list[SignedEvent]) -> None:
         self.arrivals += 1

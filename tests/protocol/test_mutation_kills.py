@@ -18,13 +18,10 @@ import base64
 import dataclasses
 import datetime as dt
 import hashlib
-import importlib
 import json
 import re
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -91,10 +88,10 @@ from tests.protocol_fixtures import (
     GOVERNANCE,
     ISSUER,
     ISSUER_NEXT,
+    bundle_vectorgen,
     fixed_digest,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 VECTOR_ORIGIN = VALID["trust"]["origin"]
 CASES = {case["name"]: case for case in VALID["cases"]}
 INVALID_CASES = {case["name"]: case for case in INVALID["cases"]}
@@ -168,7 +165,7 @@ NO_PROOF_NOTE = ("the credential carries no embedded proof: its own signature wa
 
 def _expected_notes(case: dict[str, Any]) -> list[str]:
     """docs/protocol.md §13.4 "Notes", in their order, restated from the vector case."""
-    vectorgen = _vectorgen()
+    vectorgen = bundle_vectorgen()
     expected, verify = case["expected"], case["verify"]
     issuer = expected["issuer"]
     notes = []
@@ -543,20 +540,12 @@ def test_a_credential_with_only_an_end_date_shows_it_in_json(ledger: InProcessLe
 # -- client/verify.py against a faulty ledger -------------------------------------------------
 
 
-def _vectorgen() -> ModuleType:
-    """scripts/vectorgen/bundle.py: the bundle vectors' hand-built ledger."""
-    scripts = str(ROOT / "scripts")
-    if scripts not in sys.path:
-        sys.path.insert(0, scripts)
-    return importlib.import_module("vectorgen.bundle")
-
-
 class FaultyLedger:
     """Two issuers, two credentials of UNI in block 2; then ``tamper`` rewrites a status
     record as no rule would and commits it under the header of an empty block."""
 
     def __init__(self) -> None:
-        vectorgen = self.vectorgen = _vectorgen()
+        vectorgen = self.vectorgen = bundle_vectorgen()
         self.chain = vectorgen._Chain()
         self.uni, self.evil = vectorgen.ISSUER.did, vectorgen.OTHER_ISSUER.did
         self.chain.block([
@@ -846,7 +835,7 @@ def test_a_receipt_may_name_a_batch_of_exactly_the_maximum_size() -> None:
 
 
 def _cosigned_note(signers: int, *, future: int = 0) -> tuple[str, list[str], int]:
-    vectorgen = _vectorgen()
+    vectorgen = bundle_vectorgen()
     body = f"{vectorgen.ORIGIN}\n5\n{'A' * 43}=\n"
     now = 1_780_000_000
     lines = []

@@ -148,9 +148,10 @@ def _stop(node: Node) -> None:
             node.process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    directory = tmp_path_factory.mktemp("node")
+@contextlib.contextmanager
+def serving_node(directory: Path) -> Iterator[Node]:
+    """A node started under ``directory`` and named by ``VCLEDGER_NODE`` for the ``with``
+    block; always stopped after it."""
     try:
         started = _start(directory / "a")
     except RuntimeError as exc:
@@ -163,6 +164,12 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             yield started
     finally:
         _stop(started)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    with serving_node(tmp_path_factory.mktemp("node")) as started:
+        yield started
 
 
 @dataclass

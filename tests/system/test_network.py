@@ -33,6 +33,8 @@ from tests.nodeutil import (
     NodeProcess,
     TestIssuer,
     event_status,
+    head_of,
+    heads_agree,
     http_get,
     post_event,
     running_nodes,
@@ -46,16 +48,11 @@ CONSENSUS = FAST_NETWORK_CONSENSUS
 
 
 def heads(nodes: list[NodeProcess]) -> list[tuple[int, str] | None]:
-    result = []
-    for node in nodes:
-        health = node.health()
-        result.append(None if health is None else (health["height"], health["log_root"]))
-    return result
+    return [head_of(node.url) for node in nodes]
 
 
 def agree(nodes: list[NodeProcess]) -> bool:
-    seen = heads(nodes)
-    return None not in seen and len(set(seen)) == 1
+    return heads_agree([node.url for node in nodes])
 
 
 def connected(nodes: list[NodeProcess], validators: int = 4) -> bool:

@@ -27,26 +27,15 @@ from tests.openbadges import (
     achievement_credential,
     data_analyst_definition,
 )
-from tests.system.test_client_e2e import Node, _start, _stop, cli, ok
+from tests.system.test_client_e2e import Node, cli, ok, serving_node
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    directory = tmp_path_factory.mktemp("pathway-node")
-    try:
-        started = _start(directory / "a")
-    except RuntimeError as exc:
-        if "address already in use" not in str(exc).lower():
-            raise
-        started = _start(directory / "b")
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("VCLEDGER_NODE", started.url)
-            yield started
-    finally:
-        _stop(started)
+    with serving_node(tmp_path_factory.mktemp("pathway-node")) as started:
+        yield started
 
 
 def _badge(work: Path, name: str, key: Path, document: dict[str, Any]) -> Path:
