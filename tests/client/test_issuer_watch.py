@@ -86,6 +86,7 @@ from tests.nodeutil import (
     free_port,
     running_nodes,
     seal_block,
+    submit_pending,
     write_network,
 )
 
@@ -351,8 +352,7 @@ class Watched:
         return self.service.genesis.trust()
 
     async def seal(self, *events: SignedEvent) -> None:
-        results = await self.service.submit([e.encoded for e in events])
-        assert all(type(r).__name__ == "Pending" for r in results), results
+        await submit_pending(self.service, events)
         await seal_block(self.service)
 
     async def watch(self) -> WatchReport:
