@@ -13,7 +13,7 @@ of every past checkpoint stays available (the specification lets a log delete
 them; this one need not).  Anything beyond the log is
 :class:`node.errors.NotFound`; a path that is not a tile path is
 :class:`client.errors.UsageError` (from :func:`client.tiles.parse_tile_path`,
-re-exported here with the format names the routes in :mod:`node.api` use).
+which the routes in :mod:`node.api` call before this module).
 """
 
 from __future__ import annotations
