@@ -149,6 +149,10 @@ def _dump_tasks() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Only the long-running node logs; the one-shot commands print.  Configuring the whole
+    # process's logging here, not in main, keeps them (and tests that call main) from
+    # replacing whatever logging their caller set up.
+    configure_logging(args.log_level, args.log_format)
     # `kill -USR1 PID` writes every thread's stack to the log: for diagnosing a stuck node.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     return 0 if asyncio.run(_serve(Path(args.config))) else 1
@@ -215,7 +219,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{LEVEL_VARIABLE} must be one of {', '.join(LOG_LEVELS)}")
     if getattr(args, "log_format", "text") not in LOG_FORMATS:
         parser.error(f"{FORMAT_VARIABLE} must be one of {', '.join(LOG_FORMATS)}")
-    configure_logging(getattr(args, "log_level", "INFO"), getattr(args, "log_format", "text"))
     try:
         return int(args.func(args))
     except LedgerError as exc:
